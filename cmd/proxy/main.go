@@ -1,0 +1,53 @@
+// Command proxy is a high-throughput LLM API proxy: it speaks the OpenAI,
+// Anthropic and Gemini wire protocols to clients and forwards to the
+// configured upstream providers.
+//
+//	proxy [serve] [--config FILE] [flags]   run the proxy (the default)
+//	proxy check-config FILE                 validate a configuration file
+//	proxy mock-upstream --addr HOST:PORT    run the standalone mock upstream
+//	proxy version                           print the version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a subcommand and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, stderr)
+	case "check-config":
+		return checkConfig(args, stdout, stderr)
+	case "mock-upstream":
+		return mockUpstream(args, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "proxy", version())
+		return 0
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "proxy: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+const usage = `usage: proxy <command> [flags]
+
+commands:
+  serve           run the proxy (default when no command is given)
+  check-config    validate a configuration file and list every problem
+  mock-upstream   run the standalone OpenAI-compatible mock upstream
+  version         print the version
+Run 'proxy <command> --help' for a command's flags.
+`

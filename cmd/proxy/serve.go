@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/llmproxy/proxy/proxy"
+	"github.com/llmproxy/proxy/proxy/config"
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+func serve(args []string, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.StringP("config", "c", "config.yaml", "configuration file (optional when the default path is missing)")
+	config.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(config.Source{
+		Path:     *path,
+		Required: fs.Changed("config"),
+		Environ:  os.Environ(),
+		Flags:    fs,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "proxy:", err)
+		return 1
+	}
+	log, flush, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "proxy:", err)
+		return 1
+	}
+	defer flush()
+	srv, err := proxy.New(cfg, log)
+	if err != nil {
+		log.Error("cannot start", zap.Error(err))
+		return 1
+	}
+	ln, err := net.Listen("tcp", srv.Addr())
+	if err != nil {
+		log.Error("cannot listen", zap.String("addr", srv.Addr()), zap.Error(err))
+		return 1
+	}
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("version", version()),
+		zap.Int("providers", len(cfg.Providers)))
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	select {
+	case err := <-served:
+		if err != nil {
+			log.Error("server stopped", zap.Error(err))
+			return 1
+		}
+		return 0
+	case sig := <-sigs:
+		log.Info("shutting down", zap.String("signal", sig.String()), zap.Duration("grace", cfg.Server.ShutdownGrace))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			log.Warn("shutdown grace period over; closing remaining connections", zap.Int32("open", srv.OpenConnections()))
+			return 0
+		}
+		log.Error("shutdown", zap.Error(err))
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// newLogger builds the zap logger: JSON, or console on a terminal. Lines are
+// buffered and flushed every second so that the access log costs no write
+// syscall per request.
+func newLogger(c config.Log, out io.Writer) (*zap.Logger, func(), error) {
+	level, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, nil, fmt.Errorf("log.level: %w", err)
+	}
+	format := c.Format
+	if format == "auto" {
+		format = "json"
+		if f, ok := out.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "console"
+			}
+		}
+	}
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	encCfg.EncodeDuration = zapcore.StringDurationEncoder
+	var enc zapcore.Encoder
+	if format == "console" {
+		encCfg.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	} else {
+		enc = zapcore.NewJSONEncoder(encCfg)
+	}
+	ws := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(out), Size: 256 << 10, FlushInterval: time.Second}
+	core := zapcore.NewCore(enc, ws, level)
+	log := zap.New(core, zap.ErrorOutput(zapcore.AddSync(out)))
+	return log, func() { _ = log.Sync(); _ = ws.Stop() }, nil
+}

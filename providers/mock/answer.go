@@ -1,0 +1,126 @@
+package mock
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/llmproxy/proxy/providers/wire"
+)
+
+// words is the deterministic answer, cycled to the requested length. Each
+// word is one token and one stream chunk.
+var words = [...]string{
+	"Hello", "from", "the", "mock", "provider.", "This", "answer", "is",
+	"deterministic,", "so", "tests", "can", "compare", "it", "byte", "for", "byte.",
+}
+
+// Word returns the i-th token of the answer, with its leading space.
+func Word(i int) string {
+	w := words[i%len(words)]
+	if i == 0 {
+		return w
+	}
+	return " " + w
+}
+
+// Text returns the whole answer of n tokens, as streamed chunks join up.
+func Text(n int) string {
+	var b []byte
+	for i := 0; i < n; i++ {
+		b = append(b, Word(i)...)
+	}
+	return string(b)
+}
+
+// Answer describes one mock answer.
+type Answer struct {
+	Model        string
+	Tokens       int // output tokens = content chunks
+	PromptTokens int
+	IncludeUsage bool
+	Delay        time.Duration // between chunks
+	// TruncateAfter ends the stream after this many content chunks, without
+	// finish chunk or [DONE] (0: never).
+	TruncateAfter int
+}
+
+const created = "1700000000"
+
+func (a *Answer) appendChunkHead(dst []byte) []byte {
+	dst = append(dst, `data: {"id":"chatcmpl-mock","object":"chat.completion.chunk","created":`+created+`,"model":`...)
+	dst = wire.AppendJSONString(dst, a.Model)
+	return append(dst, `,"choices":[`...)
+}
+
+// AppendEvent appends stream event i: 0 is the role chunk, 1..Tokens the
+// content chunks, then the finish chunk, the usage chunk (if asked) and
+// [DONE]. It returns false when i is past the end.
+func (a *Answer) AppendEvent(dst []byte, i int) ([]byte, bool) {
+	switch {
+	case i == 0:
+		dst = a.appendChunkHead(dst)
+		return append(dst, `{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`+"\n\n"...), true
+	case i <= a.Tokens:
+		dst = a.appendChunkHead(dst)
+		dst = append(dst, `{"index":0,"delta":{"content":`...)
+		dst = wire.AppendJSONString(dst, Word(i-1))
+		return append(dst, `},"finish_reason":null}]}`+"\n\n"...), true
+	case i == a.Tokens+1:
+		dst = a.appendChunkHead(dst)
+		return append(dst, `{"index":0,"delta":{},"finish_reason":"stop"}]}`+"\n\n"...), true
+	case i == a.Tokens+2 && a.IncludeUsage:
+		dst = a.appendChunkHead(dst)
+		dst = append(dst, `],"usage":`...)
+		dst = a.appendUsage(dst)
+		return append(dst, "}\n\n"...), true
+	case i == a.Tokens+2 || i == a.Tokens+3 && a.IncludeUsage:
+		return append(dst, "data: [DONE]\n\n"...), true
+	}
+	return dst, false
+}
+
+// Events is the number of events AppendEvent produces.
+func (a *Answer) Events() int {
+	n := a.Tokens + 3
+	if a.IncludeUsage {
+		n++
+	}
+	return n
+}
+
+func (a *Answer) appendUsage(dst []byte) []byte {
+	dst = append(dst, `{"prompt_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(a.PromptTokens), 10)
+	dst = append(dst, `,"completion_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(a.Tokens), 10)
+	dst = append(dst, `,"total_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(a.PromptTokens+a.Tokens), 10)
+	return append(dst, '}')
+}
+
+// AppendCompletion appends the non-stream chat.completion body.
+func (a *Answer) AppendCompletion(dst []byte) []byte {
+	dst = append(dst, `{"id":"chatcmpl-mock","object":"chat.completion","created":`+created+`,"model":`...)
+	dst = wire.AppendJSONString(dst, a.Model)
+	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
+	dst = wire.AppendJSONString(dst, Text(a.Tokens))
+	dst = append(dst, `,"refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":`...)
+	dst = a.appendUsage(dst)
+	return append(dst, '}')
+}
+
+// AppendModels appends an OpenAI model list of the given ids.
+func AppendModels(dst []byte, owner string, ids []string) []byte {
+	dst = append(dst, `{"object":"list","data":[`...)
+	for i, id := range ids {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"id":`...)
+		dst = wire.AppendJSONString(dst, id)
+		dst = append(dst, `,"object":"model","created":`+created+`,"owned_by":`...)
+		dst = wire.AppendJSONString(dst, owner)
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
+}

@@ -1,0 +1,103 @@
+package mock
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/valyala/fastjson"
+)
+
+// Behaviour is how the mock answers: defaults from configuration or flags,
+// overridable per request with X-Mock-* headers so that tests can script an
+// upstream through the proxy (which forwards end-to-end headers).
+type Behaviour struct {
+	Tokens int
+	Delay  time.Duration
+	// Status, when not 0 or 200, answers with an error of that status.
+	Status int
+	// Stall waits this long before answering at all.
+	Stall time.Duration
+	// TruncateAfter ends streams after that many content chunks without a terminator.
+	TruncateAfter int
+}
+
+// Header names that override a Behaviour per request.
+const (
+	HeaderTokens   = "X-Mock-Tokens"
+	HeaderDelay    = "X-Mock-Delay"
+	HeaderStatus   = "X-Mock-Status"
+	HeaderStall    = "X-Mock-Stall"
+	HeaderTruncate = "X-Mock-Truncate-After"
+)
+
+// Override applies one X-Mock-* header; peek returns a header's value.
+func (b *Behaviour) Override(peek func(string) []byte) {
+	if v := peek(HeaderTokens); len(v) > 0 {
+		if n, err := strconv.Atoi(string(v)); err == nil && n >= 0 {
+			b.Tokens = n
+		}
+	}
+	if v := peek(HeaderDelay); len(v) > 0 {
+		if d, err := time.ParseDuration(string(v)); err == nil && d >= 0 {
+			b.Delay = d
+		}
+	}
+	if v := peek(HeaderStatus); len(v) > 0 {
+		if n, err := strconv.Atoi(string(v)); err == nil && n >= 100 && n < 600 {
+			b.Status = n
+		}
+	}
+	if v := peek(HeaderStall); len(v) > 0 {
+		if d, err := time.ParseDuration(string(v)); err == nil && d >= 0 {
+			b.Stall = d
+		}
+	}
+	if v := peek(HeaderTruncate); len(v) > 0 {
+		if n, err := strconv.Atoi(string(v)); err == nil && n >= 0 {
+			b.TruncateAfter = n
+		}
+	}
+}
+
+// Parsed is what the mock reads from an OpenAI chat request.
+type Parsed struct {
+	Model        string
+	Stream       bool
+	IncludeUsage bool
+	PromptTokens int
+}
+
+// ParseChat reads an OpenAI chat request body with p (which the caller owns).
+func ParseChat(p *fastjson.Parser, body []byte) (Parsed, error) {
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return Parsed{}, err
+	}
+	out := Parsed{
+		Model:        string(v.GetStringBytes("model")),
+		Stream:       v.GetBool("stream"),
+		IncludeUsage: v.GetBool("stream_options", "include_usage"),
+		// About four bytes a token, the usual rule of thumb for English.
+		PromptTokens: len(body)/4 + 1,
+	}
+	return out, nil
+}
+
+// Answer builds the answer for a parsed request under b.
+func (b *Behaviour) Answer(p Parsed) Answer {
+	return Answer{
+		Model:         p.Model,
+		Tokens:        b.Tokens,
+		PromptTokens:  p.PromptTokens,
+		IncludeUsage:  p.IncludeUsage,
+		Delay:         b.Delay,
+		TruncateAfter: b.TruncateAfter,
+	}
+}
+
+// AppendErrorBody appends an OpenAI-shaped error for an injected status.
+func AppendErrorBody(dst []byte, status int) []byte {
+	dst = append(dst, `{"error":{"message":"mock upstream injected status `...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	return append(dst, `","type":"server_error","param":null,"code":null}}`...)
+}

@@ -1,0 +1,105 @@
+// Package providers defines what the proxy asks of an upstream provider and
+// the registry that picks one for a model.
+package providers
+
+import (
+	"io"
+
+	"github.com/llmproxy/proxy/providers/wire"
+	"github.com/llmproxy/proxy/stream"
+	"github.com/valyala/fasthttp"
+)
+
+// Call is one request to a provider, with the body already in the
+// provider's protocol.
+type Call struct {
+	// Op is the operation asked for (chat, count tokens, ...).
+	Op Op
+	// Model is the upstream model name (for Gemini it goes into the URL).
+	Model  string
+	Stream bool
+	Body   []byte
+	// Header holds the client's request headers; providers forward the
+	// end-to-end ones and never the client's credentials.
+	Header *fasthttp.RequestHeader
+	// RequestID is sent upstream as X-Request-Id for correlation.
+	RequestID string
+}
+
+// Op names an upstream operation.
+type Op uint8
+
+const (
+	// OpGenerate produces a model answer (chat completion, message, response, generateContent).
+	OpGenerate Op = iota
+	// OpCountTokens counts input tokens where the upstream can.
+	OpCountTokens
+)
+
+// Result is a provider's answer. Exactly one of Body or Stream is set.
+// The caller must call Release once done with Body, or hand Stream to a relay
+// (which closes it) and then call Release.
+type Result struct {
+	Status      int
+	ContentType []byte
+	// RetryAfter is the upstream's Retry-After header, if any.
+	RetryAfter []byte
+	// Body is a complete body (non-stream answers and errors); valid until Release.
+	Body []byte
+	// Stream is a streaming SSE body (status 200 to a stream request).
+	Stream stream.Upstream
+
+	release func()
+}
+
+// NewResult returns a Result whose Release calls release (which may be nil).
+func NewResult(release func()) *Result { return &Result{release: release} }
+
+// Release returns the Result's resources to their pools.
+func (r *Result) Release() {
+	if r.release != nil {
+		r.release()
+		r.release = nil
+	}
+}
+
+// Provider is an upstream the proxy can forward to.
+type Provider interface {
+	Name() string
+	// Protocol is the wire protocol the upstream speaks.
+	Protocol() wire.Protocol
+	// Models lists configured model names ("*" means any).
+	Models() []string
+	// Do performs the call. A transport failure (no HTTP answer at all) is
+	// returned as an *Error with the kind the client should see.
+	Do(c *Call) (*Result, error)
+	// State reports the provider's health for /health.
+	State() State
+}
+
+// State is a provider's health summary.
+type State struct {
+	Status string `json:"status"`
+	// ConnsOpen counts the provider's open upstream connections (HTTP providers).
+	ConnsOpen int `json:"conns_open"`
+	// Pending counts requests waiting on or using those connections.
+	Pending int `json:"pending"`
+	Keys    int `json:"keys"`
+}
+
+// Error is a failure to obtain any upstream answer.
+type Error struct {
+	Kind wire.Kind
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// nopCloser adapts a plain reader (such as the mock's) into a stream.Upstream.
+type nopCloser struct{ io.Reader }
+
+func (nopCloser) CloseWithError(error) error { return nil }
+
+// UpstreamFromReader wraps r as a stream.Upstream whose close does nothing.
+func UpstreamFromReader(r io.Reader) stream.Upstream { return nopCloser{r} }

@@ -1,0 +1,215 @@
+package upstream
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/llmproxy/proxy/providers"
+	"github.com/llmproxy/proxy/providers/wire"
+	"github.com/valyala/fasthttp"
+)
+
+// Config describes one HTTP upstream.
+type Config struct {
+	Name     string
+	Protocol wire.Protocol
+	// BaseURL includes the API version path, e.g. https://api.openai.com/v1.
+	BaseURL string
+	Keys    []string
+	Models  []string
+	// MaxConns bounds the pool; requests beyond it wait up to PoolWait.
+	MaxConns int
+	PoolWait time.Duration
+	// ConnectTimeout bounds dialing (and the TLS handshake).
+	ConnectTimeout time.Duration
+	// FirstByteTimeout bounds the wait for the answer's first byte.
+	FirstByteTimeout time.Duration
+	// IdleTimeout bounds the silence between reads once an answer flows.
+	IdleTimeout time.Duration
+	// MaxErrorBody bounds how much of an error body is read from a stream.
+	MaxErrorBody int
+	// AnthropicVersion is sent as anthropic-version when the client sent none.
+	AnthropicVersion string
+}
+
+// Provider forwards calls to one HTTP upstream.
+type Provider struct {
+	cfg    Config
+	client *fasthttp.HostClient
+	scheme string
+	host   string
+	// basePath is BaseURL's path without a trailing slash.
+	basePath string
+	keys     []string
+	next     atomic.Uint32
+}
+
+// New builds the provider and its connection pool.
+func New(cfg Config) (*Provider, error) {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: base_url: %w", cfg.Name, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("provider %s: base_url %q: scheme must be http or https", cfg.Name, cfg.BaseURL)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("provider %s: base_url %q has no host", cfg.Name, cfg.BaseURL)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		if u.Scheme == "https" {
+			addr = net.JoinHostPort(u.Hostname(), "443")
+		} else {
+			addr = net.JoinHostPort(u.Hostname(), "80")
+		}
+	}
+	if cfg.MaxErrorBody <= 0 {
+		cfg.MaxErrorBody = 64 << 10
+	}
+	if cfg.AnthropicVersion == "" {
+		cfg.AnthropicVersion = "2023-06-01"
+	}
+	p := &Provider{
+		cfg:      cfg,
+		scheme:   u.Scheme,
+		host:     u.Host,
+		basePath: strings.TrimSuffix(u.Path, "/"),
+		keys:     cfg.Keys,
+	}
+	dialer := &fasthttp.TCPDialer{Concurrency: 0, DNSCacheDuration: time.Minute}
+	connect := cfg.ConnectTimeout
+	if connect <= 0 {
+		connect = 10 * time.Second
+	}
+	p.client = &fasthttp.HostClient{
+		Addr:  addr,
+		Name:  "llmproxy",
+		IsTLS: u.Scheme == "https",
+		TLSConfig: &tls.Config{
+			ServerName: u.Hostname(),
+			MinVersion: tls.VersionTLS12,
+		},
+		Dial: func(a string) (net.Conn, error) {
+			c, err := dialer.DialTimeout(a, connect)
+			if err != nil {
+				return nil, err
+			}
+			return &timedConn{Conn: c, firstByte: cfg.FirstByteTimeout, idle: cfg.IdleTimeout}, nil
+		},
+		MaxConns:           cfg.MaxConns,
+		MaxConnWaitTimeout: cfg.PoolWait,
+		// Upstreams close idle keep-alive connections on their own schedule;
+		// dropping ours first avoids most write-on-closed races.
+		MaxIdleConnDuration:           30 * time.Second,
+		ReadBufferSize:                8192,
+		NoDefaultUserAgentHeader:      true,
+		DisableHeaderNamesNormalizing: false,
+		// A POST is retried only when the upstream closed a pooled
+		// connection before answering a single byte: the keep-alive race.
+		RetryIfErr: func(_ *fasthttp.Request, attempts int, err error) (bool, bool) {
+			return false, attempts < 2 && (errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed))
+		},
+	}
+	return p, nil
+}
+
+func (p *Provider) Name() string            { return p.cfg.Name }
+func (p *Provider) Protocol() wire.Protocol { return p.cfg.Protocol }
+func (p *Provider) Models() []string        { return p.cfg.Models }
+
+// State reports the pool's use.
+func (p *Provider) State() providers.State {
+	return providers.State{
+		Status:    "up",
+		ConnsOpen: p.client.ConnsCount(),
+		Pending:   p.client.PendingRequests(),
+		Keys:      len(p.keys),
+	}
+}
+
+// Close drops idle pooled connections.
+func (p *Provider) Close() { p.client.CloseIdleConnections() }
+
+// nextKey picks the next key round-robin.
+func (p *Provider) nextKey() string {
+	if len(p.keys) == 0 {
+		return ""
+	}
+	i := p.next.Add(1)
+	return p.keys[int(i)%len(p.keys)]
+}
+
+// Do sends the call upstream and returns once the answer's headers (and, for
+// non-stream answers, its body) have arrived.
+func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	p.buildRequest(req, c)
+	resp.StreamBody = c.Stream
+	err := p.client.Do(req, resp)
+	fasthttp.ReleaseRequest(req)
+	if err != nil {
+		fasthttp.ReleaseResponse(resp)
+		return nil, &providers.Error{Kind: classify(err), Err: fmt.Errorf("upstream %s: %w", p.cfg.Name, err)}
+	}
+	res := providers.NewResult(func() { fasthttp.ReleaseResponse(resp) })
+	res.Status = resp.StatusCode()
+	res.ContentType = resp.Header.ContentType()
+	res.RetryAfter = resp.Header.Peek(fasthttp.HeaderRetryAfter)
+	if !c.Stream {
+		res.Body = resp.Body()
+		return res, nil
+	}
+	body := resp.BodyStream()
+	if res.Status != fasthttp.StatusOK || body == nil {
+		// An error answer to a stream request is read whole, within a bound,
+		// so it can be re-shaped for the client.
+		if body != nil {
+			b, rerr := io.ReadAll(io.LimitReader(body, int64(p.cfg.MaxErrorBody)))
+			_ = resp.CloseBodyStream()
+			if rerr != nil && len(b) == 0 {
+				res.Release()
+				return nil, &providers.Error{Kind: classify(rerr), Err: fmt.Errorf("upstream %s: reading error body: %w", p.cfg.Name, rerr)}
+			}
+			res.Body = b
+		} else {
+			res.Body = resp.Body()
+		}
+		return res, nil
+	}
+	rc, ok := body.(fasthttp.ReadCloserWithError)
+	if !ok {
+		rc = &readCloser{Reader: body, resp: resp}
+	}
+	res.Stream = rc
+	return res, nil
+}
+
+// readCloser closes a body stream that lacks CloseWithError.
+type readCloser struct {
+	io.Reader
+	resp *fasthttp.Response
+}
+
+func (r *readCloser) CloseWithError(error) error { return r.resp.CloseBodyStream() }
+
+// classify maps a transport error to what the client is told.
+func classify(err error) wire.Kind {
+	var ne net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout),
+		errors.As(err, &ne) && ne.Timeout():
+		return wire.Timeout
+	case errors.Is(err, fasthttp.ErrNoFreeConns):
+		return wire.Unavailable
+	}
+	return wire.BadGateway
+}

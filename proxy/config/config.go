@@ -1,0 +1,141 @@
+// Package config loads the proxy's configuration: built-in defaults, then a
+// YAML file, then PROXY_* environment variables, then command-line flags,
+// and validates the result, naming each problem by its key path.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	Server    Server     `koanf:"server"`
+	Log       Log        `koanf:"log"`
+	Providers []Provider `koanf:"providers"`
+}
+
+// Server configures the listening side.
+type Server struct {
+	Host string `koanf:"host"`
+	Port int    `koanf:"port"`
+	// APIKeys are the keys clients must present; empty turns auth off.
+	APIKeys      []string `koanf:"api_keys"`
+	MaxBodyBytes int      `koanf:"max_body_bytes"`
+	// ShutdownGrace is how long in-flight requests and streams may run on
+	// after SIGINT/SIGTERM.
+	ShutdownGrace time.Duration `koanf:"shutdown_grace"`
+	// ReadTimeout bounds reading one request (headers and body).
+	ReadTimeout time.Duration `koanf:"read_timeout"`
+	// IdleTimeout bounds keep-alive waits between requests.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// StreamHeartbeat is the silence after which a stream gets a comment, so
+	// that a client that left is noticed; 0 disables it.
+	StreamHeartbeat time.Duration `koanf:"stream_heartbeat"`
+	// MaxEventBytes bounds one upstream SSE event.
+	MaxEventBytes int `koanf:"max_event_bytes"`
+	// MaxConns bounds concurrent client connections (0: fasthttp's default).
+	MaxConns int `koanf:"max_conns"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `koanf:"level"`
+	// Format is json, console, or auto (console on a terminal).
+	Format string `koanf:"format"`
+}
+
+// Provider configures one upstream.
+type Provider struct {
+	Name string `koanf:"name"`
+	// Type is mock, openai, claude, gemini or openai-responses.
+	Type    string   `koanf:"type"`
+	BaseURL string   `koanf:"base_url"`
+	APIKeys []string `koanf:"api_keys"`
+	// Models served; "*" serves any model.
+	Models   []string `koanf:"models"`
+	MaxConns int      `koanf:"max_conns"`
+	// PoolWait is how long a request may wait for a free connection.
+	PoolWait         time.Duration `koanf:"pool_wait"`
+	ConnectTimeout   time.Duration `koanf:"connect_timeout"`
+	FirstByteTimeout time.Duration `koanf:"first_byte_timeout"`
+	IdleTimeout      time.Duration `koanf:"idle_timeout"`
+	// Mock configures the answers of type mock.
+	Mock Mock `koanf:"mock"`
+}
+
+// Mock configures the built-in mock provider's answer.
+type Mock struct {
+	// Tokens is the answer length (one chunk per token).
+	Tokens int `koanf:"tokens"`
+	// Delay is the pause between stream chunks.
+	Delay time.Duration `koanf:"delay"`
+}
+
+// Provider types.
+const (
+	TypeMock            = "mock"
+	TypeOpenAI          = "openai"
+	TypeClaude          = "claude"
+	TypeGemini          = "gemini"
+	TypeOpenAIResponses = "openai-responses"
+)
+
+// Defaults returns the built-in configuration: the mock provider on
+// 127.0.0.1:3000, so the proxy chats with no file and no keys.
+func Defaults() Config {
+	return Config{
+		Server: Server{
+			Host:            "127.0.0.1",
+			Port:            3000,
+			APIKeys:         []string{"123456"},
+			MaxBodyBytes:    10 << 20,
+			ShutdownGrace:   30 * time.Second,
+			ReadTimeout:     30 * time.Second,
+			IdleTimeout:     120 * time.Second,
+			StreamHeartbeat: 500 * time.Millisecond,
+			MaxEventBytes:   8 << 20,
+		},
+		Log: Log{Level: "info", Format: "auto"},
+		Providers: []Provider{{
+			Name:   "mock",
+			Type:   TypeMock,
+			Models: []string{"mock-gpt"},
+			Mock:   Mock{Tokens: 20},
+		}},
+	}
+}
+
+// providerDefaults fills unset provider fields.
+func providerDefaults(p *Provider) {
+	if p.MaxConns == 0 {
+		p.MaxConns = 1024
+	}
+	if p.PoolWait == 0 {
+		p.PoolWait = 5 * time.Second
+	}
+	if p.ConnectTimeout == 0 {
+		p.ConnectTimeout = 10 * time.Second
+	}
+	if p.FirstByteTimeout == 0 {
+		// Non-stream answers arrive whole: the first byte comes when the
+		// model has finished, which for long answers takes minutes.
+		p.FirstByteTimeout = 300 * time.Second
+	}
+	if p.IdleTimeout == 0 {
+		p.IdleTimeout = 120 * time.Second
+	}
+	if p.Type == TypeMock && p.Mock.Tokens == 0 {
+		p.Mock.Tokens = 20
+	}
+	if p.BaseURL == "" {
+		switch p.Type {
+		case TypeOpenAI, TypeOpenAIResponses:
+			p.BaseURL = "https://api.openai.com/v1"
+		case TypeClaude:
+			p.BaseURL = "https://api.anthropic.com/v1"
+		case TypeGemini:
+			p.BaseURL = "https://generativelanguage.googleapis.com/v1beta"
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Problem is one invalid setting, named by its key path.
+type Problem struct {
+	Key     string
+	Message string
+}
+
+func (p Problem) String() string { return p.Key + ": " + p.Message }
+
+// Problems lists every invalid setting found.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return "invalid configuration:\n  " + strings.Join(lines, "\n  ")
+}
+
+// Validate checks the whole configuration and returns every problem, or nil.
+func (c *Config) Validate() Problems {
+	var ps Problems
+	add := func(key, format string, args ...any) {
+		ps = append(ps, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
+	}
+	s := c.Server
+	if s.Port < 0 || s.Port > 65535 {
+		add("server.port", "must be between 0 and 65535, got %d", s.Port)
+	}
+	if s.Host == "" {
+		add("server.host", "must not be empty")
+	}
+	if s.MaxBodyBytes <= 0 {
+		add("server.max_body_bytes", "must be positive, got %d", s.MaxBodyBytes)
+	}
+	if s.ShutdownGrace < 0 {
+		add("server.shutdown_grace", "must not be negative")
+	}
+	if s.StreamHeartbeat < 0 {
+		add("server.stream_heartbeat", "must not be negative")
+	}
+	if s.MaxEventBytes < 4096 {
+		add("server.max_event_bytes", "must be at least 4096, got %d", s.MaxEventBytes)
+	}
+	for i, k := range s.APIKeys {
+		if k == "" {
+			add(fmt.Sprintf("server.api_keys[%d]", i), "empty key (an unset ${VAR}?)")
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console", "auto":
+	default:
+		add("log.format", "must be json, console or auto, got %q", c.Log.Format)
+	}
+	if len(c.Providers) == 0 {
+		add("providers", "at least one provider is required")
+	}
+	names := map[string]int{}
+	for i, p := range c.Providers {
+		key := fmt.Sprintf("providers[%d]", i)
+		switch {
+		case p.Name == "":
+			add(key+".name", "required")
+		case strings.ContainsAny(p.Name, "/: "):
+			add(key+".name", "%q must not contain '/', ':' or spaces (it is used as a path prefix)", p.Name)
+		case p.Name == "v1" || p.Name == "v1beta" || p.Name == "health" || p.Name == "metrics":
+			add(key+".name", "%q is reserved (it would shadow a route)", p.Name)
+		default:
+			if j, dup := names[p.Name]; dup {
+				add(key+".name", "%q already used by providers[%d]", p.Name, j)
+			}
+			names[p.Name] = i
+		}
+		switch p.Type {
+		case TypeMock:
+		case TypeOpenAI, TypeClaude, TypeGemini, TypeOpenAIResponses:
+			u, err := url.Parse(p.BaseURL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				add(key+".base_url", "must be an http or https URL, got %q", p.BaseURL)
+			}
+		case "":
+			add(key+".type", "required (mock, openai, claude, gemini, openai-responses)")
+		default:
+			add(key+".type", "unknown type %q (mock, openai, claude, gemini, openai-responses)", p.Type)
+		}
+		if len(p.Models) == 0 {
+			add(key+".models", "list at least one model, or \"*\"")
+		}
+		for j, m := range p.Models {
+			if m == "" {
+				add(fmt.Sprintf("%s.models[%d]", key, j), "empty model name")
+			}
+		}
+		if p.MaxConns < 0 {
+			add(key+".max_conns", "must not be negative")
+		}
+		for _, d := range []struct {
+			name string
+			v    int64
+		}{{"pool_wait", int64(p.PoolWait)}, {"connect_timeout", int64(p.ConnectTimeout)},
+			{"first_byte_timeout", int64(p.FirstByteTimeout)}, {"idle_timeout", int64(p.IdleTimeout)}} {
+			if d.v < 0 {
+				add(key+"."+d.name, "must not be negative")
+			}
+		}
+		if p.Type == TypeMock && (p.Mock.Tokens < 0 || p.Mock.Delay < 0) {
+			add(key+".mock", "tokens and delay must not be negative")
+		}
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	return ps
+}
+
+// HasKeys reports whether a provider has at least one non-empty key (mock
+// providers need none).
+func (p *Provider) HasKeys() bool {
+	if p.Type == TypeMock {
+		return true
+	}
+	for _, k := range p.APIKeys {
+		if k != "" {
+			return true
+		}
+	}
+	return false
+}

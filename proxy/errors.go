@@ -1,0 +1,38 @@
+package proxy
+
+import (
+	"github.com/llmproxy/proxy/providers/wire"
+	"github.com/valyala/fasthttp"
+)
+
+// writeError answers with an error body in protocol p.
+func writeError(ctx *fasthttp.RequestCtx, p wire.Protocol, kind wire.Kind, message, param string) {
+	ctx.Response.ResetBody()
+	ctx.SetStatusCode(kind.Status())
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(wire.AppendError(ctx.Response.Body()[:0], p, kind, message, param))
+}
+
+// protocolForPath guesses the client's protocol from a request path, for
+// answers (404, 405, 401, 413) given before a route is known.
+func protocolForPath(path []byte) wire.Protocol {
+	s := string(path)
+	switch {
+	case contains(s, "/v1beta/") || contains(s, "/v1/models/") && contains(s, ":"):
+		return wire.Gemini
+	case contains(s, "/v1/messages"):
+		return wire.Anthropic
+	case contains(s, "/v1/responses"):
+		return wire.OpenAIResponses
+	}
+	return wire.OpenAIChat
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,58 @@
+package proxy
+
+import (
+	"bytes"
+
+	"github.com/llmproxy/proxy/providers"
+	"github.com/llmproxy/proxy/providers/wire"
+	"github.com/valyala/fasthttp"
+)
+
+// HeaderModelProvider forces a provider by name.
+const HeaderModelProvider = "Model-Provider"
+
+// routed is the routing decision for one request.
+type routed struct {
+	provider providers.Provider
+	// model is the upstream model name.
+	model string
+	// rewrite is set when model differs from what the client's body says.
+	rewrite bool
+}
+
+// route picks the provider for model: a /{provider}/ path prefix, a
+// Model-Provider header or a "provider:model" name forces one; otherwise the
+// first provider that lists the model serves it.
+func (s *Server) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kind, string) {
+	forced, _ := ctx.UserValue("provider").(string)
+	if forced == "" {
+		if h := ctx.Request.Header.Peek(HeaderModelProvider); len(h) > 0 {
+			forced = string(h)
+		}
+	}
+	rewrite := false
+	if i := bytes.IndexByte(model, ':'); i > 0 && forced == "" {
+		// Model names may contain ':' themselves (ft:..., llama3:8b): only a
+		// prefix naming a configured provider is a provider.
+		if _, ok := s.registry.ByName(string(model[:i])); ok {
+			forced, model, rewrite = string(model[:i]), model[i+1:], true
+		}
+	}
+	if forced != "" {
+		p, ok := s.registry.ByName(forced)
+		if !ok {
+			return routed{}, wire.NotFound, "unknown provider " + quote(forced)
+		}
+		if !providers.Serves(p, model) {
+			return routed{}, wire.ModelNotFound, "the model " + quote(string(model)) + " is not served by provider " + quote(forced)
+		}
+		return routed{provider: p, model: string(model), rewrite: rewrite}, 0, ""
+	}
+	p, name, ok := s.registry.ForModel(model)
+	if !ok {
+		return routed{}, wire.ModelNotFound, "the model " + quote(string(model)) + " does not exist or is not served by this proxy"
+	}
+	return routed{provider: p, model: name}, 0, ""
+}
+
+func quote(s string) string { return "'" + s + "'" }

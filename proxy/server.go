@@ -1,0 +1,238 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/llmproxy/proxy/providers"
+	"github.com/llmproxy/proxy/providers/mock"
+	"github.com/llmproxy/proxy/providers/upstream"
+	"github.com/llmproxy/proxy/providers/wire"
+	"github.com/llmproxy/proxy/proxy/config"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+	"go.uber.org/zap"
+)
+
+// Server is the proxy's HTTP server.
+type Server struct {
+	cfg      *config.Config
+	log      *zap.Logger
+	registry *providers.Registry
+	keys     *keyring
+	ids      *requestIDs
+	srv      *fasthttp.Server
+	parsers  fastjson.ParserPool
+	// modelsBody is the pre-rendered GET /v1/models answer.
+	modelsBody []byte
+}
+
+// New builds a server from cfg. Providers without usable keys are skipped
+// with a warning; having none left is an error.
+func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	list, err := buildProviders(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      log,
+		registry: providers.NewRegistry(list),
+		keys:     newKeyring(cfg.Server.APIKeys),
+		ids:      newRequestIDs(),
+	}
+	s.modelsBody = s.renderModels(list)
+	s.srv = &fasthttp.Server{
+		Handler:            s.routes(),
+		Name:               "llmproxy",
+		ReadTimeout:        cfg.Server.ReadTimeout,
+		IdleTimeout:        cfg.Server.IdleTimeout,
+		MaxRequestBodySize: cfg.Server.MaxBodyBytes,
+		Concurrency:        cfg.Server.MaxConns,
+		CloseOnShutdown:    true,
+		ErrorHandler:       s.parseError,
+		// Streams are long: a whole-response write deadline would cut them.
+		WriteTimeout: 0,
+		Logger:       zapPrinter{log},
+	}
+	if !s.keys.enabled() {
+		log.Warn("client authentication is OFF: server.api_keys is empty, anyone who can reach the port can use every provider")
+	}
+	return s, nil
+}
+
+func buildProviders(cfg *config.Config, log *zap.Logger) ([]providers.Provider, error) {
+	var list []providers.Provider
+	for i := range cfg.Providers {
+		pc := &cfg.Providers[i]
+		if !pc.HasKeys() {
+			log.Warn("provider skipped: all its api_keys are empty", zap.String("provider", pc.Name))
+			continue
+		}
+		p, err := buildProvider(pc)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, p)
+	}
+	if len(list) == 0 {
+		return nil, errors.New("no usable provider: every provider was skipped for lack of keys")
+	}
+	return list, nil
+}
+
+func buildProvider(pc *config.Provider) (providers.Provider, error) {
+	var proto wire.Protocol
+	switch pc.Type {
+	case config.TypeMock:
+		return mock.NewProvider(pc.Name, pc.Models, mock.Behaviour{Tokens: pc.Mock.Tokens, Delay: pc.Mock.Delay}), nil
+	case config.TypeOpenAI:
+		proto = wire.OpenAIChat
+	case config.TypeOpenAIResponses:
+		proto = wire.OpenAIResponses
+	case config.TypeClaude:
+		proto = wire.Anthropic
+	case config.TypeGemini:
+		proto = wire.Gemini
+	default:
+		return nil, fmt.Errorf("provider %s: unknown type %q", pc.Name, pc.Type)
+	}
+	var keys []string
+	for _, k := range pc.APIKeys {
+		if k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return upstream.New(upstream.Config{
+		Name:             pc.Name,
+		Protocol:         proto,
+		BaseURL:          pc.BaseURL,
+		Keys:             keys,
+		Models:           pc.Models,
+		MaxConns:         pc.MaxConns,
+		PoolWait:         pc.PoolWait,
+		ConnectTimeout:   pc.ConnectTimeout,
+		FirstByteTimeout: pc.FirstByteTimeout,
+		IdleTimeout:      pc.IdleTimeout,
+	})
+}
+
+func (s *Server) routes() fasthttp.RequestHandler {
+	r := router.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = true
+	r.HandleOPTIONS = false
+	r.NotFound = s.notFound
+	r.MethodNotAllowed = s.methodNotAllowed
+	r.PanicHandler = s.panicked
+
+	r.GET("/health", s.health)
+	r.GET("/v1/models", s.auth(wire.OpenAIChat, s.models))
+	r.GET("/{provider}/v1/models", s.auth(wire.OpenAIChat, s.models))
+	r.POST("/v1/chat/completions", s.auth(wire.OpenAIChat, s.chat))
+	r.POST("/{provider}/v1/chat/completions", s.auth(wire.OpenAIChat, s.chat))
+	return func(ctx *fasthttp.RequestCtx) {
+		s.setRequestID(ctx)
+		r.Handler(ctx)
+	}
+}
+
+// auth wraps h with client authentication answered in protocol p.
+func (s *Server) auth(p wire.Protocol, h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if s.keys.enabled() {
+			key := clientKey(ctx)
+			if len(key) == 0 {
+				s.reject(ctx, p, wire.Authentication, "missing API key: send it as 'Authorization: Bearer KEY', 'x-api-key', 'x-goog-api-key' or '?key='")
+				return
+			}
+			if !s.keys.valid(key) {
+				s.reject(ctx, p, wire.Authentication, "invalid API key")
+				return
+			}
+		}
+		h(ctx)
+	}
+}
+
+// reject answers an error decided before any provider was involved.
+func (s *Server) reject(ctx *fasthttp.RequestCtx, p wire.Protocol, kind wire.Kind, msg string) {
+	start := time.Now()
+	writeError(ctx, p, kind, msg, "")
+	s.logDone(ctx, start, p, "", "", false, nil)
+}
+
+func (s *Server) notFound(ctx *fasthttp.RequestCtx) {
+	p := protocolForPath(ctx.Path())
+	s.reject(ctx, p, wire.NotFound, "unknown path "+strconv.Quote(string(ctx.Path())))
+}
+
+func (s *Server) methodNotAllowed(ctx *fasthttp.RequestCtx) {
+	p := protocolForPath(ctx.Path())
+	s.reject(ctx, p, wire.MethodNotAllowed, "method "+string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
+}
+
+func (s *Server) panicked(ctx *fasthttp.RequestCtx, v any) {
+	s.log.Error("handler panic", zap.Any("panic", v), zap.ByteString("path", ctx.Path()))
+	writeError(ctx, protocolForPath(ctx.Path()), wire.Internal, "internal error", "")
+}
+
+// parseError answers requests fasthttp could not read, in the protocol the
+// path suggests: a body over the limit is 413, anything else 400.
+func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
+	p := protocolForPath(ctx.Path())
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		writeError(ctx, p, wire.RequestTooLarge, fmt.Sprintf("request body exceeds %d bytes", s.cfg.Server.MaxBodyBytes), "")
+		return
+	}
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		ctx.SetStatusCode(fasthttp.StatusRequestTimeout)
+		ctx.SetContentType("application/json")
+		ctx.SetBody(wire.AppendError(nil, p, wire.InvalidRequest, "timed out reading the request", ""))
+		return
+	}
+	writeError(ctx, p, wire.InvalidRequest, "malformed HTTP request: "+err.Error(), "")
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.srv.Serve(ln)
+}
+
+// Addr is the configured listen address.
+func (s *Server) Addr() string {
+	return net.JoinHostPort(s.cfg.Server.Host, strconv.Itoa(s.cfg.Server.Port))
+}
+
+// Shutdown stops accepting, then waits for in-flight requests and streams
+// until ctx ends. The access log is flushed either way.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.ShutdownWithContext(ctx)
+	for _, p := range s.registry.All() {
+		if c, ok := p.(interface{ Close() }); ok {
+			c.Close()
+		}
+	}
+	_ = s.log.Sync()
+	return err
+}
+
+// OpenConnections reports the client connections being served.
+func (s *Server) OpenConnections() int32 { return s.srv.GetOpenConnectionsCount() }
+
+// zapPrinter routes fasthttp's own messages into zap.
+type zapPrinter struct{ l *zap.Logger }
+
+func (z zapPrinter) Printf(format string, args ...any) {
+	z.l.Warn("fasthttp", zap.String("message", fmt.Sprintf(format, args...)))
+}

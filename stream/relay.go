@@ -1,0 +1,300 @@
+package stream
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/llmproxy/proxy/providers/wire"
+)
+
+// ErrTruncated marks an upstream stream that ended before its terminator.
+var ErrTruncated = errors.New("upstream stream truncated")
+
+// ErrClientGone marks a relay stopped because the client stopped accepting bytes.
+var ErrClientGone = errors.New("client went away")
+
+// Outcome summarises a finished relay, for the access log and metrics.
+type Outcome struct {
+	// Err is nil for a stream that ended with its terminator.
+	Err error
+	// Events counts upstream events; Bytes counts bytes written to the client.
+	Events int
+	Bytes  int64
+	// FirstEvent is when the first event reached the client (zero if none did).
+	FirstEvent time.Time
+	End        time.Time
+}
+
+// Upstream is the body the relay reads. CloseWithError must unblock a Read
+// in progress (fasthttp's streamed response bodies do).
+type Upstream interface {
+	io.Reader
+	CloseWithError(err error) error
+}
+
+// Relay copies one SSE stream from an upstream to a client. It implements
+// fasthttp's BodyWriterTo so that fasthttp hands it the connection's writer:
+// each Write it makes becomes one HTTP chunk and one flush.
+type Relay struct {
+	src       *Reader
+	upstream  Upstream
+	tr        Translator
+	heartbeat time.Duration
+	onFinish  func(Outcome)
+	// classify maps an upstream read error to the error kind told to the client.
+	classify func(error) wire.Kind
+
+	mu       sync.Mutex // serialises writes between the relay and its heartbeat
+	w        io.Writer
+	finished bool
+	timer    *time.Timer
+
+	out     []byte
+	outcome Outcome
+	closeMu sync.Once
+	// pending holds client bytes for the io.Reader fallback path.
+	pending []byte
+}
+
+// Options tunes a Relay.
+type Options struct {
+	// Heartbeat is how long a stream may be silent before a comment is sent;
+	// 0 disables heartbeats.
+	Heartbeat time.Duration
+	// MaxEventSize bounds one event; see DefaultMaxEventSize.
+	MaxEventSize int
+	// OnFinish, if set, is called once when the relay ends.
+	OnFinish func(Outcome)
+	// Classify maps upstream read errors to a client-visible kind (BadGateway by default).
+	Classify func(error) wire.Kind
+}
+
+// NewRelay prepares a relay of upstream through tr. The relay owns upstream
+// from here on and closes it when it ends.
+func NewRelay(upstream Upstream, tr Translator, o Options) *Relay {
+	r := &Relay{
+		src:       NewReader(upstream, o.MaxEventSize),
+		upstream:  upstream,
+		tr:        tr,
+		heartbeat: o.Heartbeat,
+		onFinish:  o.OnFinish,
+		classify:  o.Classify,
+	}
+	if r.classify == nil {
+		r.classify = defaultClassify
+	}
+	return r
+}
+
+func defaultClassify(err error) wire.Kind {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return wire.Timeout
+	}
+	return wire.BadGateway
+}
+
+// SupportsBodyWriteTo tells fasthttp to call WriteTo rather than Read.
+func (r *Relay) SupportsBodyWriteTo() bool { return true }
+
+// WriteTo relays the stream into w until the upstream ends, fails, or the
+// client stops accepting writes.
+func (r *Relay) WriteTo(w io.Writer) (int64, error) {
+	r.mu.Lock()
+	r.w = w
+	if r.heartbeat > 0 && r.tr.Heartbeat() != nil {
+		r.timer = time.AfterFunc(r.heartbeat, r.beat)
+	}
+	r.mu.Unlock()
+
+	err := r.run()
+	r.finish(err)
+	return r.outcome.Bytes, err
+}
+
+func (r *Relay) run() error {
+	for {
+		if err := r.step(); err != errContinue {
+			return err
+		}
+	}
+}
+
+// errContinue is step's signal that the stream goes on.
+var errContinue = errors.New("continue")
+
+// step reads once from the upstream and writes every complete event it then
+// has as one chunk. It returns errContinue while the stream goes on, nil when
+// it ended with its terminator, and the reason otherwise.
+func (r *Relay) step() error {
+	var ev Event
+	readErr := r.src.Fill()
+	start := r.src.r
+	r.out = r.out[:0]
+	var trErr error
+	for r.src.Next(&ev) {
+		r.outcome.Events++
+		if r.out, trErr = r.tr.Event(r.out, &ev); trErr != nil {
+			break
+		}
+	}
+	if readErr == io.EOF && trErr == nil && r.src.Rest(&ev) {
+		r.outcome.Events++
+		r.out, trErr = r.tr.Event(r.out, &ev)
+	}
+	chunk := r.out
+	if r.tr.PassThrough() {
+		// Complete events sit contiguously in the buffer: forward them as they came.
+		chunk = r.src.buf[start:r.src.r]
+	}
+	if trErr != nil {
+		fail := r.tr.Fail(nil, wire.BadGateway, "cannot translate upstream event: "+trErr.Error())
+		if r.tr.PassThrough() {
+			chunk = append(append(make([]byte, 0, len(chunk)+len(fail)), chunk...), fail...)
+		} else {
+			chunk = append(chunk, fail...)
+		}
+		if err := r.write(chunk); err != nil {
+			return err
+		}
+		return trErr
+	}
+	if len(chunk) > 0 {
+		if err := r.write(chunk); err != nil {
+			return err
+		}
+	}
+	switch {
+	case readErr == nil:
+		return errContinue
+	case readErr == io.EOF:
+		tail, endErr := r.tr.End(r.out[:0])
+		if len(tail) > 0 {
+			if err := r.write(tail); err != nil {
+				return err
+			}
+		}
+		return endErr
+	case r.tr.Done():
+		// The upstream closed abruptly after its terminator: nothing is lost.
+		return nil
+	}
+	kind := r.classify(readErr)
+	if errors.Is(readErr, ErrEventTooLarge) {
+		kind = wire.BadGateway
+	}
+	if err := r.write(r.tr.Fail(r.out[:0], kind, "upstream stream failed: "+readErr.Error())); err != nil {
+		return err
+	}
+	return readErr
+}
+
+// write sends one chunk to the client under the heartbeat lock.
+func (r *Relay) write(b []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.outcome.FirstEvent.IsZero() {
+		r.outcome.FirstEvent = time.Now()
+	}
+	if r.timer != nil {
+		r.timer.Reset(r.heartbeat)
+	}
+	n, err := r.w.Write(b)
+	r.outcome.Bytes += int64(n)
+	if err != nil {
+		return errors.Join(ErrClientGone, err)
+	}
+	return nil
+}
+
+// beat runs on the heartbeat timer, which every write re-arms, so it fires
+// only after a silence. A failed write means the client went away: closing the
+// upstream unblocks the relay's pending read.
+func (r *Relay) beat() {
+	if !r.mu.TryLock() {
+		// A write is in progress (perhaps blocked on a slow client): not idle,
+		// and that write re-arms the timer.
+		return
+	}
+	if r.finished {
+		r.mu.Unlock()
+		return
+	}
+	n, err := r.w.Write(r.tr.Heartbeat())
+	r.outcome.Bytes += int64(n)
+	if err == nil {
+		r.timer.Reset(r.heartbeat)
+	}
+	r.mu.Unlock()
+	if err != nil {
+		r.closeUpstream(errors.Join(ErrClientGone, err))
+	}
+}
+
+func (r *Relay) closeUpstream(err error) {
+	r.closeMu.Do(func() { _ = r.upstream.CloseWithError(err) })
+}
+
+func (r *Relay) finish(err error) {
+	r.mu.Lock()
+	if r.finished {
+		r.mu.Unlock()
+		return
+	}
+	r.finished = true
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	r.mu.Unlock()
+	r.closeUpstream(err)
+	r.outcome.Err = err
+	r.outcome.End = time.Now()
+	if r.onFinish != nil {
+		r.onFinish(r.outcome)
+	}
+}
+
+// Read is the fallback for writers that do not use WriteTo: it yields the
+// same bytes without heartbeats.
+func (r *Relay) Read(p []byte) (int, error) {
+	for len(r.pending) == 0 {
+		if r.finished {
+			return 0, io.EOF
+		}
+		buf := bufferWriter{b: r.pending[:0]}
+		r.w = &buf
+		err := r.step()
+		r.pending = buf.b
+		if err != errContinue {
+			r.finish(err)
+		}
+	}
+	n := copy(p, r.pending)
+	r.pending = r.pending[n:]
+	return n, nil
+}
+
+type bufferWriter struct{ b []byte }
+
+func (b *bufferWriter) Write(p []byte) (int, error) {
+	b.b = append(b.b, p...)
+	return len(p), nil
+}
+
+// Close ends the relay if fasthttp stopped before WriteTo ran to completion.
+func (r *Relay) Close() error {
+	r.finish(ErrClientGone)
+	return nil
+}
+
+// CloseWithError is called by fasthttp with the client write error, if any.
+func (r *Relay) CloseWithError(err error) error {
+	if err == nil {
+		err = ErrClientGone
+	}
+	r.finish(err)
+	return nil
+}

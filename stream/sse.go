@@ -1,0 +1,221 @@
+package stream
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrEventTooLarge is returned when one SSE event exceeds the reader's bound.
+var ErrEventTooLarge = errors.New("sse event exceeds the size limit")
+
+// Default bounds of a Reader's buffer.
+const (
+	// InitialBufferSize matches fasthttp's own read buffer: a larger one would
+	// not get more bytes per read from it.
+	InitialBufferSize = 4096
+	// DefaultMaxEventSize bounds one event (and so the buffer). Upstreams send
+	// large single events (a whole tool-call argument, a base64 image), so the
+	// bound is generous; a line beyond it is an error, never a silent cut.
+	DefaultMaxEventSize = 8 << 20
+)
+
+// Event is one parsed SSE event. Its slices point into the Reader's buffer and
+// stay valid until the next Fill.
+type Event struct {
+	// Raw is the event as received, including its terminating blank line.
+	Raw []byte
+	// Name is the value of the event: field, or empty.
+	Name []byte
+	// Data is the data: payload; several data lines are joined with '\n'.
+	Data []byte
+}
+
+// Reader splits an upstream byte stream into SSE events without copying them,
+// growing its buffer only as far as the largest event needs.
+type Reader struct {
+	src     io.Reader
+	buf     []byte
+	r, w    int // buf[r:w] holds bytes not yet returned as events
+	max     int
+	scratch []byte // joins multi-line data
+	err     error
+}
+
+// NewReader returns a Reader over src whose events may be at most maxEvent
+// bytes (DefaultMaxEventSize when maxEvent <= 0).
+func NewReader(src io.Reader, maxEvent int) *Reader {
+	if maxEvent <= 0 {
+		maxEvent = DefaultMaxEventSize
+	}
+	return &Reader{src: src, buf: make([]byte, InitialBufferSize), max: maxEvent}
+}
+
+// Reset points the Reader at a new source, keeping its buffer.
+func (s *Reader) Reset(src io.Reader) {
+	s.src, s.r, s.w, s.err = src, 0, 0, nil
+}
+
+// Fill performs one Read from the source into free buffer space, first
+// compacting or growing the buffer if a partial event fills it. It returns the
+// source's error (io.EOF at the end); bytes read before an error are kept.
+func (s *Reader) Fill() error {
+	if s.err != nil {
+		return s.err
+	}
+	if s.r > 0 && (s.r == s.w || s.w == len(s.buf)) {
+		s.w = copy(s.buf, s.buf[s.r:s.w])
+		s.r = 0
+	}
+	if s.w == len(s.buf) {
+		if len(s.buf) >= s.max {
+			s.err = fmt.Errorf("%w (%d bytes)", ErrEventTooLarge, s.max)
+			return s.err
+		}
+		n := min(2*len(s.buf), s.max)
+		nb := make([]byte, n)
+		copy(nb, s.buf[:s.w])
+		s.buf = nb
+	}
+	n, err := s.src.Read(s.buf[s.w:])
+	s.w += n
+	if err != nil {
+		s.err = err
+	}
+	return err
+}
+
+// Buffered returns the bytes read but not yet returned as events.
+func (s *Reader) Buffered() []byte { return s.buf[s.r:s.w] }
+
+// Next parses the next complete event out of the buffered bytes. It returns
+// false when no complete event is buffered; it never reads the source.
+func (s *Reader) Next(ev *Event) bool {
+	start := s.r
+	pos := start
+	ev.Name, ev.Data = nil, nil
+	dataLines := 0
+	for {
+		line, next, ok := nextLine(s.buf[:s.w], pos, s.err != nil)
+		if !ok {
+			return false
+		}
+		pos = next
+		if len(line) == 0 {
+			if pos-start == lineEndLen(s.buf[:s.w], start) {
+				// A blank line with no fields before it: skip it (stray
+				// separators between events are legal).
+				start = pos
+				continue
+			}
+			ev.Raw = s.buf[start:pos]
+			s.r = pos
+			return true
+		}
+		field, value := splitField(line)
+		switch string(field) {
+		case "data":
+			dataLines++
+			switch dataLines {
+			case 1:
+				ev.Data = value
+			case 2:
+				s.scratch = append(append(append(s.scratch[:0], ev.Data...), '\n'), value...)
+				ev.Data = s.scratch
+			default:
+				s.scratch = append(append(s.scratch, '\n'), value...)
+				ev.Data = s.scratch
+			}
+		case "event":
+			ev.Name = value
+		}
+	}
+}
+
+// Rest returns, after the source has ended, bytes that never got their
+// terminating blank line, as one final event; false if there are none.
+func (s *Reader) Rest(ev *Event) bool {
+	if s.err == nil || s.r == s.w {
+		return false
+	}
+	rest := bytes.TrimSpace(s.buf[s.r:s.w])
+	if len(rest) == 0 {
+		s.r = s.w
+		return false
+	}
+	// Terminate it so that Next can parse it as any other event.
+	if s.w+2 > len(s.buf) {
+		nb := make([]byte, s.w+2)
+		copy(nb, s.buf[:s.w])
+		s.buf = nb
+	}
+	s.buf[s.w], s.buf[s.w+1] = '\n', '\n'
+	s.w += 2
+	return s.Next(ev)
+}
+
+// lineEndLen reports how long the line terminator at buf[i:] is (0 if none).
+func lineEndLen(buf []byte, i int) int {
+	if i < len(buf) {
+		switch buf[i] {
+		case '\n':
+			return 1
+		case '\r':
+			if i+1 < len(buf) && buf[i+1] == '\n' {
+				return 2
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// nextLine finds the line starting at buf[pos]. Lines end in \n, \r\n or a
+// lone \r. A \r at the very end of buf is ambiguous until more bytes arrive,
+// unless the stream has ended (eof).
+func nextLine(buf []byte, pos int, eof bool) (line []byte, next int, ok bool) {
+	rest := buf[pos:]
+	nl := bytes.IndexByte(rest, '\n')
+	seg := rest
+	if nl >= 0 {
+		seg = rest[:nl]
+	}
+	if cr := bytes.IndexByte(seg, '\r'); cr >= 0 {
+		if cr+1 < len(rest) {
+			if rest[cr+1] == '\n' {
+				return rest[:cr], pos + cr + 2, true
+			}
+			return rest[:cr], pos + cr + 1, true
+		}
+		if eof {
+			return rest[:cr], pos + cr + 1, true
+		}
+		return nil, pos, false
+	}
+	if nl < 0 {
+		return nil, pos, false
+	}
+	return rest[:nl], pos + nl + 1, true
+}
+
+// splitField splits "name: value" per the SSE rules: one optional space after
+// the colon is dropped; a line starting with ':' is a comment (empty field).
+// A line that is bare JSON (Gemini sends {"error":…} without "data:") counts
+// as data.
+func splitField(line []byte) (field, value []byte) {
+	if len(line) > 0 && (line[0] == '{' || line[0] == '[') {
+		return dataField, line
+	}
+	i := bytes.IndexByte(line, ':')
+	if i < 0 {
+		return line, nil
+	}
+	field, value = line[:i], line[i+1:]
+	if len(value) > 0 && value[0] == ' ' {
+		value = value[1:]
+	}
+	return field, value
+}
+
+var dataField = []byte("data")
