@@ -52,6 +52,7 @@ type Relay struct {
 	finished bool
 	timer    *time.Timer
 
+	ev      Event // lives here so that passing it to the translator does not allocate
 	out     []byte
 	outcome Outcome
 	closeMu sync.Once
@@ -130,20 +131,20 @@ var errContinue = errors.New("continue")
 // has as one chunk. It returns errContinue while the stream goes on, nil when
 // it ended with its terminator, and the reason otherwise.
 func (r *Relay) step() error {
-	var ev Event
+	ev := &r.ev
 	readErr := r.src.Fill()
 	start := r.src.r
 	r.out = r.out[:0]
 	var trErr error
-	for r.src.Next(&ev) {
+	for r.src.Next(ev) {
 		r.outcome.Events++
-		if r.out, trErr = r.tr.Event(r.out, &ev); trErr != nil {
+		if r.out, trErr = r.tr.Event(r.out, ev); trErr != nil {
 			break
 		}
 	}
-	if readErr == io.EOF && trErr == nil && r.src.Rest(&ev) {
+	if readErr == io.EOF && trErr == nil && r.src.Rest(ev) {
 		r.outcome.Events++
-		r.out, trErr = r.tr.Event(r.out, &ev)
+		r.out, trErr = r.tr.Event(r.out, ev)
 	}
 	chunk := r.out
 	if r.tr.PassThrough() {
