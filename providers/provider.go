@@ -48,12 +48,14 @@ type Result struct {
 	Body []byte
 	// Stream is a streaming SSE body (status 200 to a stream request).
 	Stream stream.Upstream
+	// StreamLength is the Stream's Content-Length, or -1 when chunked.
+	StreamLength int64
 
 	release func()
 }
 
 // NewResult returns a Result whose Release calls release (which may be nil).
-func NewResult(release func()) *Result { return &Result{release: release} }
+func NewResult(release func()) *Result { return &Result{release: release, StreamLength: -1} }
 
 // Release returns the Result's resources to their pools.
 func (r *Result) Release() {

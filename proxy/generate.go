@@ -116,15 +116,22 @@ func (s *Server) startStream(ctx *fasthttp.RequestCtx, in wire.Protocol, start t
 		start:     start,
 		bytesIn:   len(ctx.Request.Body()),
 	}
-	relay := stream.NewRelay(res.Stream, stream.PassThrough(in), stream.Options{
+	opts := stream.Options{
 		Heartbeat:    s.cfg.Server.StreamHeartbeat,
 		MaxEventSize: s.cfg.Server.MaxEventBytes,
 		OnFinish: func(o stream.Outcome) {
 			res.Release()
 			s.logStream(l, o.Bytes, o.FirstEvent, o.Err)
 		},
-	})
-	ctx.Response.SetBodyStream(relay, -1)
+	}
+	length := -1
+	if res.StreamLength > 0 {
+		// Pass-through of a body of known size keeps its Content-Length.
+		opts.FixedLength = res.StreamLength
+		length = int(res.StreamLength)
+	}
+	relay := stream.NewRelay(res.Stream, stream.PassThrough(in), opts)
+	ctx.Response.SetBodyStream(relay, length)
 }
 
 // relayUpstreamError answers with the upstream's error status. A body that is

@@ -57,8 +57,10 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		IdleTimeout:        cfg.Server.IdleTimeout,
 		MaxRequestBodySize: cfg.Server.MaxBodyBytes,
 		Concurrency:        cfg.Server.MaxConns,
-		CloseOnShutdown:    true,
-		ErrorHandler:       s.parseError,
+		// Room for the headers and a burst of events in one write.
+		WriteBufferSize: 8 << 10,
+		CloseOnShutdown: true,
+		ErrorHandler:    s.parseError,
 		// Streams are long: a whole-response write deadline would cut them.
 		WriteTimeout: 0,
 		Logger:       zapPrinter{log},

@@ -46,6 +46,8 @@ type Relay struct {
 	onFinish  func(Outcome)
 	// classify maps an upstream read error to the error kind told to the client.
 	classify func(error) wire.Kind
+	fixed    int64
+	flush    flusher
 
 	mu       sync.Mutex // serialises writes between the relay and its heartbeat
 	w        io.Writer
@@ -71,6 +73,19 @@ type Options struct {
 	OnFinish func(Outcome)
 	// Classify maps upstream read errors to a client-visible kind (BadGateway by default).
 	Classify func(error) wire.Kind
+	// FixedLength, when positive, is the exact length of a pass-through
+	// upstream body that came with a Content-Length. The client's response
+	// then carries the same Content-Length, so the relay flushes itself and
+	// leaves the last flush to the server: a body that arrived whole leaves
+	// in one write. Heartbeats are off (they would change the length); a
+	// body that ends without its terminator is cut short, which the client
+	// sees as a broken response rather than a silent end.
+	FixedLength int64
+}
+
+// flusher is the server's buffered writer in fixed-length mode.
+type flusher interface {
+	Flush() error
 }
 
 // NewRelay prepares a relay of upstream through tr. The relay owns upstream
@@ -83,6 +98,16 @@ func NewRelay(upstream Upstream, tr Translator, o Options) *Relay {
 		heartbeat: o.Heartbeat,
 		onFinish:  o.OnFinish,
 		classify:  o.Classify,
+		fixed:     o.FixedLength,
+	}
+	if r.fixed > 0 {
+		if !r.tr.PassThrough() {
+			r.fixed = 0 // a converted body has another length
+		} else {
+			r.heartbeat = 0
+			// Room for the whole body, so that one read can take it.
+			r.src.Reserve(int(min(r.fixed, 64<<10)))
+		}
 	}
 	if r.classify == nil {
 		r.classify = defaultClassify
@@ -106,6 +131,9 @@ func (r *Relay) SupportsBodyWriteTo() bool { return true }
 func (r *Relay) WriteTo(w io.Writer) (int64, error) {
 	r.mu.Lock()
 	r.w = w
+	if r.fixed > 0 {
+		r.flush, _ = w.(flusher)
+	}
 	if r.heartbeat > 0 && r.tr.Heartbeat() != nil {
 		r.timer = time.AfterFunc(r.heartbeat, r.beat)
 	}
@@ -133,6 +161,11 @@ var errContinue = errors.New("continue")
 func (r *Relay) step() error {
 	ev := &r.ev
 	readErr := r.src.Fill()
+	if r.fixed > 0 && readErr == nil && r.src.total >= r.fixed {
+		// The whole body is in: no need for another read to learn of the end.
+		readErr = io.EOF
+		r.src.err = io.EOF
+	}
 	start := r.src.r
 	r.out = r.out[:0]
 	var trErr error
@@ -150,6 +183,9 @@ func (r *Relay) step() error {
 	if r.tr.PassThrough() {
 		// Complete events sit contiguously in the buffer: forward them as they came.
 		chunk = r.src.buf[start:r.src.r]
+	}
+	if r.fixed > 0 {
+		return r.stepFixed(chunk, readErr)
 	}
 	if trErr != nil {
 		fail := r.tr.Fail(nil, wire.BadGateway, "cannot translate upstream event: "+trErr.Error())
@@ -191,6 +227,37 @@ func (r *Relay) step() error {
 		return err
 	}
 	return readErr
+}
+
+// stepFixed finishes a step in fixed-length mode: the client gets exactly
+// the upstream's bytes, flushed per read except for the last read, which
+// the server flushes with the end of the response.
+func (r *Relay) stepFixed(chunk []byte, readErr error) error {
+	if n := r.src.synthetic; n > 0 {
+		chunk = chunk[:len(chunk)-n] // bytes Rest added: not the upstream's
+		r.src.synthetic = 0
+	}
+	final := readErr == io.EOF
+	if final && !r.tr.Done() {
+		// Withhold the last bytes: a short body is an error the client sees.
+		return ErrTruncated
+	}
+	if len(chunk) > 0 {
+		if err := r.write(chunk); err != nil {
+			return err
+		}
+	}
+	switch {
+	case final:
+		return nil
+	case readErr != nil:
+		return readErr
+	case r.flush != nil:
+		if err := r.flush.Flush(); err != nil {
+			return errors.Join(ErrClientGone, err)
+		}
+	}
+	return errContinue
 }
 
 // write sends one chunk to the client under the heartbeat lock.
@@ -285,17 +352,14 @@ func (b *bufferWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Close ends the relay if fasthttp stopped before WriteTo ran to completion.
-func (r *Relay) Close() error {
-	r.finish(ErrClientGone)
-	return nil
-}
-
-// CloseWithError is called by fasthttp with the client write error, if any.
+// CloseWithError is fasthttp's last call on a body stream, with the client
+// write error if any. It ends the relay if WriteTo never ran (the client left
+// first) and returns the buffer to its pool.
 func (r *Relay) CloseWithError(err error) error {
 	if err == nil {
 		err = ErrClientGone
 	}
 	r.finish(err)
+	r.src.Release()
 	return nil
 }

@@ -243,3 +243,48 @@ func TestRelayConverting(t *testing.T) {
 		t.Fatalf("client got %q", w.all())
 	}
 }
+
+// flushWriter records writes and flushes, as the server's bufio.Writer.
+type flushWriter struct {
+	chunkWriter
+	flushes int
+}
+
+func (f *flushWriter) Flush() error { f.flushes++; return nil }
+
+func TestRelayFixedLength(t *testing.T) {
+	tests := []struct {
+		name        string
+		reads       []string
+		wantErr     error
+		wantBody    string
+		wantFlushes int
+	}{
+		// The server flushes the last read with the response: no flush here.
+		{"whole body in one read", []string{ev1 + ev2 + done}, nil, ev1 + ev2 + done, 0},
+		{"spread over reads", []string{ev1, ev2, done}, nil, ev1 + ev2 + done, 2},
+		{"no terminator: last read withheld", []string{ev1, ev2}, ErrTruncated, ev1, 1},
+		{"final event without blank line", []string{ev1, "data: [DONE]"}, nil, ev1 + "data: [DONE]", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			size := 0
+			for _, r := range tt.reads {
+				size += len(r)
+			}
+			up := newScripted(nil, tt.reads...)
+			close(up.reads)
+			w := &flushWriter{}
+			_, err := NewRelay(up, PassThrough(wire.OpenAIChat), Options{FixedLength: int64(size), Heartbeat: time.Millisecond}).WriteTo(w)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if got := w.all(); got != tt.wantBody {
+				t.Fatalf("body %q, want %q", got, tt.wantBody)
+			}
+			if w.flushes != tt.wantFlushes {
+				t.Fatalf("%d flushes, want %d", w.flushes, tt.wantFlushes)
+			}
+		})
+	}
+}

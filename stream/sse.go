@@ -41,6 +41,10 @@ type Reader struct {
 	max     int
 	scratch []byte // joins multi-line data
 	err     error
+	// synthetic counts bytes Rest added after the source's own bytes.
+	synthetic int
+	// total counts bytes read from the source.
+	total int64
 }
 
 // NewReader returns a Reader over src whose events may be at most maxEvent
@@ -49,12 +53,34 @@ func NewReader(src io.Reader, maxEvent int) *Reader {
 	if maxEvent <= 0 {
 		maxEvent = DefaultMaxEventSize
 	}
-	return &Reader{src: src, buf: make([]byte, InitialBufferSize), max: maxEvent}
+	return &Reader{src: src, buf: getBuf(InitialBufferSize), max: maxEvent}
+}
+
+// Release returns the Reader's buffer to its pool; the Reader must not be
+// used afterwards.
+func (s *Reader) Release() {
+	putBuf(s.buf)
+	s.buf = nil
+}
+
+// Reserve grows the buffer so that n bytes fit at once (up to the event
+// bound): for a body of known size, one read can then take all of it.
+func (s *Reader) Reserve(n int) {
+	n = min(n, s.max)
+	if n <= len(s.buf) {
+		return
+	}
+	nb := getBuf(n)
+	copy(nb, s.buf[s.r:s.w])
+	s.w -= s.r
+	s.r = 0
+	putBuf(s.buf)
+	s.buf = nb
 }
 
 // Reset points the Reader at a new source, keeping its buffer.
 func (s *Reader) Reset(src io.Reader) {
-	s.src, s.r, s.w, s.err = src, 0, 0, nil
+	s.src, s.r, s.w, s.err, s.synthetic, s.total = src, 0, 0, nil, 0, 0
 }
 
 // Fill performs one Read from the source into free buffer space, first
@@ -73,13 +99,11 @@ func (s *Reader) Fill() error {
 			s.err = fmt.Errorf("%w (%d bytes)", ErrEventTooLarge, s.max)
 			return s.err
 		}
-		n := min(2*len(s.buf), s.max)
-		nb := make([]byte, n)
-		copy(nb, s.buf[:s.w])
-		s.buf = nb
+		s.Reserve(2 * len(s.buf))
 	}
 	n, err := s.src.Read(s.buf[s.w:])
 	s.w += n
+	s.total += int64(n)
 	if err != nil {
 		s.err = err
 	}
@@ -146,12 +170,14 @@ func (s *Reader) Rest(ev *Event) bool {
 	}
 	// Terminate it so that Next can parse it as any other event.
 	if s.w+2 > len(s.buf) {
-		nb := make([]byte, s.w+2)
+		nb := getBuf(s.w + 2)
 		copy(nb, s.buf[:s.w])
+		putBuf(s.buf)
 		s.buf = nb
 	}
 	s.buf[s.w], s.buf[s.w+1] = '\n', '\n'
 	s.w += 2
+	s.synthetic = 2
 	return s.Next(ev)
 }
 

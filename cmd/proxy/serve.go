@@ -55,6 +55,14 @@ func serve(args []string, stderr io.Writer) int {
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("version", version()),
 		zap.Int("providers", len(cfg.Providers)))
 
+	if cfg.Server.AdminAddr != "" {
+		stopAdmin, err := startAdmin(cfg.Server.AdminAddr, log)
+		if err != nil {
+			log.Error("cannot start the admin listener", zap.String("addr", cfg.Server.AdminAddr), zap.Error(err))
+			return 1
+		}
+		defer stopAdmin()
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	sigs := make(chan os.Signal, 1)

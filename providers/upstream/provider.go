@@ -190,6 +190,7 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 		rc = &readCloser{Reader: body, resp: resp}
 	}
 	res.Stream = rc
+	res.StreamLength = int64(resp.Header.ContentLength())
 	return res, nil
 }
 

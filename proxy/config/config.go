@@ -35,6 +35,8 @@ type Server struct {
 	MaxEventBytes int `koanf:"max_event_bytes"`
 	// MaxConns bounds concurrent client connections (0: fasthttp's default).
 	MaxConns int `koanf:"max_conns"`
+	// AdminAddr, if set, serves pprof on a separate listener (keep it on loopback).
+	AdminAddr string `koanf:"admin_addr"`
 }
 
 // Log configures logging.
