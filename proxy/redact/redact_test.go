@@ -8,7 +8,7 @@ import (
 const (
 	openaiKey = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"
 	antKey    = "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz_0123456789-xyz"
-	gKey = "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q"
+	gKey      = "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q"
 )
 
 func TestString(t *testing.T) {
