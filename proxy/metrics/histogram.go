@@ -127,12 +127,18 @@ func (f *histFamily) appendTo(b []byte) []byte {
 	return b
 }
 
+// scrapeBufs recycles exposition buffers between scrapes.
+var scrapeBufs = sync.Pool{New: func() any { return new([]byte) }}
+
 func writeFamilies(w io.Writer, fams []*histFamily) {
-	var b []byte
+	bp := scrapeBufs.Get().(*[]byte)
+	b := (*bp)[:0]
 	for _, f := range fams {
 		b = f.appendTo(b)
 	}
 	if len(b) > 0 {
 		_, _ = w.Write(b)
 	}
+	*bp = b
+	scrapeBufs.Put(bp)
 }

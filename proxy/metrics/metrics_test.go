@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // scrape parses the exposition into series -> value and fails on lines
@@ -245,5 +247,36 @@ func TestProcessMetricsOptional(t *testing.T) {
 	}
 	if hasKey(scrape(t, newTestSet()), "go_goroutines") {
 		t.Fatal("process metrics present when disabled")
+	}
+}
+
+func TestHandler(t *testing.T) {
+	s := newTestSet()
+	s.Retry("anthropic")
+	addr := serveMetrics(t, s)
+	tests := []struct {
+		method string
+		status int
+		body   string
+	}{
+		{"GET", 200, `proxy_retries_total{provider="anthropic"} 1`},
+		{"POST", 405, ""},
+	}
+	for _, tc := range tests {
+		req := fasthttp.AcquireRequest()
+		resp := fasthttp.AcquireResponse()
+		req.SetRequestURI("http://" + addr + "/metrics")
+		req.Header.SetMethod(tc.method)
+		if err := fasthttp.DoTimeout(req, resp, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode() != tc.status || !strings.Contains(string(resp.Body()), tc.body) {
+			t.Errorf("%s: status %d body %q", tc.method, resp.StatusCode(), resp.Body())
+		}
+		if tc.status == 200 && string(resp.Header.ContentType()) != ContentType {
+			t.Errorf("content type %q", resp.Header.ContentType())
+		}
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
 	}
 }

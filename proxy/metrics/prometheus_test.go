@@ -111,8 +111,7 @@ func serveMetrics(t *testing.T, s *Set) string {
 			ctx.SetStatusCode(fasthttp.StatusNotFound)
 			return
 		}
-		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
-		s.WritePrometheus(ctx)
+		s.Handler(ctx)
 	}}
 	done := make(chan struct{})
 	go func() { _ = srv.Serve(ln); close(done) }()
