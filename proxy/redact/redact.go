@@ -208,9 +208,12 @@ func headerPair(b []byte, i int) (int, int, bool) {
 		return 0, 0, false
 	}
 	j = skipBlanks(b, j+1)
-	// A quote opens a JSON or %q value; '[' opens a value list as fmt
-	// prints an http.Header.
-	if j < len(b) && (b[j] == '"' || b[j] == '\'' || b[j] == '[') {
+	// A quote opens a JSON or %q value; '[' opens a value list, as fmt
+	// prints an http.Header or JSON holds multi-valued headers.
+	if j < len(b) && b[j] == '[' {
+		j++
+	}
+	if j < len(b) && (b[j] == '"' || b[j] == '\'') {
 		j++
 	}
 	for _, scheme := range authSchemes {

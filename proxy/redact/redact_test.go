@@ -24,6 +24,7 @@ func TestString(t *testing.T) {
 		{"proxy-authorization", "Proxy-Authorization: Bearer zzz", "Proxy-Authorization: Bearer [REDACTED]"},
 		{"authorization in JSON", `{"authorization":"Bearer tok","x":1}`, `{"authorization":"Bearer [REDACTED]","x":1}`},
 		{"authorization go %q map", `map[Authorization:[Bearer tok]]`, `map[Authorization:[Bearer [REDACTED]]]`},
+		{"authorization JSON array", `{"Authorization":["rawtok"],"X-Api-Key":["k1"]}`, `{"Authorization":["[REDACTED]"],"X-Api-Key":["[REDACTED]"]}`},
 		{"authorization word in prose", "missing Authorization header", "missing Authorization header"},
 		{"bearer anywhere", "upstream said: bearer eyJhbGciOi.payload.sig rejected", "upstream said: bearer [REDACTED] rejected"},
 		{"bearer needs token", "Bearer ", "Bearer "},
