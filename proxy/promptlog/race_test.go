@@ -1,0 +1,5 @@
+//go:build race
+
+package promptlog
+
+const raceEnabled = true
