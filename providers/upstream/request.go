@@ -1,6 +1,8 @@
 package upstream
 
 import (
+	"bytes"
+
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/valyala/fasthttp"
@@ -74,15 +76,35 @@ func setBearer(req *fasthttp.Request, key string) {
 }
 
 // copyEndToEnd copies the client's headers that belong to the request
-// itself, dropping hop-by-hop headers, anything that names the client's
-// credentials or this proxy's routing, and those the proxy sets itself.
+// itself, dropping hop-by-hop headers (the fixed list and those the client's
+// Connection header names), anything that names the client's credentials or
+// this proxy's routing, and those the proxy sets itself.
 func copyEndToEnd(dst, src *fasthttp.RequestHeader) {
+	conn := src.Peek(fasthttp.HeaderConnection)
 	for k, v := range src.All() {
-		if dropHeader(k) {
+		if dropHeader(k) || listedIn(conn, k) {
 			continue
 		}
 		dst.SetBytesKV(k, v)
 	}
+}
+
+// listedIn reports whether header name k is one of the comma-separated
+// tokens of a Connection header value: such headers are hop-by-hop too
+// (RFC 9110, section 7.6.1).
+func listedIn(conn, k []byte) bool {
+	for len(conn) > 0 {
+		tok := conn
+		if i := bytes.IndexByte(conn, ','); i >= 0 {
+			tok, conn = conn[:i], conn[i+1:]
+		} else {
+			conn = nil
+		}
+		if bytes.EqualFold(bytes.TrimSpace(tok), k) {
+			return true
+		}
+	}
+	return false
 }
 
 // dropHeader reports whether a client header must not reach the upstream.
