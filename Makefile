@@ -4,8 +4,13 @@ BIN      ?= bin/proxy
 PKGS     := ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.buildVersion=$(VERSION)
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+FUZZTIME ?= 5s
+# package:target pairs run briefly by `make test`; `make fuzz FUZZTIME=5m` digs deeper.
+FUZZ     := ./stream:FuzzReader ./proxy/jsonpatch:FuzzReplace
 
-.PHONY: build run test fmt-check vet unit bench bench-compare clean
+.PHONY: build run test fmt-check vet unit fuzz bench bench-compare install clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/proxy
@@ -13,7 +18,7 @@ build:
 run: build
 	./$(BIN) serve --config config.yaml
 
-test: fmt-check vet unit
+test: fmt-check vet unit fuzz
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -25,8 +30,28 @@ vet:
 unit:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
+fuzz:
+	@set -e; for t in $(FUZZ); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./stream/... ./proxy/... ./providers/...
+
+# wrk against a static upstream directly, through nginx and through this
+# proxy; installs wrk and nginx from Debian if missing. Not part of `make test`.
+bench-compare:
+	bash loadtest/compare/compare.sh
+
+# The config is put in place first so that install.sh gives it to the
+# service's group; an existing one is kept.
+install: build
+	@if [ ! -f "$(DESTDIR)/etc/proxy/config.yaml" ]; then \
+		install -D -m 0640 config.yaml "$(DESTDIR)/etc/proxy/config.yaml"; \
+		echo "installed $(DESTDIR)/etc/proxy/config.yaml"; fi
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) sh cmd/proxy/deploy/install.sh $(BIN)
 
 clean:
 	rm -rf bin

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# make bench-compare: wrk against a static upstream directly, through nginx as
+# a keep-alive reverse proxy, and through our proxy, in one go on this
+# machine; then the memory each proxy spends per open stream. Prints
+# requests/s and latency for each and the ratio ours/nginx.
+#
+# Environment: DURATION (default 10s), CONNS (64), THREADS (2), STREAMS (1000).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+STREAMS=${STREAMS:-1000}
+UP=18081 NGX=18082 OURS=18083 SLOW=18084
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+if ((${#need[@]})); then
+	echo "installing ${need[*]} from Debian packages"
+	# Keep Debian's nginx service from starting on port 80.
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+	rm -f /usr/sbin/policy-rc.d
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	[ -f "$work/up.pid" ] && kill "$(cat "$work/up.pid")" 2>/dev/null || true
+	[ -f "$work/ngx.pid" ] && kill "$(cat "$work/ngx.pid")" 2>/dev/null || true
+	sleep 0.3
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+(cd "$root" && go build -trimpath -o "$work/proxy" ./cmd/proxy && go build -o "$work/holdstreams" ./loadtest/compare/holdstreams)
+
+# The static upstream: one small chat completion, and one 20-event stream.
+chunk='data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"mock-gpt","choices":[{"index":0,"delta":{"content":" token"},"finish_reason":null}]}\n\n'
+sse=""
+for _ in $(seq 20); do sse+="$chunk"; done
+sse+='data: [DONE]\n\n'
+json='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"mock-gpt","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the static upstream."},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":6,"total_tokens":15}}'
+common="error_log $work/error.log warn; events { worker_connections 4096; }"
+cat >"$work/up.conf" <<NGINX
+worker_processes 1; pid $work/up.pid; daemon on; $common
+http {
+  access_log off; keepalive_requests 1000000;
+  client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;
+  server {
+    listen 127.0.0.1:$UP reuseport;
+    location = /v1/chat/completions { default_type application/json; return 200 '$json'; }
+    location = /stream/v1/chat/completions { default_type text/event-stream; return 200 '$sse'; }
+  }
+}
+NGINX
+cat >"$work/ngx.conf" <<NGINX
+worker_processes auto; pid $work/ngx.pid; daemon on; $common
+http {
+  access_log off; keepalive_requests 1000000;
+  client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;
+  upstream static { server 127.0.0.1:$UP; keepalive 256; }
+  upstream slow { server 127.0.0.1:$SLOW; keepalive 256; }
+  server {
+    listen 127.0.0.1:$NGX reuseport;
+    proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off;
+    location /slow/ { proxy_pass http://slow/; proxy_read_timeout 300s; }
+    location / { proxy_pass http://static; }
+  }
+}
+NGINX
+cat >"$work/proxy.yaml" <<YAML
+server: { host: 127.0.0.1, port: $OURS, api_keys: [], stream_heartbeat: 0s }
+log: { level: warn, format: json }
+providers:
+  - { name: json, type: openai, base_url: "http://127.0.0.1:$UP/v1", api_keys: [bench], models: ["*"] }
+  - { name: sse, type: openai, base_url: "http://127.0.0.1:$UP/stream/v1", api_keys: [bench], models: ["*"] }
+  - { name: slow, type: openai, base_url: "http://127.0.0.1:$SLOW/v1", api_keys: [bench], models: ["*"] }
+YAML
+"$NGINX" -p "$work" -c "$work/up.conf"
+"$NGINX" -p "$work" -c "$work/ngx.conf"
+"$work/proxy" serve --config "$work/proxy.yaml" 2>"$work/proxy.log" &
+pids+=($!)
+ours_pid=$!
+"$work/proxy" mock-upstream --addr 127.0.0.1:$SLOW --tokens 100000 --delay 1s 2>/dev/null &
+pids+=($!)
+for port in $UP $NGX $OURS $SLOW; do
+	for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+done
+
+cat >"$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer bench"
+wrk.body = os.getenv("BODY")
+LUA
+plain='{"model":"mock-gpt","messages":[{"role":"user","content":"Hi"}]}'
+streamed='{"model":"mock-gpt","stream":true,"messages":[{"role":"user","content":"Hi"}]}'
+
+# run NAME URL BODY: one wrk run; prints a result row and records req/s.
+declare -A rps p50 p99
+run() {
+	local name=$1 url=$2 body=$3 out
+	BODY=$body wrk -t"$THREADS" -c"$CONNS" -d2s -s "$work/post.lua" "$url" >/dev/null 2>&1 || true # warm-up
+	out=$(BODY=$body wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$work/post.lua" "$url")
+	rps[$name]=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+	p50[$name]=$(awk '$1=="50%" {print $2}' <<<"$out")
+	p99[$name]=$(awk '$1=="99%" {print $2}' <<<"$out")
+	local errs
+	errs=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ' | tr '\n' ' ' || true)
+	printf '%-22s %12s %10s %10s  %s\n' "$name" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "$errs"
+}
+
+echo "wrk -t$THREADS -c$CONNS -d$DURATION on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
+printf '%-22s %12s %10s %10s\n' target "requests/s" p50 p99
+run "direct (static)" "http://127.0.0.1:$UP/v1/chat/completions" "$plain"
+run "nginx proxy" "http://127.0.0.1:$NGX/v1/chat/completions" "$plain"
+run "our proxy" "http://127.0.0.1:$OURS/json/v1/chat/completions" "$plain"
+run "direct stream" "http://127.0.0.1:$UP/stream/v1/chat/completions" "$streamed"
+run "nginx stream" "http://127.0.0.1:$NGX/stream/v1/chat/completions" "$streamed"
+run "our stream" "http://127.0.0.1:$OURS/sse/v1/chat/completions" "$streamed"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+echo
+echo "ours/nginx requests/s: chat $(ratio "${rps[our proxy]}" "${rps[nginx proxy]}")x, streams $(ratio "${rps[our stream]}" "${rps[nginx stream]}")x"
+
+# Memory per open stream: hold STREAMS streams open through each proxy to a
+# slow upstream (one token a second) and read the RSS growth.
+echo
+echo "memory per open stream ($STREAMS streams held 3 s, slow upstream):"
+"$work/holdstreams" -url "http://127.0.0.1:$NGX/slow/v1/chat/completions" -n "$STREAMS" -hold 3s -pid "$(cat "$work/ngx.pid")$(for w in $(pgrep -P "$(cat "$work/ngx.pid")"); do printf '+%s' "$w"; done)" | sed 's/^/  nginx: /'
+"$work/holdstreams" -url "http://127.0.0.1:$OURS/slow/v1/chat/completions" -n "$STREAMS" -hold 3s -pid "$ours_pid" | sed 's/^/  ours:  /'
