@@ -8,8 +8,12 @@ import (
 	"go.uber.org/zap"
 )
 
-// logDone writes the access line of a request answered in the handler.
-func (s *Server) logDone(ctx *fasthttp.RequestCtx, start time.Time, p wire.Protocol, provider, model string, stream bool, err error) {
+// logDone records a request answered in the handler: metrics and the
+// access line. upstream is the time spent waiting on the provider.
+func (s *Server) logDone(ctx *fasthttp.RequestCtx, start time.Time, upstream time.Duration, p wire.Protocol, provider, model string, stream bool, err error) {
+	total := time.Since(start)
+	s.metrics.ObserveRequest(p.String(), provider, model, ctx.Response.StatusCode(), total, upstream,
+		len(ctx.Request.Body()), len(ctx.Response.Body()))
 	ce := s.log.Check(zap.InfoLevel, "request")
 	if ce == nil {
 		return
@@ -23,13 +27,14 @@ func (s *Server) logDone(ctx *fasthttp.RequestCtx, start time.Time, p wire.Proto
 		zap.String("provider", provider),
 		zap.String("model", model),
 		zap.Bool("stream", stream),
-		zap.Duration("duration", time.Since(start)),
+		zap.Duration("duration", total),
 		zap.Int("bytes_in", len(ctx.Request.Body())),
 		zap.Int("bytes_out", len(ctx.Response.Body())),
-		zap.Error(err),
+		s.errField(err),
 	}
 	ce.Write(fields[:]...)
 }
+
 
 // streamLog is what a stream's access line needs once the handler is gone.
 type streamLog struct {
@@ -40,9 +45,18 @@ type streamLog struct {
 	model     string
 	start     time.Time
 	bytesIn   int
+	// overhead is the proxy's own time before the stream was handed over.
+	overhead time.Duration
 }
 
+// logStream records a finished stream: metrics and the access line.
 func (s *Server) logStream(l *streamLog, bytesOut int64, firstEvent time.Time, err error) {
+	total := time.Since(l.start)
+	s.metrics.StreamEnded()
+	s.metrics.ObserveRequest(l.proto.String(), l.provider, l.model, 200, total, total-l.overhead, l.bytesIn, int(bytesOut))
+	if !firstEvent.IsZero() {
+		s.metrics.ObserveTTFT(l.proto.String(), l.provider, l.model, firstEvent.Sub(l.start))
+	}
 	ce := s.log.Check(zap.InfoLevel, "request")
 	if ce == nil {
 		return
@@ -60,11 +74,19 @@ func (s *Server) logStream(l *streamLog, bytesOut int64, firstEvent time.Time, e
 		zap.String("provider", l.provider),
 		zap.String("model", l.model),
 		zap.Bool("stream", true),
-		zap.Duration("duration", time.Since(l.start)),
+		zap.Duration("duration", total),
 		zap.Duration("first_event", ttfb),
 		zap.Int("bytes_in", l.bytesIn),
 		zap.Int64("bytes_out", bytesOut),
-		zap.Error(err),
+		s.errField(err),
 	}
 	ce.Write(fields[:]...)
+}
+
+// errField logs an error with any key in its text masked.
+func (s *Server) errField(err error) zap.Field {
+	if err == nil {
+		return zap.Skip()
+	}
+	return zap.String("error", s.redactor.String(err.Error()))
 }

@@ -25,12 +25,13 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx) {
 // relay the answer (whole, or as a stream) in the client's protocol.
 func (s *Server) generate(ctx *fasthttp.RequestCtx, in wire.Protocol, inspect inspectFunc) {
 	start := time.Now()
+	var upstream time.Duration
 	parser := s.parsers.Get()
 	info, bad := inspect(parser, ctx.PostBody())
 	if bad != nil {
 		s.parsers.Put(parser)
 		writeError(ctx, in, wire.InvalidRequest, bad.message, bad.param)
-		s.logDone(ctx, start, in, "", "", false, nil)
+		s.logDone(ctx, start, upstream, in, "", "", false, nil)
 		return
 	}
 	rt, kind, msg := s.route(ctx, info.model)
@@ -38,14 +39,14 @@ func (s *Server) generate(ctx *fasthttp.RequestCtx, in wire.Protocol, inspect in
 	s.parsers.Put(parser)
 	if msg != "" {
 		writeError(ctx, in, kind, msg, "model")
-		s.logDone(ctx, start, in, "", "", info.stream, nil)
+		s.logDone(ctx, start, upstream, in, "", "", info.stream, nil)
 		return
 	}
 	prov := rt.provider
 	if prov.Protocol() != in {
 		writeError(ctx, in, wire.InvalidRequest, "provider "+quote(prov.Name())+" speaks "+prov.Protocol().String()+
 			", which this endpoint cannot convert to", "model")
-		s.logDone(ctx, start, in, prov.Name(), rt.model, info.stream, nil)
+		s.logDone(ctx, start, upstream, in, prov.Name(), rt.model, info.stream, nil)
 		return
 	}
 	body := ctx.PostBody()
@@ -53,7 +54,7 @@ func (s *Server) generate(ctx *fasthttp.RequestCtx, in wire.Protocol, inspect in
 		var err error
 		if body, err = jsonpatch.Replace(nil, body, "model", wire.AppendJSONString(nil, rt.model)); err != nil {
 			writeError(ctx, in, wire.InvalidRequest, "request body: "+err.Error(), "")
-			s.logDone(ctx, start, in, prov.Name(), rt.model, info.stream, nil)
+			s.logDone(ctx, start, upstream, in, prov.Name(), rt.model, info.stream, nil)
 			return
 		}
 	}
@@ -65,7 +66,10 @@ func (s *Server) generate(ctx *fasthttp.RequestCtx, in wire.Protocol, inspect in
 		Header:    &ctx.Request.Header,
 		RequestID: b2s(ctx.Response.Header.Peek("X-Request-Id")),
 	}
+	s.prompts.Log(b2s(ctx.Response.Header.Peek("X-Request-Id")), in.String(), rt.model, body)
+	sent := time.Now()
 	res, err := prov.Do(&call)
+	upstream = time.Since(sent)
 	if err != nil {
 		kind := wire.BadGateway
 		var pe *providers.Error
@@ -73,7 +77,7 @@ func (s *Server) generate(ctx *fasthttp.RequestCtx, in wire.Protocol, inspect in
 			kind = pe.Kind
 		}
 		writeError(ctx, in, kind, upstreamFailure(kind), "")
-		s.logDone(ctx, start, in, prov.Name(), rt.model, info.stream, err)
+		s.logDone(ctx, start, upstream, in, prov.Name(), rt.model, info.stream, err)
 		return
 	}
 	if len(res.RetryAfter) > 0 {
@@ -82,7 +86,7 @@ func (s *Server) generate(ctx *fasthttp.RequestCtx, in wire.Protocol, inspect in
 	if res.Status != fasthttp.StatusOK {
 		s.relayUpstreamError(ctx, in, res)
 		res.Release()
-		s.logDone(ctx, start, in, prov.Name(), rt.model, info.stream, nil)
+		s.logDone(ctx, start, upstream, in, prov.Name(), rt.model, info.stream, nil)
 		return
 	}
 	if res.Stream == nil {
@@ -94,15 +98,15 @@ func (s *Server) generate(ctx *fasthttp.RequestCtx, in wire.Protocol, inspect in
 		}
 		ctx.Response.SetBody(res.Body)
 		res.Release()
-		s.logDone(ctx, start, in, prov.Name(), rt.model, info.stream, nil)
+		s.logDone(ctx, start, upstream, in, prov.Name(), rt.model, info.stream, nil)
 		return
 	}
-	s.startStream(ctx, in, start, prov.Name(), rt.model, res)
+	s.startStream(ctx, in, start, upstream, prov.Name(), rt.model, res)
 }
 
 // startStream hands the upstream stream to a relay that fasthttp runs once
 // the handler returns.
-func (s *Server) startStream(ctx *fasthttp.RequestCtx, in wire.Protocol, start time.Time, provider, model string, res *providers.Result) {
+func (s *Server) startStream(ctx *fasthttp.RequestCtx, in wire.Protocol, start time.Time, upstream time.Duration, provider, model string, res *providers.Result) {
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("text/event-stream")
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
@@ -115,7 +119,9 @@ func (s *Server) startStream(ctx *fasthttp.RequestCtx, in wire.Protocol, start t
 		model:     model,
 		start:     start,
 		bytesIn:   len(ctx.Request.Body()),
+		overhead:  time.Since(start) - upstream,
 	}
+	s.metrics.StreamStarted()
 	opts := stream.Options{
 		Heartbeat:    s.cfg.Server.StreamHeartbeat,
 		MaxEventSize: s.cfg.Server.MaxEventBytes,
@@ -142,6 +148,10 @@ func (s *Server) relayUpstreamError(ctx *fasthttp.RequestCtx, in wire.Protocol, 
 	ctx.SetStatusCode(res.Status)
 	ctx.SetContentType("application/json")
 	body := bytes.TrimSpace(res.Body)
+	if s.redactor.Contains(body) {
+		// Upstreams quote the key they rejected; the client must not see it.
+		body = s.redactor.Bytes(nil, body)
+	}
 	if looksLikeError(body) {
 		ctx.Response.SetBody(body)
 		return

@@ -14,6 +14,10 @@ import (
 	"github.com/llmproxy/proxy/providers/upstream"
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/llmproxy/proxy/proxy/config"
+	"github.com/llmproxy/proxy/proxy/cors"
+	"github.com/llmproxy/proxy/proxy/metrics"
+	"github.com/llmproxy/proxy/proxy/promptlog"
+	"github.com/llmproxy/proxy/proxy/redact"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 	"go.uber.org/zap"
@@ -30,6 +34,10 @@ type Server struct {
 	parsers  fastjson.ParserPool
 	// modelsBody is the pre-rendered GET /v1/models answer.
 	modelsBody []byte
+	metrics    *metrics.Set
+	redactor   *redact.Redactor
+	prompts    *promptlog.Logger
+	cors       *cors.Policy
 }
 
 // New builds a server from cfg. Providers without usable keys are skipped
@@ -48,8 +56,30 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		registry: providers.NewRegistry(list),
 		keys:     newKeyring(cfg.Server.APIKeys),
 		ids:      newRequestIDs(),
+		redactor: redact.New(secrets(cfg)),
 	}
 	s.modelsBody = s.renderModels(list)
+	names := make([]string, len(list))
+	for i, p := range list {
+		names[i] = p.Name()
+	}
+	s.metrics = metrics.New(metrics.Options{Providers: names, Models: s.registry.Models(), ProcessMetrics: true})
+	for _, p := range list {
+		if pg, ok := p.(interface{ PoolStats() (inUse, waiting int) }); ok {
+			s.metrics.RegisterPoolGauges(p.Name(),
+				func() float64 { n, _ := pg.PoolStats(); return float64(n) },
+				func() float64 { _, n := pg.PoolStats(); return float64(n) })
+		}
+	}
+	if s.cors, err = cors.New(cors.Config{
+		Origins: cfg.Server.CORS.Origins, Headers: cfg.Server.CORS.Headers, MaxAge: cfg.Server.CORS.MaxAge,
+	}); err != nil {
+		return nil, fmt.Errorf("server.cors: %w", err)
+	}
+	pl := cfg.PromptLog
+	if s.prompts, err = promptlog.New(pl.Mode, pl.Path, pl.MaxBytes, pl.MaxFiles, s.redactor); err != nil {
+		return nil, fmt.Errorf("prompt_log: %w", err)
+	}
 	s.srv = &fasthttp.Server{
 		Handler:            s.routes(),
 		Name:               "llmproxy",
@@ -138,14 +168,24 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	r.PanicHandler = s.panicked
 
 	r.GET("/health", s.health)
+	r.GET("/metrics", s.metrics.Handler)
 	r.GET("/v1/models", s.auth(wire.OpenAIChat, s.models))
 	r.GET("/{provider}/v1/models", s.auth(wire.OpenAIChat, s.models))
 	r.POST("/v1/chat/completions", s.auth(wire.OpenAIChat, s.chat))
 	r.POST("/{provider}/v1/chat/completions", s.auth(wire.OpenAIChat, s.chat))
-	return func(ctx *fasthttp.RequestCtx) {
+	return s.cors.Wrap(func(ctx *fasthttp.RequestCtx) {
 		s.setRequestID(ctx)
 		r.Handler(ctx)
+	})
+}
+
+// secrets lists every configured key, so that none is ever logged or echoed.
+func secrets(cfg *config.Config) []string {
+	out := append([]string(nil), cfg.Server.APIKeys...)
+	for _, p := range cfg.Providers {
+		out = append(out, p.APIKeys...)
 	}
+	return out
 }
 
 // auth wraps h with client authentication answered in protocol p.
@@ -170,7 +210,7 @@ func (s *Server) auth(p wire.Protocol, h fasthttp.RequestHandler) fasthttp.Reque
 func (s *Server) reject(ctx *fasthttp.RequestCtx, p wire.Protocol, kind wire.Kind, msg string) {
 	start := time.Now()
 	writeError(ctx, p, kind, msg, "")
-	s.logDone(ctx, start, p, "", "", false, nil)
+	s.logDone(ctx, start, 0, p, "", "", false, nil)
 }
 
 func (s *Server) notFound(ctx *fasthttp.RequestCtx) {
@@ -225,6 +265,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			c.Close()
 		}
 	}
+	_ = s.prompts.Close()
 	_ = s.log.Sync()
 	return err
 }

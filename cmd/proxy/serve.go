@@ -13,6 +13,7 @@ import (
 
 	"github.com/llmproxy/proxy/proxy"
 	"github.com/llmproxy/proxy/proxy/config"
+	"github.com/llmproxy/proxy/proxy/sdnotify"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -65,6 +66,10 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	// systemd (Type=notify) counts the service as started from here.
+	if err := sdnotify.Ready(); err != nil {
+		log.Warn("sd_notify READY failed", zap.Error(err))
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -78,6 +83,7 @@ func serve(args []string, stderr io.Writer) int {
 	case sig := <-sigs:
 		log.Info("shutting down", zap.String("signal", sig.String()), zap.Duration("grace", cfg.Server.ShutdownGrace))
 	}
+	_ = sdnotify.Stopping()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {

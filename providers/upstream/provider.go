@@ -214,3 +214,13 @@ func classify(err error) wire.Kind {
 	}
 	return wire.BadGateway
 }
+
+// PoolStats reports requests using an upstream connection and requests
+// waiting for one (those beyond the pool's bound), for metrics.
+func (p *Provider) PoolStats() (inUse, waiting int) {
+	pending := p.client.PendingRequests()
+	if limit := p.cfg.MaxConns; limit > 0 && pending > limit {
+		return limit, pending - limit
+	}
+	return pending, 0
+}

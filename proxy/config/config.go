@@ -11,7 +11,27 @@ import (
 type Config struct {
 	Server    Server     `koanf:"server"`
 	Log       Log        `koanf:"log"`
+	PromptLog PromptLog  `koanf:"prompt_log"`
 	Providers []Provider `koanf:"providers"`
+}
+
+// PromptLog configures the log of request bodies (prompts), redacted.
+type PromptLog struct {
+	// Mode is off, console or file.
+	Mode string `koanf:"mode"`
+	Path string `koanf:"path"`
+	// MaxBytes rotates the file at this size; MaxFiles rotated files are kept.
+	MaxBytes int64 `koanf:"max_bytes"`
+	MaxFiles int   `koanf:"max_files"`
+}
+
+// CORS lets browser clients call the proxy.
+type CORS struct {
+	// Origins allowed ("*" for any, "https://*.example.com" for subdomains); empty disables CORS.
+	Origins []string `koanf:"origins"`
+	// Headers allowed on top of the SDKs' own ("*" echoes what the preflight asks).
+	Headers []string      `koanf:"headers"`
+	MaxAge  time.Duration `koanf:"max_age"`
 }
 
 // Server configures the listening side.
@@ -37,6 +57,8 @@ type Server struct {
 	MaxConns int `koanf:"max_conns"`
 	// AdminAddr, if set, serves pprof on a separate listener (keep it on loopback).
 	AdminAddr string `koanf:"admin_addr"`
+	// CORS configures browser access.
+	CORS CORS `koanf:"cors"`
 }
 
 // Log configures logging.
@@ -98,7 +120,8 @@ func Defaults() Config {
 			StreamHeartbeat: 500 * time.Millisecond,
 			MaxEventBytes:   8 << 20,
 		},
-		Log: Log{Level: "info", Format: "auto"},
+		Log:       Log{Level: "info", Format: "auto"},
+		PromptLog: PromptLog{Mode: "off", Path: "prompts.log", MaxBytes: 100 << 20, MaxFiles: 5},
 		Providers: []Provider{{
 			Name:   "mock",
 			Type:   TypeMock,

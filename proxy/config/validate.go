@@ -65,6 +65,18 @@ func (c *Config) Validate() Problems {
 	default:
 		add("log.format", "must be json, console or auto, got %q", c.Log.Format)
 	}
+	switch c.PromptLog.Mode {
+	case "off", "console":
+	case "file":
+		if c.PromptLog.Path == "" {
+			add("prompt_log.path", "required when mode is file")
+		}
+		if c.PromptLog.MaxBytes <= 0 {
+			add("prompt_log.max_bytes", "must be positive")
+		}
+	default:
+		add("prompt_log.mode", "must be off, console or file, got %q", c.PromptLog.Mode)
+	}
 	if len(c.Providers) == 0 {
 		add("providers", "at least one provider is required")
 	}
