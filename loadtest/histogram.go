@@ -70,6 +70,14 @@ func importHist(j HistJSON) (*hdr.Histogram, error) {
 			size = int(p[0]) + 1
 		}
 	}
+	// Check the geometry before sizing anything from untrusted input.
+	geom := &hdr.Snapshot{LowestTrackableValue: j.Lowest, HighestTrackableValue: j.Highest, SignificantFigures: j.SigFigs}
+	if err := geom.Validate(); err != nil {
+		return nil, fmt.Errorf("histogram snapshot: %w", err)
+	}
+	if n := len(hdr.New(j.Lowest, j.Highest, int(j.SigFigs)).Export().Counts); size > n {
+		return nil, fmt.Errorf("histogram index %d beyond the geometry's %d counts", size-1, n)
+	}
 	counts := make([]int64, size)
 	var total int64
 	for _, p := range j.Counts {
