@@ -141,6 +141,10 @@ func Execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 	r.run(ctx)
 	end := time.Now()
 	cpu1 := selfCPU()
+	for _, ep := range r.eps {
+		// Main may run inside a long-lived process: leave no sockets behind.
+		ep.hc.CloseIdleConnections()
+	}
 	if smp != nil {
 		smp.take(end)
 	}

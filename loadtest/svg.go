@@ -35,11 +35,15 @@ func niceTicks(lo, hi float64, n int) []float64 {
 			break
 		}
 	}
+	// The last tick reaches or passes hi, so a y axis scaled to it holds
+	// every point.
 	var out []float64
-	for v := math.Floor(lo/step) * step; v <= hi+step*1e-9; v += step {
+	for v := math.Floor(lo/step) * step; ; v += step {
 		out = append(out, v)
+		if v >= hi-step*1e-9 {
+			return out
+		}
 	}
-	return out
 }
 
 func fmtTick(v float64) string {
@@ -55,7 +59,9 @@ func fmtTick(v float64) string {
 }
 
 // lineChart renders series as an inline SVG with axes, ticks and a legend.
-// xLabel formats x tick values (nil: plain numbers).
+// xLabel formats x tick values (nil: plain numbers); integer x ticks are
+// used when it is given, for axes such as "nines" where only whole values
+// read well.
 func lineChart(title, xName, yName string, ss []series, xLabel func(float64) string) string {
 	xmin, xmax, ymax := math.Inf(1), math.Inf(-1), 0.0
 	for _, s := range ss {
@@ -75,8 +81,14 @@ func lineChart(title, xName, yName string, ss []series, xLabel func(float64) str
 	}
 	yt := niceTicks(0, ymax, 5)
 	ymax = yt[len(yt)-1]
+	xt := niceTicks(xmin, xmax, 6)
 	if xLabel == nil {
 		xLabel = fmtTick
+	} else {
+		xt = xt[:0]
+		for v := math.Ceil(xmin); v <= xmax; v++ {
+			xt = append(xt, v)
+		}
 	}
 	px := func(x float64) float64 { return padL + (x-xmin)/(xmax-xmin)*(chartW-padL-padR) }
 	py := func(y float64) float64 { return chartH - padB - y/ymax*(chartH-padT-padB) }
@@ -90,7 +102,7 @@ func lineChart(title, xName, yName string, ss []series, xLabel func(float64) str
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>`, padL, chartW-padR, y, y)
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" font-size="11" text-anchor="end">%s</text>`, padL-6, y+4, fmtTick(v))
 	}
-	for _, v := range niceTicks(xmin, xmax, 6) {
+	for _, v := range xt {
 		if v < xmin-1e-9 || v > xmax+1e-9 {
 			continue
 		}
