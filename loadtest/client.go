@@ -63,7 +63,6 @@ func newEndpoint(name, base, apiKey string, conns int, timeout time.Duration, bo
 			IsTLS:                    u.Scheme == "https",
 			MaxConns:                 conns + 4,
 			MaxConnWaitTimeout:       timeout,
-			StreamResponseBody:       true,
 			ReadBufferSize:           16 << 10,
 			NoDefaultUserAgentHeader: true,
 			MaxIdleConnDuration:      time.Minute,
@@ -134,6 +133,10 @@ func (w *worker) do(ep *endpoint, stream bool, intended time.Time, deadline time
 	if stream {
 		req = w.reqSSE
 	}
+	// Only streams are read incrementally; a plain answer lands in the
+	// worker's pooled response buffer, which the next request reuses, and
+	// skips the per-request closures fasthttp builds for body streams.
+	w.resp.StreamBody = stream
 	s.sent = time.Now()
 	err := ep.hc.DoDeadline(req, w.resp, deadline)
 	if err != nil {
@@ -147,7 +150,8 @@ func (w *worker) do(ep *endpoint, stream bool, intended time.Time, deadline time
 	body := w.resp.BodyStream()
 	piped := body != nil
 	if !piped {
-		// Small known-length bodies may arrive already buffered.
+		// Plain answers, and small known-length streamed ones, arrive
+		// already buffered.
 		w.buffered.Reset(w.resp.Body())
 		body = &w.buffered
 	}
@@ -158,7 +162,7 @@ func (w *worker) do(ep *endpoint, stream bool, intended time.Time, deadline time
 	case stream:
 		err = w.readSSE(body)
 	default:
-		err = w.readJSON(body)
+		err = w.readJSON(body, piped)
 	}
 	if piped {
 		_ = w.resp.CloseBodyStream()
@@ -184,26 +188,31 @@ func (w *worker) discard(body io.Reader) error {
 	return err
 }
 
-// readJSON reads a non-streamed answer into the reused scratch buffer and
-// takes the output token count from usage.
-func (w *worker) readJSON(body io.Reader) error {
-	w.scratch = w.scratch[:0]
-	w.br.Reset(body)
-	for {
-		line, err := w.br.ReadSlice('\n')
-		if len(w.scratch)+len(line) > maxLine {
-			return errLineTooLong
+// readJSON parses a non-streamed answer and takes the output token count
+// from usage. The body is normally already in the response buffer; a piped
+// body is read into the reused scratch buffer.
+func (w *worker) readJSON(body io.Reader, piped bool) error {
+	data := w.resp.Body()
+	if piped {
+		w.scratch = w.scratch[:0]
+		w.br.Reset(body)
+		for {
+			line, err := w.br.ReadSlice('\n')
+			if len(w.scratch)+len(line) > maxLine {
+				return errLineTooLong
+			}
+			w.scratch = append(w.scratch, line...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil && err != bufio.ErrBufferFull {
+				return err
+			}
 		}
-		w.scratch = append(w.scratch, line...)
-		if err == io.EOF {
-			break
-		}
-		if err != nil && err != bufio.ErrBufferFull {
-			return err
-		}
+		data = w.scratch
 	}
-	w.s.bytes += int64(len(w.scratch))
-	v, err := w.parser.ParseBytes(w.scratch)
+	w.s.bytes += int64(len(data))
+	v, err := w.parser.ParseBytes(data)
 	if err != nil || v.Get("choices") == nil {
 		w.s.class = classInvalidBody
 		return nil
