@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -148,6 +150,8 @@ func TestMainExitCodes(t *testing.T) {
 		want int
 	}{
 		{"slo p99 fails", []string{"--scale", "0.05", "--compare=false", "--mock-latency", "20ms", "--max-p99", "1ms", "--interval", "50ms"}, ExitSLO},
+		{"open loop poisson", []string{"--scale", "0.05", "--compare=false", "--rate", "300", "--poisson", "--users", "4",
+			"--requests", "10", "--interval", "50ms", "--max-error-rate", "0"}, ExitOK},
 		{"unknown tier", []string{"--tier", "extreme"}, ExitUsage},
 		{"bad flag", []string{"--no-such-flag"}, ExitUsage},
 		{"stray argument", []string{"light"}, ExitUsage},
@@ -163,5 +167,44 @@ func TestMainExitCodes(t *testing.T) {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.want, stdout.String(), stderr.String())
 			}
 		})
+	}
+}
+
+func TestMainTargetMode(t *testing.T) {
+	target := startMock(t, &mockServer{opts: EmbedOptions{Tokens: 4}})
+	base := startMock(t, &mockServer{opts: EmbedOptions{Tokens: 4}})
+	jsonPath := filepath.Join(t.TempDir(), "r.json")
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), []string{"--target", target + "/v1", "--baseline", base, "--pid", strconv.Itoa(os.Getpid()),
+		"--users", "2", "--requests", "6", "--ramp", "0", "--interval", "20ms", "--json", jsonPath}, &stdout, &stderr,
+		func(EmbedOptions) (*Embedded, error) {
+			t.Error("embedded setup started in --target mode")
+			return nil, nil
+		})
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	rep, err := readReport(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Endpoints) != 2 || rep.Endpoints[0].URL != target+"/v1" || rep.Endpoints[1].URL != base ||
+		rep.Endpoints[0].Counters.OK != 12 || rep.Endpoints[1].Counters.OK != 12 || rep.Comparison == nil {
+		t.Errorf("endpoints %+v", rep.Endpoints)
+	}
+	if rep.Resources.Source != "pid" || rep.Generator.IncludesTarget || rep.Config.Embedded {
+		t.Errorf("source %q, includes target %v, embedded %v", rep.Resources.Source, rep.Generator.IncludesTarget, rep.Config.Embedded)
+	}
+}
+
+func TestMainEmbedFailure(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), []string{"--scale", "0.05"}, &stdout, &stderr,
+		func(EmbedOptions) (*Embedded, error) { return nil, errors.New("port in use") })
+	if code != ExitRunError || !strings.Contains(stderr.String(), "port in use") {
+		t.Errorf("exit %d: %s", code, stderr.String())
+	}
+	if code := Main(context.Background(), []string{"--scale", "0.05"}, &stdout, &stderr, nil); code != ExitRunError {
+		t.Errorf("no embed func: exit %d", code)
 	}
 }
