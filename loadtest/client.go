@@ -87,6 +87,7 @@ type worker struct {
 	br       *bufio.Reader
 	parser   fastjson.Parser
 	scratch  []byte
+	event    []byte // data of the SSE event being assembled
 	buffered bytes.Reader
 	gaps     []time.Duration
 	s        sample

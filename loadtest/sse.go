@@ -32,40 +32,35 @@ func (w *worker) readLine() ([]byte, error) {
 	return w.scratch, err
 }
 
-// readSSE parses an OpenAI Chat Completions event stream as it arrives:
-// each data line is a chunk (its arrival time feeds the gap histogram), the
+// readSSE parses an OpenAI Chat Completions event stream as it arrives. An
+// event ends at a blank line and its data lines are joined with newlines;
+// each event is a chunk (its arrival time feeds the gap histogram), the
 // first chunk with non-empty delta.content sets TTFT, a usage object gives
 // the output tokens, and a stream without `data: [DONE]` is truncated.
 func (w *worker) readSSE(body io.Reader) error {
 	s := &w.s
 	w.br.Reset(body)
-	var last, firstContent time.Time
-	var contentEvents int64
-	done := false
+	st := sseState{}
 	var readErr error
 	for {
 		line, err := w.readLine()
 		s.bytes += int64(len(line))
 		if payload, ok := ssePayload(line); ok {
-			if bytes.Equal(payload, doneMarker) {
-				done = true
+			if st.pending {
+				w.event = append(w.event, '\n')
 			} else {
-				now := time.Now()
-				s.chunks++
-				if !last.IsZero() {
-					w.gaps = append(w.gaps, now.Sub(last))
-				}
-				last = now
-				if w.chunk(payload) {
-					contentEvents++
-					if firstContent.IsZero() {
-						firstContent = now
-						s.ttft = now.Sub(s.sent)
-					}
-				}
+				w.event = w.event[:0]
 			}
+			w.event = append(w.event, payload...)
+			st.pending = true
+		} else if st.pending && isBlank(line) {
+			w.dispatch(&st)
 		}
 		if err == io.EOF {
+			if st.pending {
+				// Lenient: a last event without its blank line still counts.
+				w.dispatch(&st)
+			}
 			break
 		}
 		if err != nil {
@@ -74,22 +69,57 @@ func (w *worker) readSSE(body io.Reader) error {
 		}
 	}
 	end := time.Now()
-	s.truncated = !done
+	s.truncated = !st.done
 	tokens := s.tokens
 	if tokens == 0 {
 		// Without a usage block, each content event stands for one token.
-		tokens = contentEvents
+		tokens = st.contentEvents
 	}
-	if tokens >= 2 && !firstContent.IsZero() {
-		s.tpot = end.Sub(firstContent) / time.Duration(tokens-1)
+	if tokens >= 2 && !st.firstContent.IsZero() {
+		s.tpot = end.Sub(st.firstContent) / time.Duration(tokens-1)
 	}
 	if readErr != nil {
 		return readErr
 	}
-	if !done && s.class == "" {
+	if !st.done && s.class == "" {
 		s.class = classTruncated
 	}
 	return nil
+}
+
+// sseState is the per-stream parse state.
+type sseState struct {
+	pending       bool // data lines collected for an event not yet ended
+	done          bool
+	last          time.Time
+	firstContent  time.Time
+	contentEvents int64
+}
+
+// dispatch handles the complete event in w.event.
+func (w *worker) dispatch(st *sseState) {
+	st.pending = false
+	if bytes.Equal(w.event, doneMarker) {
+		st.done = true
+		return
+	}
+	now := time.Now()
+	w.s.chunks++
+	if !st.last.IsZero() {
+		w.gaps = append(w.gaps, now.Sub(st.last))
+	}
+	st.last = now
+	if w.chunk(w.event) {
+		st.contentEvents++
+		if st.firstContent.IsZero() {
+			st.firstContent = now
+			w.s.ttft = now.Sub(w.s.sent)
+		}
+	}
+}
+
+func isBlank(line []byte) bool {
+	return len(line) == 0 || line[0] == '\n' || (line[0] == '\r' && (len(line) == 1 || line[1] == '\n'))
 }
 
 // ssePayload returns the value of a data line without the field name, the

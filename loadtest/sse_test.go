@@ -44,6 +44,9 @@ func TestReadSSE(t *testing.T) {
 		{"invalid JSON chunk", "data: {nope\n\n" + "data: [DONE]\n\n", classInvalidBody, 1, 0, false, false, false},
 		{"line longer than the buffer", chunkLine(long) + chunkLine("b") + "data: [DONE]\n\n", "", 2, 0, true, true, false},
 		{"no content at all", role + "data: [DONE]\n\n", "", 1, 0, false, false, false},
+		{"data split over lines is one event", "data: {\"choices\":[{\"delta\":\ndata: {\"content\":\"a\"}}]}\n\n" + chunkLine("b") + "data: [DONE]\n\n",
+			"", 2, 0, true, true, false},
+		{"last event without blank line", chunkLine("a") + "data: [DONE]", "", 1, 0, true, false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
