@@ -180,7 +180,7 @@ func statusClass(code int) string { return "status_" + strconv.Itoa(code) }
 
 // Bucket is one interval of the timeline.
 type Bucket struct {
-	T         float64 `json:"t_s"` // end of the interval, seconds since start
+	T         float64 `json:"t_s"` // end of the interval (the last one ends with the run), seconds since start
 	Completed int64   `json:"completed"`
 	Errors    int64   `json:"errors"`
 	Bytes     int64   `json:"bytes"`
@@ -228,8 +228,11 @@ func (t *timeline) buckets(elapsed time.Duration) []Bucket {
 	}
 	out := make([]Bucket, n)
 	for i := range out {
+		// The last interval ends with the run, so per-second rates derived
+		// from it are not diluted by time that never happened.
+		end := min(time.Duration(i+1)*t.interval, max(elapsed, time.Duration(i)*t.interval+1))
 		out[i] = Bucket{
-			T:         (time.Duration(i+1) * t.interval).Seconds(),
+			T:         end.Seconds(),
 			Completed: t.b[i].ok.Load(),
 			Errors:    t.b[i].errs.Load(),
 			Bytes:     t.b[i].bytes.Load(),
