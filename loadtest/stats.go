@@ -149,7 +149,9 @@ func (r *recorder) record(s *sample, gaps []time.Duration) {
 	for _, g := range gaps {
 		recordDur(r.h.ChunkGap, g)
 	}
-	if s.headers > 0 {
+	// A plain answer is read whole before the client returns, so only a
+	// stream tells when its headers arrived.
+	if s.headers > 0 && s.streamed {
 		recordDur(r.h.Headers, s.headers)
 	}
 	if s.ttft > 0 {
