@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// Execute performs the run described by cfg and builds its report. In
+// execute performs the run described by cfg and builds its report. In
 // embedded mode (no cfg.Target) it starts and stops the setup through embed.
-func Execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.Writer) (rep *Report, err error) {
+func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.Writer) (rep *Report, err error) {
 	bodies, err := buildBodies(cfg)
 	if err != nil {
 		return nil, err

@@ -20,8 +20,8 @@ func writeJSONFile(path string, rep *Report) error {
 	return nil
 }
 
-// readReport loads a JSON report and checks its schema version.
-func readReport(path string) (*Report, error) {
+// ReadReport loads a JSON report and checks its schema version.
+func ReadReport(path string) (*Report, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read report: %w", err)

@@ -31,7 +31,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, embed Em
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
 		return ExitUsage
 	}
-	rep, err := Execute(ctx, cfg, embed, stderr)
+	rep, err := execute(ctx, cfg, embed, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
 		return ExitRunError

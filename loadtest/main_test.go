@@ -48,7 +48,7 @@ func TestMainEmbeddedLightScaled(t *testing.T) {
 		}
 	}
 	t.Logf("report:\n%s\nprogress:\n%s", stdout.String(), stderr.String())
-	rep, err := readReport(jsonPath)
+	rep, err := ReadReport(jsonPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestMainTargetMode(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	rep, err := readReport(jsonPath)
+	rep, err := ReadReport(jsonPath)
 	if err != nil {
 		t.Fatal(err)
 	}

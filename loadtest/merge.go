@@ -30,7 +30,7 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 	}
 	reps := make([]*Report, 0, fs.NArg())
 	for _, f := range fs.Args() {
-		rep, err := readReport(f)
+		rep, err := ReadReport(f)
 		if err != nil {
 			fmt.Fprintf(stderr, "loadtest merge: %v\n", err)
 			return ExitRunError

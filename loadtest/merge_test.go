@@ -50,7 +50,7 @@ func TestMergeReports(t *testing.T) {
 	if code := Main(context.Background(), []string{"merge", "--json", out, "--html", html, "--max-p99", "2s", a, b}, &stdout, &stderr, nil); code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	m, err := readReport(out)
+	m, err := ReadReport(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func TestCoordinatedOmission(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Execute(context.Background(), cfg, nil, nil)
+	rep, err := execute(context.Background(), cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
