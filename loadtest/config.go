@@ -21,13 +21,20 @@ type Tier struct {
 	Stream   float64 // fraction of streamed requests
 }
 
-// Tiers are the built-in load levels. Heavier tiers stream more, as real
-// chat traffic at volume is mostly streamed.
-var tiers = map[string]Tier{
-	"light":    {"light", 10, 50, 60 * time.Second, 2 * time.Second, 0.5},
-	"moderate": {"moderate", 50, 100, 120 * time.Second, 5 * time.Second, 0.5},
-	"heavy":    {"heavy", 100, 200, 300 * time.Second, 10 * time.Second, 0.7},
-	"stress":   {"stress", 200, 500, 600 * time.Second, 20 * time.Second, 0.8},
+// tierByName returns a built-in load level. Heavier tiers stream more, as
+// real chat traffic at volume is mostly streamed.
+func tierByName(name string) (Tier, bool) {
+	switch name {
+	case "light":
+		return Tier{"light", 10, 50, 60 * time.Second, 2 * time.Second, 0.5}, true
+	case "moderate":
+		return Tier{"moderate", 50, 100, 120 * time.Second, 5 * time.Second, 0.5}, true
+	case "heavy":
+		return Tier{"heavy", 100, 200, 300 * time.Second, 10 * time.Second, 0.7}, true
+	case "stress":
+		return Tier{"stress", 200, 500, 600 * time.Second, 20 * time.Second, 0.8}, true
+	}
+	return Tier{}, false
 }
 
 // Config is one run, after tier defaults, overrides and scaling.
@@ -112,7 +119,7 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	t, ok := tiers[*tier]
+	t, ok := tierByName(*tier)
 	if !ok {
 		return nil, fmt.Errorf("unknown tier %q (light, moderate, heavy, stress)", *tier)
 	}
