@@ -94,7 +94,7 @@ type worker struct {
 }
 
 func newWorker(ep *endpoint, rec *recorder) *worker {
-	w := &worker{rec: rec, resp: fasthttp.AcquireResponse(), br: bufio.NewReaderSize(nil, 64<<10)}
+	w := &worker{rec: rec, resp: fasthttp.AcquireResponse(), br: bufio.NewReaderSize(nil, 16<<10)}
 	w.reqPlain = buildRequest(ep, ep.bodyPlain)
 	w.reqSSE = buildRequest(ep, ep.bodyStream)
 	return w

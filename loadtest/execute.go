@@ -56,7 +56,7 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 		if err != nil {
 			return nil, err
 		}
-		for range cfg.Users {
+		for range recorderShards(cfg.Users) {
 			ep.recs = append(ep.recs, newRecorder(cfg.LateAfter))
 		}
 		r.eps = append(r.eps, ep)
@@ -126,6 +126,17 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 	}
 	rep.SLO = evaluateSLO(cfg, &rep.Endpoints[0])
 	return rep, nil
+}
+
+// recorderShards is how many recorders (histogram sets) an endpoint gets.
+// A set of six 1 µs..1 h histograms at 3 digits takes about 1.1 MB, so one
+// per user would cost the stress tier (200 users, two endpoints) 450 MB,
+// and in embedded mode that memory would sit in the process whose RSS is
+// being judged. Only GOMAXPROCS workers run at once, so four recorders per
+// P keep each recorder's lock (held ~150 ns per request) nearly
+// uncontended.
+func recorderShards(users int) int {
+	return max(1, min(users, 4*runtime.GOMAXPROCS(0)))
 }
 
 // warmupSeconds is the part of the run left out of the leak fit: the ramp,

@@ -112,7 +112,7 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 			wg.Add(1)
 			go func(u int) {
 				defer wg.Done()
-				w := newWorker(ep, ep.recs[u])
+				w := newWorker(ep, ep.recs[u%len(ep.recs)])
 				defer w.release()
 				for t := range tickets {
 					w.do(ep, streamed(r.seqBase[p.ep]+t.seq, r.cfg.Stream), t.intended, time.Now().Add(r.cfg.Timeout))
@@ -128,7 +128,7 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 			wg.Add(1)
 			go func(u int) {
 				defer wg.Done()
-				w := newWorker(ep, ep.recs[u])
+				w := newWorker(ep, ep.recs[u%len(ep.recs)])
 				defer w.release()
 				// Users join evenly over the ramp.
 				at := start.Add(p.ramp * time.Duration(u) / time.Duration(users))

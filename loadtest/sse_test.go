@@ -15,12 +15,12 @@ func chunkLine(content string) string {
 const usageLine = `data: {"object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":7}}` + "\n\n"
 
 func newTestWorker() *worker {
-	return &worker{rec: newRecorder(time.Millisecond), br: bufio.NewReaderSize(nil, 64<<10)}
+	return &worker{rec: newRecorder(time.Millisecond), br: bufio.NewReaderSize(nil, 16<<10)}
 }
 
 func TestReadSSE(t *testing.T) {
 	role := `data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}` + "\n\n"
-	long := strings.Repeat("x", 200<<10) // longer than the 64 KiB read buffer
+	long := strings.Repeat("x", 200<<10) // longer than the 16 KiB read buffer
 	tests := []struct {
 		name      string
 		stream    string
