@@ -45,7 +45,7 @@ func TestTierDefaultsAndOverrides(t *testing.T) {
 func TestConfigRejects(t *testing.T) {
 	for _, args := range [][]string{
 		{"--tier", "x"}, {"--scale", "0"}, {"--stream", "1.5"}, {"--rate", "-1"}, {"--ramp", "2m", "--duration", "1m"},
-		{"--baseline", "http://x"}, {"--pid", "5"}, {"--timeout", "0s"}, {"extra"},
+		{"--baseline", "http://x"}, {"--pid", "5"}, {"--timeout", "0s"}, {"--interval", "1ms"}, {"extra"},
 	} {
 		if _, err := parseConfig(args, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
