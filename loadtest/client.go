@@ -1,0 +1,237 @@
+package loadtest
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+)
+
+// endpoint is one target URL with its connection pool and pre-built bodies.
+type endpoint struct {
+	name       string
+	url        string
+	hc         *fasthttp.HostClient
+	uri        string
+	auth       string
+	bodyStream []byte
+	bodyPlain  []byte
+	tl         *timeline
+	recs       []*recorder
+}
+
+// newEndpoint builds the HostClient for base (scheme://host:port[/prefix]).
+// Connections are kept alive and reused; MaxConns covers every worker so no
+// request waits for a free connection inside the client.
+func newEndpoint(name, base, apiKey string, conns int, timeout time.Duration, bodies [2][]byte) (*endpoint, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s URL %q: %w", name, base, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("%s URL %q: scheme must be http or https", name, base)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		if u.Scheme == "https" {
+			addr += ":443"
+		} else {
+			addr += ":80"
+		}
+	}
+	path := u.Path
+	if len(path) > 0 && path[len(path)-1] == '/' {
+		path = path[:len(path)-1]
+	}
+	// Accept both a base URL and one that already ends in /v1.
+	if len(path) < 3 || path[len(path)-3:] != "/v1" {
+		path += "/v1"
+	}
+	ep := &endpoint{
+		name: name,
+		url:  base,
+		hc: &fasthttp.HostClient{
+			Addr:                addr,
+			IsTLS:               u.Scheme == "https",
+			MaxConns:            conns + 4,
+			MaxConnWaitTimeout:  timeout,
+			ReadBufferSize:      16 << 10,
+			Name:                "proxy-loadtest",
+			MaxIdleConnDuration: 10 * time.Second,
+		},
+		uri:        u.Scheme + "://" + u.Host + path + "/chat/completions",
+		bodyStream: bodies[1],
+		bodyPlain:  bodies[0],
+	}
+	if apiKey != "" {
+		ep.auth = "Bearer " + apiKey
+	}
+	return ep, nil
+}
+
+// worker issues requests one at a time; every buffer it uses is reused, so
+// steady-state requests allocate almost nothing in the generator.
+type worker struct {
+	rec      *recorder
+	reqPlain *fasthttp.Request
+	reqSSE   *fasthttp.Request
+	resp     *fasthttp.Response
+	br       *bufio.Reader
+	parser   fastjson.Parser
+	scratch  []byte
+	event    []byte // data of the SSE event being assembled
+	buffered bytes.Reader
+	gaps     []time.Duration
+	s        sample
+}
+
+func newWorker(ep *endpoint, rec *recorder) *worker {
+	w := &worker{rec: rec, resp: fasthttp.AcquireResponse(), br: bufio.NewReaderSize(nil, 16<<10)}
+	w.reqPlain = buildRequest(ep, ep.bodyPlain)
+	w.reqSSE = buildRequest(ep, ep.bodyStream)
+	return w
+}
+
+func buildRequest(ep *endpoint, body []byte) *fasthttp.Request {
+	req := fasthttp.AcquireRequest()
+	req.SetRequestURI(ep.uri)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
+	if ep.auth != "" {
+		req.Header.Set("Authorization", ep.auth)
+	}
+	req.SetBodyRaw(body)
+	return req
+}
+
+func (w *worker) release() {
+	fasthttp.ReleaseResponse(w.resp)
+	fasthttp.ReleaseRequest(w.reqPlain)
+	fasthttp.ReleaseRequest(w.reqSSE)
+}
+
+// maxLine caps one SSE line or one non-streamed body kept for parsing.
+const maxLine = 4 << 20
+
+var errLineTooLong = errors.New("response line longer than 4 MiB")
+
+// do sends one request and records it. intended is when it should have been
+// sent (equal to now in a closed loop); deadline bounds the whole exchange,
+// stream included.
+func (w *worker) do(ep *endpoint, stream bool, intended time.Time, deadline time.Time) {
+	s := &w.s
+	*s = sample{intended: intended, streamed: stream}
+	w.gaps = w.gaps[:0]
+	req := w.reqPlain
+	if stream {
+		req = w.reqSSE
+	}
+	// Only streams are read incrementally; a plain answer lands in the
+	// worker's pooled response buffer, which the next request reuses, and
+	// skips the per-request closures fasthttp builds for body streams.
+	w.resp.StreamBody = stream
+	s.sent = time.Now()
+	err := ep.hc.DoDeadline(req, w.resp, deadline)
+	if err != nil {
+		s.end = time.Now()
+		s.class = classifyErr(err)
+		w.finish(ep)
+		return
+	}
+	s.headers = time.Since(s.sent)
+	code := w.resp.StatusCode()
+	body := w.resp.BodyStream()
+	piped := body != nil
+	if !piped {
+		// Plain answers, and small known-length streamed ones, arrive
+		// already buffered.
+		w.buffered.Reset(w.resp.Body())
+		body = &w.buffered
+	}
+	switch {
+	case code != fasthttp.StatusOK:
+		s.class = statusClass(code)
+		err = w.discard(body)
+	case stream:
+		err = w.readSSE(body)
+	default:
+		err = w.readJSON(body, piped)
+	}
+	if piped {
+		_ = w.resp.CloseBodyStream()
+	}
+	s.end = time.Now()
+	if err != nil && s.class == "" {
+		s.class = classifyErr(err)
+	}
+	w.finish(ep)
+}
+
+func (w *worker) finish(ep *endpoint) {
+	w.rec.record(&w.s, w.gaps)
+	ep.tl.add(w.s.end, w.s.class != "", w.s.bytes)
+}
+
+// discard drains an error body, counting bytes, so the connection can be
+// reused.
+func (w *worker) discard(body io.Reader) error {
+	w.br.Reset(body)
+	n, err := w.br.WriteTo(io.Discard)
+	w.s.bytes += n
+	return err
+}
+
+// readJSON parses a non-streamed answer and takes the output token count
+// from usage. The body is normally already in the response buffer; a piped
+// body is read into the reused scratch buffer.
+func (w *worker) readJSON(body io.Reader, piped bool) error {
+	data := w.resp.Body()
+	if piped {
+		w.scratch = w.scratch[:0]
+		w.br.Reset(body)
+		for {
+			line, err := w.br.ReadSlice('\n')
+			if len(w.scratch)+len(line) > maxLine {
+				return errLineTooLong
+			}
+			w.scratch = append(w.scratch, line...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil && err != bufio.ErrBufferFull {
+				return err
+			}
+		}
+		data = w.scratch
+	}
+	w.s.bytes += int64(len(data))
+	v, err := w.parser.ParseBytes(data)
+	if err != nil || v.Get("choices") == nil {
+		w.s.class = classInvalidBody
+		return nil
+	}
+	w.s.tokens = int64(v.GetInt("usage", "completion_tokens"))
+	return nil
+}
+
+// classifyErr maps a transport error to an error class.
+func classifyErr(err error) string {
+	var ne net.Error
+	var op *net.OpError
+	switch {
+	case errors.Is(err, fasthttp.ErrDialTimeout), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, fasthttp.ErrNoFreeConns), errors.As(err, &op) && op.Op == "dial":
+		return classConnect
+	case errors.Is(err, fasthttp.ErrTimeout), errors.As(err, &ne) && ne.Timeout():
+		return classTimeout
+	}
+	return classOther
+}

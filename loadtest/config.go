@@ -1,0 +1,257 @@
+package loadtest
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/valyala/fastjson"
+)
+
+// Tier is a named load level.
+type Tier struct {
+	Name     string
+	Users    int
+	Requests int // per user
+	Duration time.Duration
+	Ramp     time.Duration
+	Stream   float64 // fraction of streamed requests
+}
+
+// tierByName returns a built-in load level. Heavier tiers stream more, as
+// real chat traffic at volume is mostly streamed.
+func tierByName(name string) (Tier, bool) {
+	switch name {
+	case "light":
+		return Tier{"light", 10, 50, 60 * time.Second, 2 * time.Second, 0.5}, true
+	case "moderate":
+		return Tier{"moderate", 50, 100, 120 * time.Second, 5 * time.Second, 0.5}, true
+	case "heavy":
+		return Tier{"heavy", 100, 200, 300 * time.Second, 10 * time.Second, 0.7}, true
+	case "stress":
+		return Tier{"stress", 200, 500, 600 * time.Second, 20 * time.Second, 0.8}, true
+	}
+	return Tier{}, false
+}
+
+// Config is one run, after tier defaults, overrides and scaling.
+type Config struct {
+	Tier         string        `json:"tier"`
+	Mode         string        `json:"mode"` // "closed" or "open"
+	Users        int           `json:"users"`
+	Requests     int           `json:"requests_per_user"`
+	Total        int           `json:"total_requests"`
+	Duration     time.Duration `json:"-"`
+	Ramp         time.Duration `json:"-"`
+	Rate         float64       `json:"rate"`
+	Arrival      string        `json:"arrival"` // "constant" or "poisson"
+	Stream       float64       `json:"stream_fraction"`
+	Scale        float64       `json:"scale"`
+	Model        string        `json:"model"`
+	BodyFile     string        `json:"body_file"`
+	Target       string        `json:"target"`
+	Baseline     string        `json:"baseline"`
+	PID          int           `json:"pid"`
+	Timeout      time.Duration `json:"-"`
+	Interval     time.Duration `json:"-"`
+	LateAfter    time.Duration `json:"-"`
+	Seed         uint64        `json:"seed"`
+	MaxErrorRate float64       `json:"max_error_rate"`
+	MaxP99       time.Duration `json:"-"`
+	MaxTTFTP99   time.Duration `json:"-"`
+	Compare      bool          `json:"compare"`
+	Embedded     bool          `json:"embedded"`
+	APIKey       string        `json:"-"`
+	JSONFile     string        `json:"-"`
+	HTMLFile     string        `json:"-"`
+	Embed        EmbedOptions  `json:"-"`
+	modelSet     bool
+	// Seconds mirrors the duration fields for the JSON report.
+	Seconds struct {
+		Duration   float64 `json:"duration_cap"`
+		Ramp       float64 `json:"ramp"`
+		Timeout    float64 `json:"timeout"`
+		Interval   float64 `json:"interval"`
+		LateAfter  float64 `json:"late_after"`
+		MaxP99     float64 `json:"max_p99"`
+		MaxTTFTP99 float64 `json:"max_ttft_p99"`
+	} `json:"seconds"`
+}
+
+// parseConfig reads the flags of `proxy loadtest`.
+func parseConfig(args []string, out io.Writer) (*Config, error) {
+	fs := pflag.NewFlagSet("loadtest", pflag.ContinueOnError)
+	fs.SetOutput(out)
+	tier := fs.String("tier", "light", "load tier: light, moderate, heavy or stress")
+	users := fs.Int("users", 0, "concurrent users (closed loop) or maximum in flight (open loop); 0 = tier default")
+	requests := fs.Int("requests", 0, "requests per user; 0 = tier default")
+	duration := fs.Duration("duration", 0, "time cap of the run; 0 = tier default")
+	rate := fs.Float64("rate", 0, "open loop: arrivals per second (0 = closed loop)")
+	poisson := fs.Bool("poisson", false, "open loop: Poisson arrivals instead of constant spacing")
+	ramp := fs.Duration("ramp", -1, "ramp-up time (users started evenly, or rate raised linearly); default per tier")
+	stream := fs.Float64("stream", -1, "fraction of streamed requests, 0..1; default per tier")
+	model := fs.String("model", "mock-gpt", "model name put in the request body")
+	body := fs.String("body", "", "file with a JSON request body to send instead of the default")
+	scale := fs.Float64("scale", 1, "multiply the tier's users, requests, duration and ramp (for CI)")
+	target := fs.String("target", "", "base URL of a running OpenAI-compatible endpoint (default: embedded proxy + mock)")
+	baseline := fs.String("baseline", "", "base URL of a second endpoint (the upstream directly) to compare against")
+	compare := fs.Bool("compare", true, "embedded mode: also run the load against the mock upstream directly")
+	pid := fs.Int("pid", 0, "with --target: PID of the proxy to sample from /proc")
+	timeout := fs.Duration("timeout", 30*time.Second, "per-request timeout, streams included")
+	interval := fs.Duration("interval", time.Second, "sampling and progress interval")
+	lateAfter := fs.Duration("late-after", time.Millisecond, "open loop: a send later than this after its intended time counts as late")
+	seed := fs.Uint64("seed", 1, "seed for Poisson arrivals")
+	apiKey := fs.String("api-key", os.Getenv("LOADTEST_API_KEY"), "bearer key for --target (default $LOADTEST_API_KEY)")
+	maxErr := fs.Float64("max-error-rate", -1, "SLO: highest allowed error fraction (e.g. 0.01); negative = off")
+	maxP99 := fs.Duration("max-p99", 0, "SLO: highest allowed p99 latency; 0 = off")
+	maxTTFT := fs.Duration("max-ttft-p99", 0, "SLO: highest allowed p99 TTFT; 0 = off")
+	jsonFile := fs.String("json", "", "write the JSON report to this file")
+	htmlFile := fs.String("html", "", "write the HTML report to this file")
+	mockTokens := fs.Int("mock-tokens", 20, "embedded mode: tokens (content chunks) per answer")
+	mockDelay := fs.Duration("mock-chunk-delay", 0, "embedded mode: delay between streamed chunks")
+	mockLatency := fs.Duration("mock-latency", 0, "embedded mode: delay before the answer starts")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	t, ok := tierByName(*tier)
+	if !ok {
+		return nil, fmt.Errorf("unknown tier %q (light, moderate, heavy, stress)", *tier)
+	}
+	if *scale <= 0 || *scale > 100 {
+		return nil, fmt.Errorf("--scale %v out of range (0, 100]", *scale)
+	}
+	c := &Config{Tier: t.Name, Scale: *scale, Model: *model, BodyFile: *body, Target: *target,
+		Baseline: *baseline, PID: *pid, Timeout: *timeout, Interval: *interval, LateAfter: *lateAfter,
+		Seed: *seed, MaxErrorRate: *maxErr, MaxP99: *maxP99, MaxTTFTP99: *maxTTFT, APIKey: *apiKey,
+		JSONFile: *jsonFile, HTMLFile: *htmlFile, Rate: *rate, Compare: *compare,
+		Embed: EmbedOptions{Tokens: *mockTokens, ChunkDelay: *mockDelay, Latency: *mockLatency}}
+	c.modelSet = fs.Changed("model")
+	c.Users = scaleInt(t.Users, *scale)
+	c.Requests = scaleInt(t.Requests, *scale)
+	c.Duration = time.Duration(float64(t.Duration) * *scale)
+	c.Ramp = time.Duration(float64(t.Ramp) * *scale)
+	c.Stream = t.Stream
+	if *users > 0 {
+		c.Users = *users
+	}
+	if *requests > 0 {
+		c.Requests = *requests
+	}
+	if *duration > 0 {
+		c.Duration = *duration
+	}
+	if *ramp >= 0 {
+		c.Ramp = *ramp
+	}
+	if *stream >= 0 {
+		c.Stream = *stream
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	c.Total = c.Users * c.Requests
+	c.Mode, c.Arrival = "closed", ""
+	if c.Rate > 0 {
+		c.Mode, c.Arrival = "open", "constant"
+		if *poisson {
+			c.Arrival = "poisson"
+		}
+	}
+	if c.Target == "" {
+		c.Baseline = "" // filled from the embedded setup
+	} else {
+		c.Compare = c.Baseline != ""
+	}
+	c.fillSeconds()
+	return c, nil
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Stream > 1:
+		return fmt.Errorf("--stream %v: want a fraction in [0, 1]", c.Stream)
+	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		return fmt.Errorf("--rate %v invalid", c.Rate)
+	case c.Duration <= 0:
+		return fmt.Errorf("--duration must be positive")
+	case c.Ramp >= c.Duration:
+		return fmt.Errorf("--ramp %v must be shorter than the duration cap %v", c.Ramp, c.Duration)
+	case c.Timeout <= 0:
+		return fmt.Errorf("--timeout must be positive")
+	case c.Interval < 10*time.Millisecond:
+		// Each tick merges every recorder's histograms for the progress line.
+		return fmt.Errorf("--interval %v: want at least 10ms", c.Interval)
+	case c.PID != 0 && c.Target == "":
+		return fmt.Errorf("--pid needs --target (embedded mode samples from inside)")
+	case c.Baseline != "" && c.Target == "":
+		return fmt.Errorf("--baseline needs --target (embedded mode compares with its mock by itself)")
+	case c.Users*c.Requests > 100_000_000:
+		return fmt.Errorf("%d users x %d requests is too many", c.Users, c.Requests)
+	}
+	return nil
+}
+
+func (c *Config) fillSeconds() {
+	c.Seconds.Duration = c.Duration.Seconds()
+	c.Seconds.Ramp = c.Ramp.Seconds()
+	c.Seconds.Timeout = c.Timeout.Seconds()
+	c.Seconds.Interval = c.Interval.Seconds()
+	c.Seconds.LateAfter = c.LateAfter.Seconds()
+	c.Seconds.MaxP99 = c.MaxP99.Seconds()
+	c.Seconds.MaxTTFTP99 = c.MaxTTFTP99.Seconds()
+}
+
+// scaleInt scales n, keeping at least one.
+func scaleInt(n int, f float64) int {
+	v := int(math.Round(float64(n) * f))
+	if v < 1 {
+		v = 1
+	}
+	return v
+}
+
+// buildBodies returns the non-streamed and streamed request bodies, built
+// once per run so no request pays for JSON encoding.
+func buildBodies(c *Config) ([2][]byte, error) {
+	var out [2][]byte
+	src := []byte(`{"model":"mock-gpt","messages":[{"role":"user","content":"Hello"}]}`)
+	if c.BodyFile != "" {
+		b, err := os.ReadFile(c.BodyFile)
+		if err != nil {
+			return out, fmt.Errorf("read --body: %w", err)
+		}
+		src = b
+	}
+	var p fastjson.Parser
+	for i, stream := range []bool{false, true} {
+		v, err := p.ParseBytes(src)
+		if err != nil {
+			return out, fmt.Errorf("parse request body: %w", err)
+		}
+		if v.Type() != fastjson.TypeObject {
+			return out, fmt.Errorf("request body must be a JSON object")
+		}
+		var a fastjson.Arena
+		if c.BodyFile == "" || c.modelSet {
+			v.Set("model", a.NewString(c.Model))
+		}
+		v.Del("stream")
+		v.Del("stream_options")
+		if stream {
+			v.Set("stream", a.NewTrue())
+			opts := a.NewObject()
+			opts.Set("include_usage", a.NewTrue())
+			v.Set("stream_options", opts)
+		} else {
+			v.Set("stream", a.NewFalse())
+		}
+		out[i] = v.MarshalTo(nil)
+	}
+	return out, nil
+}

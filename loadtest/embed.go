@@ -1,0 +1,23 @@
+package loadtest
+
+import "time"
+
+// EmbedOptions shape the answers of the embedded mock upstream.
+type EmbedOptions struct {
+	Tokens     int           // output tokens per answer; a stream sends one content chunk per token
+	ChunkDelay time.Duration // pause between streamed chunks
+	Latency    time.Duration // pause before the answer (or its first chunk) starts
+}
+
+// Embedded is the in-process setup of the default mode: the mock upstream
+// and the proxy in front of it, both on loopback with ephemeral ports.
+type Embedded struct {
+	Target   string           // base URL of the proxy; requests go to {Target}/v1/chat/completions
+	Baseline string           // base URL of the mock upstream directly (same API)
+	APIKey   string           // sent as Authorization: Bearer
+	Sample   func() Resources // RSS, CPU seconds and goroutines of the proxy under test
+	Stop     func() error
+}
+
+// EmbedFunc starts the embedded setup.
+type EmbedFunc func(o EmbedOptions) (*Embedded, error)

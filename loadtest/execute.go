@@ -1,0 +1,150 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+)
+
+// execute performs the run described by cfg and builds its report. In
+// embedded mode (no cfg.Target) it starts and stops the setup through embed.
+func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.Writer) (rep *Report, err error) {
+	bodies, err := buildBodies(cfg)
+	if err != nil {
+		return nil, err
+	}
+	target, baseline, apiKey := cfg.Target, cfg.Baseline, cfg.APIKey
+	var sample func() Resources
+	source := "none"
+	if target == "" {
+		if embed == nil {
+			return nil, errors.New("no --target given and no embedded setup available")
+		}
+		emb, err := embed(cfg.Embed)
+		if err != nil {
+			return nil, fmt.Errorf("start embedded proxy and mock: %w", err)
+		}
+		defer func() {
+			if serr := emb.Stop(); serr != nil && err == nil {
+				err = fmt.Errorf("stop embedded setup: %w", serr)
+			}
+		}()
+		target, apiKey, sample, source = emb.Target, emb.APIKey, emb.Sample, "embedded"
+		if cfg.Compare {
+			baseline = emb.Baseline
+		}
+	} else if cfg.PID > 0 {
+		if sample, err = PIDSampler(cfg.PID); err != nil {
+			return nil, err
+		}
+		source = "pid"
+	}
+	if sample == nil {
+		source = "none"
+	}
+
+	r := &runner{cfg: cfg, clock: realClock{}}
+	names, urls := []string{"target"}, []string{target}
+	if baseline != "" {
+		names, urls = append(names, "baseline"), append(urls, baseline)
+	}
+	for i := range names {
+		ep, err := newEndpoint(names[i], urls[i], apiKey, cfg.Users, cfg.Timeout, bodies)
+		if err != nil {
+			return nil, err
+		}
+		for range recorderShards(cfg.Users) {
+			ep.recs = append(ep.recs, newRecorder(cfg.LateAfter))
+		}
+		r.eps = append(r.eps, ep)
+	}
+
+	r.start = time.Now()
+	// The run lasts at most the duration cap plus one request timeout for
+	// the requests in flight at the cap.
+	span := cfg.Duration + cfg.Timeout
+	for _, ep := range r.eps {
+		ep.tl = newTimeline(r.start, cfg.Interval, span)
+	}
+	var smp *sampler
+	if sample != nil {
+		smp = newSampler(sample, r.start)
+	}
+	prog := &progress{w: progressOut, tty: isTerminal(progressOut), r: r,
+		capAt: cfg.Duration, total: int64(cfg.Total * len(r.eps))}
+	r.progress = func(now time.Time) {
+		if smp != nil {
+			smp.take(now)
+		}
+		if progressOut != nil {
+			prog.tick(now)
+		}
+	}
+	cpu0 := selfCPU()
+	r.run(ctx)
+	end := time.Now()
+	cpu1 := selfCPU()
+	for _, ep := range r.eps {
+		// Main may run inside a long-lived process: leave no sockets behind.
+		ep.hc.CloseIdleConnections()
+	}
+	if smp != nil {
+		smp.take(end)
+	}
+	if progressOut != nil {
+		prog.finish()
+	}
+
+	rep = &Report{Schema: SchemaVersion, StartedAt: r.start.UTC().Format(time.RFC3339Nano), Config: *cfg,
+		MergedFrom: []string{}}
+	rep.Config.Embedded = cfg.Target == ""
+	elapsed := end.Sub(r.start)
+	for i, ep := range r.eps {
+		h, c := r.snapshot(i)
+		d := &endpointData{name: ep.name, url: ep.url, h: h, c: c, active: r.active[i],
+			targetRPS: cfg.Rate, scheduled: r.scheduled[i], timeline: ep.tl.buckets(elapsed)}
+		if cfg.Rate == 0 {
+			d.scheduled = c.Sent
+		}
+		rep.Endpoints = append(rep.Endpoints, d.report())
+	}
+	if len(rep.Endpoints) == 2 {
+		rep.Comparison = compare(&rep.Endpoints[0], &rep.Endpoints[1])
+	}
+	var samples []ResourceSample
+	if smp != nil {
+		samples = smp.samples
+	}
+	rep.Resources = resourceReport(source, samples, warmupSeconds(cfg, elapsed))
+	rep.Generator = GeneratorReport{CPUSeconds: cpu1 - cpu0, WallSeconds: elapsed.Seconds(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0), IncludesTarget: source == "embedded"}
+	if elapsed > 0 {
+		rep.Generator.CPUPercent = rep.Generator.CPUSeconds / elapsed.Seconds() * 100
+	}
+	rep.SLO = evaluateSLO(cfg, &rep.Endpoints[0])
+	return rep, nil
+}
+
+// recorderShards is how many recorders (histogram sets) an endpoint gets.
+// A set of six 1 µs..1 h histograms at 3 digits takes about 1.1 MB, so one
+// per user would cost the stress tier (200 users, two endpoints) 450 MB,
+// and in embedded mode that memory would sit in the process whose RSS is
+// being judged. Only GOMAXPROCS workers run at once, so four recorders per
+// P keep each recorder's lock (held ~150 ns per request) nearly
+// uncontended.
+func recorderShards(users int) int {
+	return max(1, min(users, 4*runtime.GOMAXPROCS(0)))
+}
+
+// warmupSeconds is the part of the run left out of the leak fit: the ramp,
+// and at least the first 10% of the run, when pools and caches fill.
+func warmupSeconds(cfg *Config, elapsed time.Duration) float64 {
+	w := cfg.Ramp
+	if tenth := elapsed / 10; tenth > w {
+		w = tenth
+	}
+	return w.Seconds()
+}

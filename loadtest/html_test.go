@@ -1,0 +1,98 @@
+package loadtest
+
+import (
+	"context"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// chartReport is a report with data in every chart.
+func chartReport(t *testing.T) *Report {
+	rep := fakeReport(t, 1, 300, true)
+	d, err := endpointFromReport(&rep.Endpoints[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 500; i++ {
+		recordDur(d.h.TTFT, time.Duration(20+i%37)*time.Millisecond)
+	}
+	d.timeline = []Bucket{{T: 1, Completed: 90}, {T: 2, Completed: 120, Errors: 3}, {T: 3, Completed: 110}}
+	rep.Endpoints[0] = d.report()
+	var samples []ResourceSample
+	for i := 1; i <= 30; i++ {
+		samples = append(samples, ResourceSample{T: float64(i), RSSBytes: uint64(40<<20 + i*(256<<10)), CPUPercent: 50, Goroutines: 30})
+	}
+	rep.Resources = resourceReport("embedded", samples, 3)
+	return rep
+}
+
+func TestRenderHTML(t *testing.T) {
+	page, err := renderHTML(chartReport(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHTML(t, page)
+}
+
+// TestHTMLInChromium renders the page in headless Chromium and checks the
+// screenshot is a real, non-blank image. Install chromium to run it.
+func TestHTMLInChromium(t *testing.T) {
+	const bin = "/usr/bin/chromium"
+	if _, err := os.Stat(bin); err != nil {
+		t.Skip("chromium not installed (Debian package chromium)")
+	}
+	dir := t.TempDir()
+	page := filepath.Join(dir, "report.html")
+	if err := writeHTMLFile(page, chartReport(t)); err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(dir, "shot.png")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+		"--user-data-dir="+filepath.Join(dir, "profile"), "--window-size=1000,2400",
+		"--screenshot="+shot, "file://"+page)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, out)
+	}
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatalf("no screenshot: %v", err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("screenshot is not a PNG: %v", err)
+	}
+	b := img.Bounds()
+	if b.Dx() < 500 || b.Dy() < 500 {
+		t.Fatalf("screenshot %v too small", b)
+	}
+	// Count colors and non-background pixels on a grid: a blank or
+	// unstyled page has a handful of colors and almost no ink.
+	colors := map[uint32]bool{}
+	ink, total := 0, 0
+	for y := b.Min.Y; y < b.Max.Y; y += 3 {
+		for x := b.Min.X; x < b.Max.X; x += 3 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			colors[(r>>8)<<16|(g>>8)<<8|bl>>8] = true
+			total++
+			if r>>8 < 200 || g>>8 < 200 || bl>>8 < 200 {
+				ink++
+			}
+		}
+	}
+	if len(colors) < 20 || ink*200 < total {
+		t.Errorf("screenshot looks blank: %d colors, %d of %d sampled pixels inked", len(colors), ink, total)
+	}
+	t.Logf("screenshot %v: %d colors, %.1f%% inked", b, len(colors), 100*float64(ink)/float64(total))
+	if os.Getenv("LOADTEST_KEEP_SHOT") != "" {
+		data, _ := os.ReadFile(shot)
+		_ = os.WriteFile(os.Getenv("LOADTEST_KEEP_SHOT"), data, 0o644)
+	}
+}

@@ -1,0 +1,62 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/pflag"
+)
+
+// Exit codes of Main.
+const (
+	ExitOK       = 0
+	ExitSLO      = 1 // the run completed but an SLO failed
+	ExitUsage    = 2 // bad flags or arguments
+	ExitRunError = 3 // the run could not be carried out (target unreachable setup, file I/O)
+)
+
+// Main runs `proxy loadtest ...` (args exclude "loadtest") and returns the
+// process exit code. Progress goes to stderr, the text report to stdout.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer, embed EmbedFunc) int {
+	if len(args) > 0 && args[0] == "merge" {
+		return mergeMain(args[1:], stdout, stderr)
+	}
+	cfg, err := parseConfig(args, stderr)
+	if errors.Is(err, pflag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n", err)
+		return ExitUsage
+	}
+	rep, err := execute(ctx, cfg, embed, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n", err)
+		return ExitRunError
+	}
+	return finishReport(rep, cfg.JSONFile, cfg.HTMLFile, stdout, stderr)
+}
+
+// finishReport prints the text report, writes the requested files and maps
+// the SLO verdict to the exit code.
+func finishReport(rep *Report, jsonFile, htmlFile string, stdout, stderr io.Writer) int {
+	writeText(stdout, rep)
+	if jsonFile != "" {
+		if err := writeJSONFile(jsonFile, rep); err != nil {
+			fmt.Fprintf(stderr, "loadtest: %v\n", err)
+			return ExitRunError
+		}
+	}
+	if htmlFile != "" {
+		if err := writeHTMLFile(htmlFile, rep); err != nil {
+			fmt.Fprintf(stderr, "loadtest: %v\n", err)
+			return ExitRunError
+		}
+	}
+	if !rep.SLO.Pass {
+		return ExitSLO
+	}
+	return ExitOK
+}

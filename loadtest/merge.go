@@ -1,0 +1,135 @@
+package loadtest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/pflag"
+)
+
+// mergeMain implements `proxy loadtest merge a.json b.json ...`.
+func mergeMain(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("loadtest merge", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	jsonFile := fs.String("json", "", "write the merged JSON report to this file")
+	htmlFile := fs.String("html", "", "write the merged HTML report to this file")
+	maxErr := fs.Float64("max-error-rate", -1, "SLO: highest allowed error fraction; negative = off")
+	maxP99 := fs.Duration("max-p99", 0, "SLO: highest allowed p99 latency; 0 = off")
+	maxTTFT := fs.Duration("max-ttft-p99", 0, "SLO: highest allowed p99 TTFT; 0 = off")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return ExitOK
+		}
+		fmt.Fprintf(stderr, "loadtest merge: %v\n", err)
+		return ExitUsage
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "loadtest merge: give one or more JSON reports")
+		return ExitUsage
+	}
+	reps := make([]*Report, 0, fs.NArg())
+	for _, f := range fs.Args() {
+		rep, err := ReadReport(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadtest merge: %v\n", err)
+			return ExitRunError
+		}
+		reps = append(reps, rep)
+	}
+	merged, err := mergeReports(reps, fs.Args())
+	if err != nil {
+		fmt.Fprintf(stderr, "loadtest merge: %v\n", err)
+		return ExitRunError
+	}
+	cfg := merged.Config
+	cfg.MaxErrorRate, cfg.MaxP99, cfg.MaxTTFTP99 = *maxErr, *maxP99, *maxTTFT
+	cfg.fillSeconds()
+	merged.Config.MaxErrorRate, merged.Config.Seconds = cfg.MaxErrorRate, cfg.Seconds
+	merged.SLO = evaluateSLO(&cfg, &merged.Endpoints[0])
+	return finishReport(merged, *jsonFile, *htmlFile, stdout, stderr)
+}
+
+// mergeReports combines runs that loaded the same system at the same time
+// (several generators): histograms and counters are merged bucket by
+// bucket, never averaged; the active time is the longest run's, so rates
+// add up; timelines add up interval by interval.
+func mergeReports(reps []*Report, names []string) (*Report, error) {
+	if len(reps) == 0 {
+		return nil, errors.New("nothing to merge")
+	}
+	out := &Report{Schema: SchemaVersion, StartedAt: reps[0].StartedAt, Config: reps[0].Config,
+		MergedFrom: append([]string(nil), names...), Resources: reps[0].Resources}
+	out.Config.Users, out.Config.Total = 0, 0
+	var order []string
+	byName := map[string]*endpointData{}
+	for i, rep := range reps {
+		if rep.StartedAt < out.StartedAt {
+			out.StartedAt = rep.StartedAt
+		}
+		out.Config.Users += rep.Config.Users
+		out.Config.Total += rep.Config.Total
+		if len(rep.Resources.Samples) > len(out.Resources.Samples) {
+			out.Resources = rep.Resources
+		}
+		g := &out.Generator
+		g.CPUSeconds += rep.Generator.CPUSeconds
+		g.WallSeconds = max(g.WallSeconds, rep.Generator.WallSeconds)
+		g.GOMAXPROCS = max(g.GOMAXPROCS, rep.Generator.GOMAXPROCS)
+		g.IncludesTarget = g.IncludesTarget || rep.Generator.IncludesTarget
+		for j := range rep.Endpoints {
+			d, err := endpointFromReport(&rep.Endpoints[j])
+			if err != nil {
+				return nil, fmt.Errorf("run %d: %w", i+1, err)
+			}
+			acc, ok := byName[d.name]
+			if !ok {
+				byName[d.name] = d
+				order = append(order, d.name)
+				continue
+			}
+			acc.h.merge(&d.h)
+			acc.c.add(&d.c)
+			acc.active = max(acc.active, d.active)
+			acc.targetRPS += d.targetRPS
+			acc.scheduled += d.scheduled
+			acc.timeline = mergeTimelines(acc.timeline, d.timeline)
+		}
+	}
+	if out.Generator.WallSeconds > 0 {
+		out.Generator.CPUPercent = out.Generator.CPUSeconds / out.Generator.WallSeconds * 100
+	}
+	for _, n := range order {
+		out.Endpoints = append(out.Endpoints, byName[n].report())
+	}
+	if len(out.Endpoints) == 0 {
+		return nil, errors.New("reports hold no endpoints")
+	}
+	var t, b *EndpointReport
+	for i := range out.Endpoints {
+		switch out.Endpoints[i].Name {
+		case "target":
+			t = &out.Endpoints[i]
+		case "baseline":
+			b = &out.Endpoints[i]
+		}
+	}
+	if t != nil && b != nil {
+		out.Comparison = compare(t, b)
+	}
+	return out, nil
+}
+
+// mergeTimelines adds b into a interval by interval.
+func mergeTimelines(a, b []Bucket) []Bucket {
+	for i, x := range b {
+		if i >= len(a) {
+			a = append(a, x)
+			continue
+		}
+		a[i].Completed += x.Completed
+		a[i].Errors += x.Errors
+		a[i].Bytes += x.Bytes
+	}
+	return a
+}

@@ -1,0 +1,82 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// fakeReport builds a report whose target saw latencies lo..hi ms.
+func fakeReport(t *testing.T, lo, hi int, withBaseline bool) *Report {
+	t.Helper()
+	rep := &Report{Schema: SchemaVersion, StartedAt: "2026-01-01T00:00:00Z", MergedFrom: []string{},
+		Config:    Config{Tier: "light", Mode: "closed", Users: 10, Requests: 5, Total: 50, Scale: 1},
+		Generator: GeneratorReport{CPUSeconds: 1, WallSeconds: 10, GOMAXPROCS: 2}}
+	names := []string{"target"}
+	if withBaseline {
+		names = append(names, "baseline")
+	}
+	for _, n := range names {
+		d := &endpointData{name: n, url: "http://x", h: newHists(), active: 10,
+			c:        Counters{Sent: int64(hi - lo + 1), OK: int64(hi - lo + 1), Bytes: 100, Errors: map[string]int64{}},
+			timeline: []Bucket{{T: 1, Completed: int64(hi - lo + 1)}}}
+		for i := lo; i <= hi; i++ {
+			recordDur(d.h.Latency, time.Duration(i)*time.Millisecond)
+			recordDur(d.h.LatencyUncorrected, time.Duration(i)*time.Millisecond)
+		}
+		rep.Endpoints = append(rep.Endpoints, d.report())
+	}
+	rep.Resources = resourceReport("none", nil, 0)
+	rep.SLO = SLOReport{Checks: []SLOCheck{}, Pass: true}
+	return rep
+}
+
+func TestMergeReports(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
+	// Run a saw 1..100 ms, run b 901..1000 ms. Averaging the two p50s would
+	// give ~500 ms; the merged histogram's p50 is at the boundary, ~100 ms.
+	if err := writeJSONFile(a, fakeReport(t, 1, 100, true)); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeJSONFile(b, fakeReport(t, 901, 1000, true)); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "m.json")
+	html := filepath.Join(dir, "m.html")
+	var stdout, stderr bytes.Buffer
+	if code := Main(context.Background(), []string{"merge", "--json", out, "--html", html, "--max-p99", "2s", a, b}, &stdout, &stderr, nil); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	m, err := ReadReport(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Endpoints) != 2 || m.Comparison == nil || len(m.MergedFrom) != 2 {
+		t.Fatalf("merged: %d endpoints, comparison %v, from %v", len(m.Endpoints), m.Comparison, m.MergedFrom)
+	}
+	e := m.Endpoints[0]
+	if e.Counters.Sent != 200 || e.Latency.Count != 200 || e.Histograms["latency"].Total != 200 {
+		t.Errorf("merged counts: sent %d, latency %d", e.Counters.Sent, e.Latency.Count)
+	}
+	if !near(e.Latency.P50, 100, 0.01) || !near(e.Latency.Min, 1, 0.01) || !near(e.Latency.Max, 1000, 0.01) {
+		t.Errorf("merged latency %+v", e.Latency)
+	}
+	// Concurrent generators: rates add up over the common active time.
+	if !near(e.Throughput.AchievedRPS, 20, 1e-9) || e.Timeline[0].Completed != 200 {
+		t.Errorf("merged rps %v, timeline %+v", e.Throughput.AchievedRPS, e.Timeline)
+	}
+	if m.Config.Users != 20 || m.Generator.CPUSeconds != 2 || len(m.SLO.Checks) != 1 || !m.SLO.Pass {
+		t.Errorf("config users %d, generator %+v, slo %+v", m.Config.Users, m.Generator, m.SLO)
+	}
+
+	var so, se bytes.Buffer
+	if code := Main(context.Background(), []string{"merge", "--max-p99", "500ms", a, b}, &so, &se, nil); code != ExitSLO {
+		t.Errorf("merged p99 ~990 ms against a 500 ms SLO: exit %d", code)
+	}
+	if code := Main(context.Background(), []string{"merge", filepath.Join(dir, "missing.json")}, &so, &se, nil); code != ExitRunError {
+		t.Errorf("missing file: exit %d", code)
+	}
+}

@@ -1,0 +1,171 @@
+package loadtest
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// runner executes the load of one run against one or two endpoints.
+type runner struct {
+	cfg      *Config
+	clock    Clock
+	eps      []*endpoint // target first, then the baseline if any
+	start    time.Time
+	progress func(now time.Time) // called every interval; may be nil
+	// stats per endpoint that are not held by recorders
+	active    []float64
+	scheduled []int64
+	seqBase   []int
+}
+
+// phase is one stretch of load against one endpoint.
+type phase struct {
+	ep       int
+	requests int
+	dur      time.Duration
+	ramp     time.Duration
+}
+
+// phases splits the run. With a baseline, target and baseline alternate in
+// four phases (T, B, T, B) so slow drift of the machine affects both alike;
+// each endpoint gets the full request budget over its two phases.
+func (r *runner) phases() []phase {
+	c := r.cfg
+	if len(r.eps) == 1 {
+		return []phase{{0, c.Total, c.Duration, c.Ramp}}
+	}
+	n := time.Duration(4)
+	first := (c.Total + 1) / 2
+	second := c.Total - first
+	var out []phase
+	for i, req := range []int{first, first, second, second} {
+		if req > 0 {
+			out = append(out, phase{i % 2, req, c.Duration / n, c.Ramp / n})
+		}
+	}
+	return out
+}
+
+// streamed spreads the streamed fraction evenly over the sequence numbers:
+// request seq is streamed when floor((seq+1)*f) passes an integer.
+func streamed(seq int, f float64) bool {
+	return int(float64(seq+1)*f) > int(float64(seq)*f)
+}
+
+// run executes all phases and then stops; ctx cancellation ends it early.
+func (r *runner) run(ctx context.Context) {
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() { close(done) })
+	defer stop()
+	r.active = make([]float64, len(r.eps))
+	r.scheduled = make([]int64, len(r.eps))
+	r.seqBase = make([]int, len(r.eps))
+
+	tickDone := make(chan struct{})
+	var tickWG sync.WaitGroup
+	if r.progress != nil {
+		tickWG.Add(1)
+		go func() {
+			defer tickWG.Done()
+			t := time.NewTicker(r.cfg.Interval)
+			defer t.Stop()
+			for {
+				select {
+				case now := <-t.C:
+					r.progress(now)
+				case <-tickDone:
+					return
+				}
+			}
+		}()
+	}
+	for _, p := range r.phases() {
+		select {
+		case <-done:
+		default:
+			r.runPhase(p, done)
+		}
+	}
+	close(tickDone)
+	tickWG.Wait()
+}
+
+func (r *runner) runPhase(p phase, done <-chan struct{}) {
+	ep := r.eps[p.ep]
+	start := r.clock.Now()
+	end := start.Add(p.dur)
+	users := r.cfg.Users
+	var wg sync.WaitGroup
+	if r.cfg.Rate > 0 {
+		tickets := make(chan ticket, users)
+		sched := NewSchedule(r.cfg.Rate, p.ramp, r.cfg.Arrival == "poisson", r.cfg.Seed+uint64(r.seqBase[p.ep]))
+		var issued atomic.Int64
+		var paceWG sync.WaitGroup
+		paceWG.Add(1)
+		go func() {
+			defer paceWG.Done()
+			issued.Store(int64(pace(r.clock, start, end, sched, p.requests, tickets, done)))
+		}()
+		for u := 0; u < users; u++ {
+			wg.Add(1)
+			go func(u int) {
+				defer wg.Done()
+				w := newWorker(ep, ep.recs[u%len(ep.recs)])
+				defer w.release()
+				for t := range tickets {
+					w.do(ep, streamed(r.seqBase[p.ep]+t.seq, r.cfg.Stream), t.intended, time.Now().Add(r.cfg.Timeout))
+				}
+			}(u)
+		}
+		wg.Wait()
+		paceWG.Wait()
+		r.scheduled[p.ep] += issued.Load()
+	} else {
+		var next atomic.Int64
+		for u := 0; u < users; u++ {
+			wg.Add(1)
+			go func(u int) {
+				defer wg.Done()
+				w := newWorker(ep, ep.recs[u%len(ep.recs)])
+				defer w.release()
+				// Users join evenly over the ramp.
+				at := start.Add(p.ramp * time.Duration(u) / time.Duration(users))
+				if !r.clock.SleepUntil(at, done) {
+					return
+				}
+				for {
+					seq := int(next.Add(1) - 1)
+					now := time.Now()
+					if seq >= p.requests || !now.Before(end) || isDone(done) {
+						return
+					}
+					w.do(ep, streamed(r.seqBase[p.ep]+seq, r.cfg.Stream), now, now.Add(r.cfg.Timeout))
+				}
+			}(u)
+		}
+		wg.Wait()
+	}
+	r.active[p.ep] += r.clock.Now().Sub(start).Seconds()
+	r.seqBase[p.ep] += p.requests
+}
+
+func isDone(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// snapshot merges the recorders of endpoint i.
+func (r *runner) snapshot(i int) (hists, Counters) {
+	h := newHists()
+	c := Counters{Errors: map[string]int64{}}
+	for _, rec := range r.eps[i].recs {
+		rec.mergeInto(&h, &c)
+	}
+	return h, c
+}

@@ -1,0 +1,104 @@
+package loadtest
+
+import (
+	"bufio"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+)
+
+// mockServer is a small OpenAI Chat Completions server for the tests.
+type mockServer struct {
+	opts     EmbedOptions
+	status   int           // answer with this status instead of 200 when non-zero
+	truncate bool          // end streams without data: [DONE]
+	before   func(n int64) // called with the request number before answering
+	count    atomic.Int64
+	srv      *fasthttp.Server
+	ln       net.Listener
+}
+
+// startMock serves m on an ephemeral loopback port and returns its base URL.
+func startMock(t testing.TB, m *mockServer) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	m.ln = ln
+	m.srv = &fasthttp.Server{Handler: m.handle, CloseOnShutdown: true}
+	go func() { _ = m.srv.Serve(ln) }()
+	t.Cleanup(func() { _ = m.srv.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+func (m *mockServer) handle(ctx *fasthttp.RequestCtx) {
+	n := m.count.Add(1)
+	if string(ctx.Path()) != "/v1/chat/completions" || !ctx.IsPost() {
+		ctx.Error("not found", fasthttp.StatusNotFound)
+		return
+	}
+	if m.before != nil {
+		m.before(n)
+	}
+	if m.status != 0 {
+		ctx.SetStatusCode(m.status)
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"error":{"message":"mock failure","type":"server_error"}}`)
+		return
+	}
+	var p fastjson.Parser
+	v, err := p.ParseBytes(ctx.PostBody())
+	if err != nil {
+		ctx.Error(`{"error":{"message":"bad json"}}`, fasthttp.StatusBadRequest)
+		return
+	}
+	tokens := m.opts.Tokens
+	if tokens <= 0 {
+		tokens = 5
+	}
+	if m.opts.Latency > 0 {
+		time.Sleep(m.opts.Latency)
+	}
+	if !v.GetBool("stream") {
+		ctx.SetContentType("application/json")
+		body := `{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"`
+		for i := 0; i < tokens; i++ {
+			body += "tok "
+		}
+		body += `"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":` + strconv.Itoa(tokens) + `,"total_tokens":` + strconv.Itoa(tokens+3) + `}}`
+		ctx.SetBodyString(body)
+		return
+	}
+	usage := v.GetBool("stream_options", "include_usage")
+	delay, truncate := m.opts.ChunkDelay, m.truncate
+	ctx.SetContentType("text/event-stream")
+	ctx.Response.Header.Set("Cache-Control", "no-cache")
+	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		w.WriteString("data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n")
+		_ = w.Flush()
+		for i := 0; i < tokens; i++ {
+			if delay > 0 {
+				time.Sleep(delay)
+			}
+			w.WriteString("data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"tok \"},\"finish_reason\":null}]}\n\n")
+			if err := w.Flush(); err != nil {
+				return
+			}
+		}
+		if truncate {
+			return
+		}
+		w.WriteString("data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n")
+		if usage {
+			w.WriteString("data: {\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":" + strconv.Itoa(tokens) + ",\"total_tokens\":" + strconv.Itoa(tokens+3) + "}}\n\n")
+		}
+		w.WriteString("data: [DONE]\n\n")
+		_ = w.Flush()
+	})
+}

@@ -1,0 +1,89 @@
+package loadtest
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// writeText prints the final report as aligned tables.
+func writeText(out io.Writer, rep *Report) {
+	c := &rep.Config
+	mode := c.Mode + " loop"
+	if c.Mode == "open" {
+		mode = fmt.Sprintf("open loop, %s arrivals at %.1f req/s", c.Arrival, c.Rate)
+	}
+	fmt.Fprintf(out, "loadtest: tier %s (scale %g), %s, %d users x %d requests, cap %.0fs, ramp %.1fs, %.0f%% streamed\n",
+		c.Tier, c.Scale, mode, c.Users, c.Requests, c.Seconds.Duration, c.Seconds.Ramp, c.Stream*100)
+	if len(rep.MergedFrom) > 0 {
+		fmt.Fprintf(out, "merged from %d runs: %v\n", len(rep.MergedFrom), rep.MergedFrom)
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for i := range rep.Endpoints {
+		e := &rep.Endpoints[i]
+		fmt.Fprintf(out, "\n== %s  %s\n", e.Name, e.URL)
+		fmt.Fprintf(tw, "sent\tok\terrors\terror rate\tstreamed\ttruncated\tlate sends\tactive s\t\n")
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.4f\t%d\t%d\t%d\t%.2f\t\n", e.Counters.Sent, e.Counters.OK,
+			e.Counters.ErrorTotal(), e.ErrorRate, e.Counters.Streamed, e.Counters.Truncated, e.Counters.Late, e.ActiveSeconds)
+		tw.Flush()
+		fmt.Fprintf(tw, "target req/s\tachieved req/s\tok req/s\tchunks/s\tbytes/s\ttokens/s\t\n")
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t\n", rateOrDash(e.Throughput.TargetRPS),
+			e.Throughput.AchievedRPS, e.Throughput.OKRPS, e.Rates.ChunksPerS, e.Rates.BytesPerS, e.Rates.OutputTokensPerS)
+		tw.Flush()
+		fmt.Fprintf(tw, "ms\tcount\tmin\tmean\tp50\tp90\tp95\tp99\tp99.9\tmax\t\n")
+		for _, row := range []struct {
+			name string
+			s    Summary
+		}{
+			{"latency", e.Latency}, {"latency (uncorrected)", e.LatencyUncorrected},
+			{"headers", e.Headers}, {"TTFT", e.TTFT}, {"chunk gap", e.ChunkGap}, {"TPOT", e.TPOT},
+		} {
+			s := row.s
+			fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t\n", row.name, s.Count,
+				s.Min, s.Mean, s.P50, s.P90, s.P95, s.P99, s.P999, s.Max)
+		}
+		tw.Flush()
+		if len(e.Counters.Errors) > 0 {
+			fmt.Fprintf(out, "errors:")
+			for _, k := range e.Counters.errorClasses() {
+				fmt.Fprintf(out, " %s=%d", k, e.Counters.Errors[k])
+			}
+			fmt.Fprintln(out)
+		}
+	}
+	if cmp := rep.Comparison; cmp != nil {
+		fmt.Fprintf(out, "\n== target over baseline\n")
+		fmt.Fprintf(tw, "added p50 ms\tadded p99 ms\tthroughput ratio\t\n")
+		fmt.Fprintf(tw, "%+.3f\t%+.3f\t%.3f\t\n", cmp.AddedP50Ms, cmp.AddedP99Ms, cmp.ThroughputRatio)
+		tw.Flush()
+	}
+	res := &rep.Resources
+	fmt.Fprintf(out, "\n== resources of the process under test (%s)\n", res.Source)
+	if res.Source != "none" {
+		fmt.Fprintf(tw, "samples\tpeak RSS MiB\tmean CPU %%\tmax goroutines\tRSS slope KiB/s\tleak verdict\t\n")
+		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t%d\t%.2f\t%s\t\n", len(res.Samples), float64(res.PeakRSSBytes)/(1<<20),
+			res.MeanCPUPercent, res.MaxGoroutines, res.Leak.SlopeBytesPerS/1024, res.Leak.Verdict)
+		tw.Flush()
+	}
+	g := &rep.Generator
+	note := ""
+	if g.IncludesTarget {
+		note = " (includes the embedded proxy and mock)"
+	}
+	fmt.Fprintf(out, "\ngenerator: %.2f CPU s over %.2f s wall = %.1f%% of one core, GOMAXPROCS %d%s\n",
+		g.CPUSeconds, g.WallSeconds, g.CPUPercent, g.GOMAXPROCS, note)
+	for _, ch := range rep.SLO.Checks {
+		verdict := "PASS"
+		if !ch.Pass {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(out, "SLO %s: %s (limit %g, actual %g)\n", ch.Name, verdict, ch.Limit, ch.Actual)
+	}
+}
+
+func rateOrDash(r float64) string {
+	if r == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", r)
+}
