@@ -5,6 +5,7 @@
 //	proxy [serve] [--config FILE] [flags]   run the proxy (the default)
 //	proxy check-config FILE                 validate a configuration file
 //	proxy mock-upstream --addr HOST:PORT    run the standalone mock upstream
+//	proxy loadtest --tier light|moderate|heavy|stress   load-test the proxy
 //	proxy version                           print the version
 package main
 
@@ -31,6 +32,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkConfig(args, stdout, stderr)
 	case "mock-upstream":
 		return mockUpstream(args, stderr)
+	case "loadtest":
+		return loadTest(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "proxy", version())
 		return 0
@@ -48,6 +51,7 @@ commands:
   serve           run the proxy (default when no command is given)
   check-config    validate a configuration file and list every problem
   mock-upstream   run the standalone OpenAI-compatible mock upstream
+  loadtest        load-test the proxy (embedded) or any endpoint (--target URL)
   version         print the version
 Run 'proxy <command> --help' for a command's flags.
 `

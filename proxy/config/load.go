@@ -192,3 +192,15 @@ func envLookup(environ []string) func(string) (string, bool) {
 		return v, ok
 	}
 }
+
+// FromStruct completes a configuration built in code (as the embedded load
+// test does): provider defaults are filled in and the result validated.
+func FromStruct(c Config) (*Config, error) {
+	for i := range c.Providers {
+		providerDefaults(&c.Providers[i])
+	}
+	if p := c.Validate(); p != nil {
+		return nil, p
+	}
+	return &c, nil
+}

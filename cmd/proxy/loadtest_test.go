@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/llmproxy/proxy/loadtest"
+)
+
+// TestLoadTestLightEmbedded runs `proxy loadtest --tier light --scale 0.05`
+// against the embedded mock upstream and proxy: zero errors, every report
+// field filled, JSON and HTML written and valid.
+func TestLoadTestLightEmbedded(t *testing.T) {
+	dir := t.TempDir()
+	jsonPath, htmlPath := filepath.Join(dir, "run.json"), filepath.Join(dir, "run.html")
+	var out, errOut bytes.Buffer
+	// The short interval gives the leak check enough resource samples in a
+	// run this small; the chunk delay makes streams last long enough to sample.
+	code := run([]string{"loadtest", "--tier", "light", "--scale", "0.05", "--interval", "50ms",
+		"--mock-chunk-delay", "2ms", "--json", jsonPath, "--html", htmlPath}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	rep, err := loadtest.ReadReport(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Endpoints) != 2 {
+		t.Fatalf("%d endpoints, want target and baseline", len(rep.Endpoints))
+	}
+	for _, ep := range rep.Endpoints {
+		c := ep.Counters
+		if c.Sent == 0 || c.OK != c.Sent || len(c.Errors) != 0 || c.Truncated != 0 {
+			t.Errorf("%s: sent %d ok %d errors %v truncated %d", ep.Name, c.Sent, c.OK, c.Errors, c.Truncated)
+		}
+		if c.Streamed == 0 || c.Chunks == 0 || c.OutputTokens == 0 {
+			t.Errorf("%s: no streaming measured: %+v", ep.Name, c)
+		}
+		if ep.Latency.Count == 0 || ep.TTFT.Count == 0 || ep.Latency.P99 <= 0 {
+			t.Errorf("%s: latency %+v ttft %+v", ep.Name, ep.Latency, ep.TTFT)
+		}
+	}
+	if rep.Comparison == nil {
+		t.Error("no target-over-baseline comparison")
+	}
+	if rep.Resources.Source != "embedded" || len(rep.Resources.Samples) == 0 || rep.Resources.PeakRSSBytes == 0 {
+		t.Errorf("resources not sampled: %+v", rep.Resources)
+	}
+	// No field of the report may be left null.
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var generic any
+	if err := json.Unmarshal(raw, &generic); err != nil {
+		t.Fatal(err)
+	}
+	if path := findNull(generic, "$"); path != "" {
+		t.Errorf("report field %s is null", path)
+	}
+	html, err := os.ReadFile(htmlPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(bytes.TrimSpace(html), []byte("<!DOCTYPE html>")) || !bytes.Contains(html, []byte("<svg")) {
+		t.Errorf("HTML report is not a page with charts (%d bytes)", len(html))
+	}
+	if !strings.Contains(out.String(), "target over baseline") {
+		t.Errorf("text report lacks the comparison:\n%s", out.String())
+	}
+}
+
+// findNull returns the path of the first null in v, or "".
+func findNull(v any, path string) string {
+	switch x := v.(type) {
+	case nil:
+		return path
+	case map[string]any:
+		for k, e := range x {
+			if p := findNull(e, path+"."+k); p != "" {
+				return p
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if p := findNull(e, path+"["+strconv.Itoa(i)+"]"); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
