@@ -10,7 +10,7 @@ FUZZTIME ?= 5s
 # package:target pairs run briefly by `make test`; `make fuzz FUZZTIME=5m` digs deeper.
 FUZZ     := ./stream:FuzzReader ./proxy/jsonpatch:FuzzReplace
 
-.PHONY: build run test fmt-check vet unit fuzz bench bench-compare install clean
+.PHONY: build run test fmt-check vet unit fuzz bench bench-compare bench-startup install clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/proxy
@@ -47,6 +47,10 @@ bench-compare:
 
 # The config is put in place first so that install.sh gives it to the
 # service's group; an existing one is kept.
+# Time from exec to the first served request, and idle RSS.
+bench-startup:
+	bash loadtest/compare/startup.sh
+
 install: build
 	@if [ ! -f "$(DESTDIR)/etc/proxy/config.yaml" ]; then \
 		install -D -m 0640 config.yaml "$(DESTDIR)/etc/proxy/config.yaml"; \
