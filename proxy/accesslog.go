@@ -35,7 +35,6 @@ func (s *Server) logDone(ctx *fasthttp.RequestCtx, start time.Time, upstream tim
 	ce.Write(fields[:]...)
 }
 
-
 // streamLog is what a stream's access line needs once the handler is gone.
 type streamLog struct {
 	requestID []byte
