@@ -76,6 +76,10 @@ func (r *sketchRelay) do(t *testing.T, chain []retry.Target, stream bool) relayR
 			continue
 		}
 		lease, err := up.pool.Acquire(now, plan.Excluded()...)
+		if err != nil && len(plan.Refused()) < len(plan.Excluded()) {
+			// Only transient failures so far: the same key may serve again.
+			lease, err = up.pool.Acquire(now, plan.Refused()...)
+		}
 		if err != nil {
 			up.br.Abandon(tk)
 			var nk *keypool.NoKeyError
@@ -193,6 +197,23 @@ func TestSketchRetriesOnAnotherKeyThenFallsBack(t *testing.T) {
 	}
 	if b.srv.Requests() != 1 {
 		t.Fatalf("fallback saw %d requests", b.srv.Requests())
+	}
+}
+
+func TestSketchSingleKeyRetriesTransientFailure(t *testing.T) {
+	r := newSketch(t, retry.Policy{MaxAttempts: 3, PerTarget: 3, BaseBackoff: time.Millisecond}, retry.LimiterOptions{}, "a")
+	a := r.ups["a"]
+	a.pool = keypool.New([]keypool.Key{{Secret: "only"}}, keypool.Options{})
+	a.srv.Enqueue(Script{Kind: Reset}, Script{Kind: Status, Status: 500})
+	res := r.do(t, chainAB[:1], false)
+	if res.status != 200 || res.attempts != 3 || a.srv.Requests() != 3 {
+		t.Fatalf("result %+v after %d requests", res, a.srv.Requests())
+	}
+	// A 429 on the only key leaves nothing to retry with: the client gets it.
+	a.srv.Enqueue(Script{Kind: Status, Status: 429, RetryAfter: "9"})
+	res = r.do(t, chainAB[:1], false)
+	if res.status != 429 || res.attempts != 1 || res.retryAfter != 9*time.Second {
+		t.Fatalf("429 result %+v", res)
 	}
 }
 

@@ -11,15 +11,16 @@ var ErrNoKey = errors.New("keypool: no key available")
 
 // NoKeyError says why Acquire found no key and when one may be back.
 type NoKeyError struct {
-	// Until is the soonest end of a cooldown among the candidate keys; zero
-	// when no key is cooling (all disabled, excluded or at their limit).
+	// Until is the soonest end of a cooldown among all the pool's keys,
+	// excluded ones included (exclusion lasts one request, a cooldown does
+	// not); zero when no key is cooling.
 	Until time.Time
-	// Cooling, Disabled and Busy count candidate keys by reason.
-	Cooling, Disabled, Busy int
+	// Excluded, Cooling, Disabled and Busy count the keys by reason.
+	Excluded, Cooling, Disabled, Busy int
 }
 
 func (e *NoKeyError) Error() string {
-	return "keypool: no key available (" + strconv.Itoa(e.Cooling) + " cooling, " +
+	return "keypool: no key available (" + strconv.Itoa(e.Excluded) + " excluded, " + strconv.Itoa(e.Cooling) + " cooling, " +
 		strconv.Itoa(e.Disabled) + " disabled, " + strconv.Itoa(e.Busy) + " at limit)"
 }
 
@@ -27,10 +28,11 @@ func (e *NoKeyError) Error() string {
 func (e *NoKeyError) Unwrap() error { return ErrNoKey }
 
 // RetryAfter suggests a Retry-After for the client: the time until Until,
-// rounded up to whole seconds, and at least one second.
+// rounded up to whole seconds, at least one second; 0 when no key is
+// cooling (nothing known: the caller picks its default).
 func (e *NoKeyError) RetryAfter(now time.Time) time.Duration {
 	if e.Until.IsZero() {
-		return time.Second
+		return 0
 	}
 	d := e.Until.Sub(now)
 	if d < time.Second {
@@ -169,18 +171,18 @@ func (p *Pool) noKey(nowN int64, exclude []int) error {
 	e := &NoKeyError{}
 	var soonest int64
 	for i := range p.slots {
-		if excluded(i, exclude) {
-			continue
-		}
 		s := &p.slots[i]
-		switch cu := s.cooldownUntil.Load(); {
+		cu := s.cooldownUntil.Load()
+		if cu > nowN && !s.disabled.Load() && (soonest == 0 || cu < soonest) {
+			soonest = cu
+		}
+		switch {
+		case excluded(i, exclude):
+			e.Excluded++
 		case s.disabled.Load():
 			e.Disabled++
 		case cu > nowN:
 			e.Cooling++
-			if soonest == 0 || cu < soonest {
-				soonest = cu
-			}
 		default:
 			e.Busy++
 		}

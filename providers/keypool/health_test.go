@@ -172,6 +172,14 @@ func TestCooldownSkipsKeyAndReportsSoonestEnd(t *testing.T) {
 	if ra := nk.RetryAfter(c.Now().Add(time.Minute)); ra != time.Second {
 		t.Fatalf("RetryAfter floor: %v", ra)
 	}
+	if ra := (&NoKeyError{}).RetryAfter(c.Now()); ra != 0 {
+		t.Fatalf("RetryAfter without cooldown: %v", ra)
+	}
+	// Excluding the cooling keys still reports when they come back.
+	_, err = p.Acquire(c.Now(), 0, 1)
+	if !errors.As(err, &nk) || nk.Excluded != 2 || nk.Disabled != 1 || !nk.Until.Equal(c.Now().Add(5*time.Second)) {
+		t.Fatalf("no-key with exclusions %+v", nk)
+	}
 	c.Advance(5 * time.Second)
 	l, err := p.Acquire(c.Now())
 	if err != nil || l.Index() != 1 {

@@ -76,8 +76,11 @@ type Plan struct {
 	done     bool
 	pending  bool // an attempt was handed out and not yet reported
 
+	cur        int // key of the pending attempt, -1 if none
 	tried      [maxTried]int
 	nTried     int
+	refused    [maxTried]int // keys that refused this request (429, 401/403)
+	nRefused   int
 	retryAfter time.Duration
 }
 
@@ -88,7 +91,7 @@ func (p Policy) NewPlan(now time.Time, chain []Target, rnd Rand) Plan {
 	if rnd == nil {
 		rnd = SharedRand{}
 	}
-	return Plan{policy: p, rnd: rnd, chain: chain, deadline: now.Add(p.MaxTotal), done: len(chain) == 0}
+	return Plan{policy: p, rnd: rnd, chain: chain, deadline: now.Add(p.MaxTotal), done: len(chain) == 0, cur: -1}
 }
 
 // Next returns the next attempt, or false when the plan is over: committed,
@@ -105,6 +108,7 @@ func (pl *Plan) Next(now time.Time) (Attempt, bool) {
 	pl.attempts++
 	pl.onTarget++
 	pl.pending = true
+	pl.cur = -1
 	a := Attempt{
 		Target:      pl.chain[pl.target],
 		TargetIndex: pl.target,
@@ -116,17 +120,19 @@ func (pl *Plan) Next(now time.Time) (Attempt, bool) {
 	return a, true
 }
 
-// Excluded lists the key indexes already tried on the current target, for
-// keypool.Pool.Acquire(now, plan.Excluded()...).
+// Excluded lists the keys already tried on the current target, for
+// keypool.Pool.Acquire(now, plan.Excluded()...): retries go to another key
+// when there is one.
 func (pl *Plan) Excluded() []int { return pl.tried[:pl.nTried] }
 
-// UseKey records that the current attempt uses key index i of the target's pool.
-func (pl *Plan) UseKey(i int) {
-	if pl.nTried < maxTried {
-		pl.tried[pl.nTried] = i
-		pl.nTried++
-	}
-}
+// Refused lists only the keys that refused this request (429, 401/403). When
+// Acquire with Excluded finds no key, try again with Refused: after a
+// transient failure (a reset on a stale connection, say) the same key may
+// be retried if it is the only one.
+func (pl *Plan) Refused() []int { return pl.refused[:pl.nRefused] }
+
+// UseKey records the key index the pending attempt uses.
+func (pl *Plan) UseKey(i int) { pl.cur = i }
 
 // Skip reports that the attempt sent nothing upstream (breaker open, no key
 // available) and moves to the next target without spending an attempt.
@@ -159,6 +165,7 @@ func (pl *Plan) Fail(f Failure) bool {
 	if c == RateLimited {
 		pl.noteRetryAfter(f.RetryAfter)
 	}
+	pl.noteKey(c == RateLimited || c == KeyRejected)
 	if c == Fatal || pl.attempts >= pl.policy.MaxAttempts {
 		pl.done = true
 		return false
@@ -198,10 +205,26 @@ func (pl *Plan) Attempts() int { return pl.attempts }
 // 0 if none: a hint for the 429/503 the relay sends when the plan fails.
 func (pl *Plan) RetryAfter() time.Duration { return pl.retryAfter }
 
+func (pl *Plan) noteKey(refused bool) {
+	if pl.cur < 0 {
+		return
+	}
+	if pl.nTried < maxTried {
+		pl.tried[pl.nTried] = pl.cur
+		pl.nTried++
+	}
+	if refused && pl.nRefused < maxTried {
+		pl.refused[pl.nRefused] = pl.cur
+		pl.nRefused++
+	}
+	pl.cur = -1
+}
+
 func (pl *Plan) nextTarget() {
 	pl.target++
 	pl.onTarget = 0
 	pl.nTried = 0
+	pl.nRefused = 0
 	pl.wait = 0
 	pl.prevWait = 0
 }

@@ -2,6 +2,8 @@ package retry
 
 import (
 	"io"
+	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -136,25 +138,63 @@ func TestPlanWalk(t *testing.T) {
 
 func TestPlanExcludedKeys(t *testing.T) {
 	chain := []Target{{"a", "m"}, {"b", "m"}}
-	pl := Policy{MaxAttempts: 5, PerTarget: 3}.NewPlan(time.Now(), chain, fixedRand{})
-	pl.Next(time.Now())
-	pl.UseKey(2)
-	pl.Fail(Failure{Status: 429, Delivery: NothingSent})
-	pl.Next(time.Now())
-	pl.UseKey(0)
-	if ex := pl.Excluded(); len(ex) != 2 || ex[0] != 2 || ex[1] != 0 {
-		t.Fatalf("excluded %v", ex)
+	now := time.Now()
+	pl := Policy{MaxAttempts: 9, PerTarget: 9, BaseBackoff: time.Millisecond}.NewPlan(now, chain, fixedRand{})
+	steps := []struct {
+		key          int
+		failure      Failure
+		wantExcluded []int
+		wantRefused  []int
+	}{
+		{2, Failure{Status: 429, Delivery: NothingSent}, []int{2}, []int{2}},
+		{0, Failure{Err: errReset, Delivery: NothingSent}, []int{2, 0}, []int{2}},
+		{1, Failure{Status: 403, Delivery: NothingSent}, []int{2, 0, 1}, []int{2, 1}},
 	}
+	for i, st := range steps {
+		if _, ok := pl.Next(now); !ok {
+			t.Fatalf("step %d: plan over", i)
+		}
+		pl.UseKey(st.key)
+		if !pl.Fail(st.failure) {
+			t.Fatalf("step %d: no retry", i)
+		}
+		if !equalInts(pl.Excluded(), st.wantExcluded) || !equalInts(pl.Refused(), st.wantRefused) {
+			t.Fatalf("step %d: excluded %v refused %v, want %v %v", i, pl.Excluded(), pl.Refused(), st.wantExcluded, st.wantRefused)
+		}
+	}
+	pl.Next(now)
 	pl.Skip(0) // no key left on target a
-	if _, ok := pl.Next(time.Now()); !ok || len(pl.Excluded()) != 0 {
-		t.Fatalf("fallback target inherits exclusions %v", pl.Excluded())
+	if _, ok := pl.Next(now); !ok || len(pl.Excluded()) != 0 || len(pl.Refused()) != 0 {
+		t.Fatalf("fallback target inherits exclusions %v %v", pl.Excluded(), pl.Refused())
 	}
+	// An attempt that never named its key excludes nothing.
+	pl.Fail(Failure{Status: 500, Delivery: NothingSent})
+	if len(pl.Excluded()) != 0 {
+		t.Fatalf("excluded %v", pl.Excluded())
+	}
+	long := Policy{MaxAttempts: 40, PerTarget: 40, BaseBackoff: time.Nanosecond}.NewPlan(now, chain, fixedRand{})
 	for i := range 40 {
-		pl.UseKey(i) // more keys than remembered: must not panic
+		long.Next(now)
+		long.UseKey(i) // more keys than remembered: must not panic
+		long.Fail(Failure{Status: 429, Delivery: NothingSent})
 	}
-	if len(pl.Excluded()) != maxTried {
-		t.Fatalf("excluded %d", len(pl.Excluded()))
+	if len(long.Excluded()) != maxTried || len(long.Refused()) != maxTried {
+		t.Fatalf("excluded %d refused %d", len(long.Excluded()), len(long.Refused()))
 	}
+}
+
+var errReset = &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func TestPlanMisuse(t *testing.T) {
