@@ -63,6 +63,10 @@ type Options struct {
 	// HalfOpenProbes is how many probes may be in flight when half-open, and
 	// how many must succeed to close (default 1).
 	HalfOpenProbes int
+	// ProbeTimeout is how long half-open probes may stay unreported before
+	// they are presumed lost and new ones are let through (default 60 s), so
+	// a leaked ticket cannot wedge the breaker half-open.
+	ProbeTimeout time.Duration
 	// Now is the clock Done and State read (default time.Now).
 	Now func() time.Time
 	// OnStateChange, if set, is called after every transition, outside the
@@ -98,12 +102,17 @@ func (o *Options) defaults() {
 	if o.HalfOpenProbes <= 0 {
 		o.HalfOpenProbes = 1
 	}
+	if o.ProbeTimeout <= 0 {
+		o.ProbeTimeout = 60 * time.Second
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 }
 
-// Ticket is what Allow hands out and Done takes back. Outcomes of tickets
+// Ticket is what Allow hands out and Done takes back. Call Done when the
+// upstream's response headers arrived (or the attempt failed), not at the
+// end of a stream. Outcomes of tickets
 // issued before the last transition are ignored: a slow request admitted
 // while closed must not close a breaker that has since opened.
 type Ticket struct {
@@ -132,6 +141,7 @@ type Breaker struct {
 	openFor   time.Duration
 	probesOut int
 	probesOK  int
+	probeAt   int64 // when the last probe was let through
 	consec    int
 	buckets   []bucket
 	bucketNs  int64

@@ -203,6 +203,34 @@ func TestStaleAndAbandonedTickets(t *testing.T) {
 	b.Abandon(Ticket{})
 }
 
+func TestLostProbeDoesNotWedgeHalfOpen(t *testing.T) {
+	b, c := newBreaker(Options{ConsecutiveFailures: 1, OpenFor: time.Second, ProbeTimeout: 10 * time.Second})
+	tk, _ := b.Allow(c.Now())
+	b.Done(tk, false)
+	c.Advance(time.Second)
+	lost, ok := b.Allow(c.Now())
+	if !ok {
+		t.Fatal("no probe")
+	}
+	c.Advance(9 * time.Second)
+	if _, ok := b.Allow(c.Now()); ok {
+		t.Fatal("second probe before the probe timeout")
+	}
+	c.Advance(time.Second)
+	probe, ok := b.Allow(c.Now())
+	if !ok {
+		t.Fatal("lost probe wedged the breaker")
+	}
+	b.Done(lost, false) // the lost probe reports late: stale, ignored
+	if b.State() != HalfOpen {
+		t.Fatalf("late report of a lost probe changed state to %v", b.State())
+	}
+	b.Done(probe, true)
+	if b.State() != Closed {
+		t.Fatalf("state %v", b.State())
+	}
+}
+
 func TestStateString(t *testing.T) {
 	for s, want := range map[State]string{Closed: "closed", Open: "open", HalfOpen: "half-open", State(9): "unknown"} {
 		if s.String() != want {

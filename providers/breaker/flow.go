@@ -26,8 +26,15 @@ func (b *Breaker) Allow(now time.Time) (Ticket, bool) {
 	case Closed:
 		t, ok = Ticket{gen: b.g}, true
 	case HalfOpen:
+		nowN := now.UnixNano()
+		if b.probesOut >= b.opts.HalfOpenProbes && nowN-b.probeAt >= int64(b.opts.ProbeTimeout) {
+			// The outstanding probes are presumed lost; their tickets go stale.
+			b.setState(HalfOpen)
+			b.probesOut, b.probesOK = 0, 0
+		}
 		if b.probesOut < b.opts.HalfOpenProbes {
 			b.probesOut++
+			b.probeAt = nowN
 			t, ok = Ticket{gen: b.g, probe: true}, true
 		}
 	}

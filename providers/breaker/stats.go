@@ -26,15 +26,16 @@ func (b *Breaker) RetryAfter(now time.Time) time.Duration {
 
 // Stats is a breaker's state for /health and metrics.
 type Stats struct {
-	State State
+	State State `json:"state"`
 	// Requests and Failures are the closed-state outcomes in the window.
-	Requests, Failures int64
+	Requests int64 `json:"window_requests"`
+	Failures int64 `json:"window_failures"`
 	// ConsecutiveFailures is the current run of failures.
-	ConsecutiveFailures int
+	ConsecutiveFailures int `json:"consecutive_failures"`
 	// OpenUntil is when an open breaker starts probing; zero otherwise.
-	OpenUntil time.Time
+	OpenUntil time.Time `json:"open_until,omitzero"`
 	// Opens counts trips since New.
-	Opens uint64
+	Opens uint64 `json:"opens"`
 }
 
 // Stats snapshots the breaker.

@@ -1,6 +1,7 @@
 package keypool
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -242,7 +243,15 @@ func TestSnapshotNeverShowsSecrets(t *testing.T) {
 	p := testPool(ks, Options{}, c)
 	use(t, p, c, 0, StatusOutcome(429, 0))
 	use(t, p, c, 1, StatusOutcome(401, 0))
-	dump := fmt.Sprintf("%+v %#v", p.Snapshot(), p.Snapshot())
+	js, err := json.Marshal(p.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), `"state":"cooldown"`) || !strings.Contains(string(js), `"state":"disabled"`) ||
+		strings.Count(string(js), "unhealthy_until") != 0 {
+		t.Fatalf("json %s", js)
+	}
+	dump := fmt.Sprintf("%+v %#v %s", p.Snapshot(), p.Snapshot(), js)
 	for _, k := range ks {
 		if strings.Contains(dump, k.Secret) || strings.Contains(dump, k.Secret[3:]) {
 			t.Fatalf("snapshot leaks a secret: %s", dump)

@@ -36,15 +36,15 @@ func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // KeyState is one key's public state. It never carries the secret.
 type KeyState struct {
-	Label          string
-	State          State
-	InFlight       int
-	Weight         int
-	MaxConcurrent  int
-	CooldownUntil  time.Time // zero unless cooling down
-	UnhealthyUntil time.Time // zero unless unhealthy
+	Label          string    `json:"label"`
+	State          State     `json:"state"`
+	InFlight       int       `json:"in_flight"`
+	Weight         int       `json:"weight"`
+	MaxConcurrent  int       `json:"max_concurrent,omitzero"`
+	CooldownUntil  time.Time `json:"cooldown_until,omitzero"`  // zero unless cooling down
+	UnhealthyUntil time.Time `json:"unhealthy_until,omitzero"` // zero unless unhealthy
 	// WindowSuccesses and WindowFailures count the outcomes in the sliding
 	// health window.
-	WindowSuccesses int
-	WindowFailures  int
+	WindowSuccesses int `json:"window_successes"`
+	WindowFailures  int `json:"window_failures"`
 }
