@@ -105,8 +105,7 @@ func (r *rawResp) run(ri reqInfo) {
 	}
 	switch sc.Kind {
 	case Truncate:
-		r.ended = true // cut on purpose: no finish, no [DONE], no last HTTP chunk
-		return
+		return // cut on purpose: no finish, no [DONE], no last HTTP chunk
 	case StreamStall:
 		if !r.wait(sc.Delay) {
 			return

@@ -142,6 +142,23 @@ func TestAcquireHonoursMaxConcurrentAndExclude(t *testing.T) {
 	l.Release(Outcome{Kind: OK})
 }
 
+// A heavy key at its limit must not hide a light key that has room.
+func TestAcquireSkipsFullKeyThatScoresBest(t *testing.T) {
+	c := newClock()
+	p := testPool([]Key{{Secret: "heavy", Weight: 10, MaxConcurrent: 1}, {Secret: "light", Weight: 1, MaxConcurrent: 3}}, Options{}, c)
+	heavy, err := p.Acquire(c.Now(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		l, err := p.Acquire(c.Now())
+		if err != nil || l.Index() != 1 {
+			t.Fatalf("acquire %d: got %d %v, want the light key", i, l.Index(), err)
+		}
+	}
+	heavy.Release(Outcome{Kind: OK})
+}
+
 func TestEmptyPool(t *testing.T) {
 	p := New(nil, Options{})
 	if _, err := p.Acquire(newClock().Now()); !errors.Is(err, ErrNoKey) {
