@@ -1,0 +1,85 @@
+package keypool
+
+import "time"
+
+// Reenable puts keys with this label back in service with a clean window
+// (after an operator fixed a credential). It reports whether any key matched.
+func (p *Pool) Reenable(label string) bool {
+	return p.each(label, func(s *slot) {
+		s.disabled.Store(false)
+		s.unhealthyUntil.Store(0)
+		resetWindow(s)
+	})
+}
+
+// Disable takes keys with this label out of service until Reenable or a
+// passing health check.
+func (p *Pool) Disable(label string) bool {
+	return p.each(label, func(s *slot) { s.disabled.Store(true) })
+}
+
+// ReportHealthCheck feeds the result of an out-of-band check of a key. A
+// pass re-enables a disabled or unhealthy key (a cooldown still runs out, a
+// check does not prove the rate limit has lifted); a failure marks the key
+// unhealthy for UnhealthyFor without disabling it.
+func (p *Pool) ReportHealthCheck(label string, ok bool) bool {
+	nowN := p.opts.Now().UnixNano()
+	return p.each(label, func(s *slot) {
+		if ok {
+			s.disabled.Store(false)
+			s.unhealthyUntil.Store(0)
+			resetWindow(s)
+			return
+		}
+		s.unhealthyUntil.Store(nowN + int64(p.opts.UnhealthyFor))
+	})
+}
+
+func (p *Pool) each(label string, f func(*slot)) bool {
+	found := false
+	for i := range p.slots {
+		s := &p.slots[i]
+		if s.label != label {
+			continue
+		}
+		found = true
+		s.mu.Lock()
+		f(s)
+		s.mu.Unlock()
+	}
+	return found
+}
+
+// Snapshot reports every key's state for /health, in configuration order.
+func (p *Pool) Snapshot() []KeyState {
+	now := p.opts.Now()
+	nowN := now.UnixNano()
+	out := make([]KeyState, len(p.slots))
+	for i := range p.slots {
+		s := &p.slots[i]
+		s.mu.Lock()
+		n, f := s.n, onesInWindow(s)
+		s.mu.Unlock()
+		ks := KeyState{
+			Label:           s.label,
+			InFlight:        int(s.inflight.Load()),
+			Weight:          int(s.weight),
+			MaxConcurrent:   int(s.max),
+			WindowSuccesses: n - f,
+			WindowFailures:  f,
+		}
+		if uu := s.unhealthyUntil.Load(); uu != 0 {
+			ks.UnhealthyUntil = time.Unix(0, uu)
+			ks.State = Unhealthy
+		}
+		if cu := s.cooldownUntil.Load(); cu > nowN {
+			ks.CooldownUntil = time.Unix(0, cu)
+			ks.State = Cooldown
+		}
+		if s.disabled.Load() {
+			ks.State = Disabled
+		}
+		out[i] = ks
+	}
+	return out
+}
