@@ -37,16 +37,17 @@ func TestStreamTimeouts(t *testing.T) {
 			select {
 			case <-r.Context().Done():
 				return
-			case <-time.After(60 * time.Millisecond):
+			case <-time.After(40 * time.Millisecond):
 			}
 		}
 		_, _ = io.WriteString(w, "data: [DONE]\n\n")
 	}))
 	p := openaiProvider("up", up, "m")
-	// 12 events 60 ms apart take ~700 ms: longer than the first-byte
-	// timeout, each gap well inside the idle timeout.
-	p.FirstByteTimeout = 250 * time.Millisecond
-	p.IdleTimeout = 400 * time.Millisecond
+	// 12 events 40 ms apart take ~500 ms: longer than the first-byte
+	// timeout, each gap far inside the idle timeout (a loaded machine can
+	// stretch a 40 ms gap several times over).
+	p.FirstByteTimeout = 200 * time.Millisecond
+	p.IdleTimeout = 1 * time.Second
 	cfg := baseConfig(p)
 	// Heartbeats off, so that only the idle timeout can end the stalled stream.
 	cfg.Server.StreamHeartbeat = 0
@@ -86,7 +87,7 @@ func TestStreamTimeouts(t *testing.T) {
 		}
 		select {
 		case <-closed:
-		case <-time.After(2 * time.Second):
+		case <-time.After(3 * time.Second):
 			t.Fatal("upstream connection not closed after the idle timeout")
 		}
 	})
