@@ -256,3 +256,6 @@ func equalFold(a, b string) bool {
 	}
 	return true
 }
+
+// strS is str without the copy, for values used before the next parse.
+func strS(v *fastjson.Value, key string) string { return b2s(strB(v, key)) }
