@@ -80,7 +80,7 @@ func refineKind(kind wire.Kind, e *fastjson.Value) wire.Kind {
 			kind = wire.Internal
 		}
 	}
-	details, _ := e.Get("details").Array()
+	details, _ := arrayOf(e.Get("details"))
 	for _, d := range details {
 		if r := str(d, "reason"); r == "API_KEY_INVALID" || r == "API_KEY_EXPIRED" {
 			kind = wire.Authentication

@@ -259,3 +259,13 @@ func equalFold(a, b string) bool {
 
 // strS is str without the copy, for values used before the next parse.
 func strS(v *fastjson.Value, key string) string { return b2s(strB(v, key)) }
+
+var errNotArray = fieldErr("", "not an array")
+
+// arrayOf is Value.Array that tolerates an absent value.
+func arrayOf(v *fastjson.Value) ([]*fastjson.Value, error) {
+	if v == nil {
+		return nil, errNotArray
+	}
+	return v.Array()
+}

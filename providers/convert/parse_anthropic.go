@@ -14,7 +14,7 @@ func parseAnthropic(root *fastjson.Value) (*request, error) {
 		}
 		r.system = append(r.system, t)
 	}
-	msgs, err := root.Get("messages").Array()
+	msgs, err := arrayOf(root.Get("messages"))
 	if err != nil {
 		return nil, fieldErr("messages", "is required and must be an array")
 	}

@@ -7,7 +7,7 @@ import (
 // parseChat reads an OpenAI Chat Completions request.
 func parseChat(root *fastjson.Value) (*request, error) {
 	r := &request{}
-	msgs, err := root.Get("messages").Array()
+	msgs, err := arrayOf(root.Get("messages"))
 	if err != nil {
 		return nil, fieldErr("messages", "is required and must be an array")
 	}

@@ -16,7 +16,7 @@ func parseGemini(root *fastjson.Value) (*request, error) {
 		return nil, fieldErr("cachedContent", "cached content cannot be carried to this upstream")
 	}
 	if si := get(root, "systemInstruction", "system_instruction"); isType(si, fastjson.TypeObject) {
-		parts, _ := si.Get("parts").Array()
+		parts, _ := arrayOf(si.Get("parts"))
 		for i, p := range parts {
 			if p.Get("text") == nil {
 				return nil, fieldErr(idx("systemInstruction.parts", i), "only text parts are supported")
@@ -24,7 +24,7 @@ func parseGemini(root *fastjson.Value) (*request, error) {
 			r.system = append(r.system, str(p, "text"))
 		}
 	}
-	contents, err := root.Get("contents").Array()
+	contents, err := arrayOf(root.Get("contents"))
 	if err != nil {
 		return nil, fieldErr("contents", "is required and must be an array")
 	}
@@ -41,7 +41,7 @@ func parseGemini(root *fastjson.Value) (*request, error) {
 		default:
 			return nil, fieldErr(f+".role", "unsupported role %q", rn)
 		}
-		parts, err := c.Get("parts").Array()
+		parts, err := arrayOf(c.Get("parts"))
 		if err != nil {
 			return nil, fieldErr(f+".parts", "is required and must be an array")
 		}
@@ -107,7 +107,13 @@ func parseGemini(root *fastjson.Value) (*request, error) {
 					return nil, fieldErr(pf+".functionResponse", "answers no earlier functionCall named %q", rp.name)
 				}
 				if resp := fr.Get("response"); resp != nil {
-					rp.resultJSON = appendValue(nil, resp)
+					// {"result":"text"} is how text results are wrapped for
+					// Gemini (by us among others): unwrap it back to text.
+					if o, _ := resp.Object(); o != nil && o.Len() == 1 && isType(resp.Get("result"), fastjson.TypeString) {
+						rp.text = str(resp, "result")
+					} else {
+						rp.resultJSON = appendValue(nil, resp)
+					}
 				} else {
 					rp.resultJSON = []byte("{}")
 				}

@@ -56,7 +56,7 @@ func Response(from, to wire.Protocol, body []byte, model string) ([]byte, error)
 
 func readChatResponse(root *fastjson.Value) (*response, error) {
 	r := &response{id: str(root, "id"), usage: usageFromChat(root.Get("usage"))}
-	chs, _ := root.Get("choices").Array()
+	chs, _ := arrayOf(root.Get("choices"))
 	for i, c := range chs {
 		m := c.Get("message")
 		ch := choice{finish: finishFromChat(str(c, "finish_reason"))}
@@ -79,7 +79,7 @@ func readChatResponse(root *fastjson.Value) (*response, error) {
 		if t := str(m, "refusal"); t != "" {
 			ch.parts = append(ch.parts, part{kind: partText, text: t})
 		}
-		calls, _ := m.Get("tool_calls").Array()
+		calls, _ := arrayOf(m.Get("tool_calls"))
 		for j, tc := range calls {
 			p := part{kind: partToolCall, id: str(tc, "id")}
 			fn := tc.Get("function")
@@ -105,11 +105,11 @@ func readResponsesResponse(root *fastjson.Value) (*response, error) {
 		return nil, fmt.Errorf("upstream response failed: %s", str(root.Get("error"), "message"))
 	}
 	ch := choice{}
-	items, _ := root.Get("output").Array()
+	items, _ := arrayOf(root.Get("output"))
 	for i, it := range items {
 		switch str(it, "type") {
 		case "message":
-			cs, _ := it.Get("content").Array()
+			cs, _ := arrayOf(it.Get("content"))
 			for _, c := range cs {
 				if t := str(c, "text") + str(c, "refusal"); t != "" {
 					ch.parts = append(ch.parts, part{kind: partText, text: t})
@@ -123,7 +123,7 @@ func readResponsesResponse(root *fastjson.Value) (*response, error) {
 			}
 			ch.parts = append(ch.parts, p)
 		case "reasoning":
-			ss, _ := it.Get("summary").Array()
+			ss, _ := arrayOf(it.Get("summary"))
 			for _, s := range ss {
 				if t := str(s, "text"); t != "" {
 					ch.parts = append(ch.parts, part{kind: partThinking, text: t})
@@ -140,7 +140,7 @@ func readAnthropicResponse(root *fastjson.Value) (*response, error) {
 	r := &response{id: str(root, "id")}
 	addAnthropicUsage(&r.usage, root.Get("usage"))
 	ch := choice{finish: finishFromAnthropic(str(root, "stop_reason")), stopSeq: str(root, "stop_sequence")}
-	blocks, _ := root.Get("content").Array()
+	blocks, _ := arrayOf(root.Get("content"))
 	for _, b := range blocks {
 		switch str(b, "type") {
 		case "text":
@@ -166,10 +166,10 @@ func readGeminiResponse(root *fastjson.Value) (*response, error) {
 		base = []byte(newID(""))
 	}
 	calls := 0
-	cands, _ := root.Get("candidates").Array()
+	cands, _ := arrayOf(root.Get("candidates"))
 	for _, c := range cands {
 		ch := choice{}
-		parts, _ := c.Get("content", "parts").Array()
+		parts, _ := arrayOf(c.Get("content", "parts"))
 		for _, p := range parts {
 			switch {
 			case p.Get("functionCall") != nil:

@@ -133,9 +133,9 @@ func writeResponsesResponse(dst []byte, r *response, model string, now int64) ([
 // thinking as one reasoning item, all text as one message, each call its own
 // function_call item, in the order they first appear.
 func appendResponsesOutput(dst []byte, c *choice, id string) []byte {
-	n := 0
+	n := -1 // output index of the item being written
 	item := func() {
-		if n > 0 {
+		if n >= 0 {
 			dst = append(dst, ',')
 		}
 		n++

@@ -39,7 +39,7 @@ func (s *Stream) decodeChat(data []byte) error {
 		return nil
 	}
 	s.start(strB(v, "id"))
-	chs, _ := v.Get("choices").Array()
+	chs, _ := arrayOf(v.Get("choices"))
 	for _, c := range chs {
 		ci := c.GetInt("index")
 		if d := c.Get("delta"); d != nil {
@@ -52,7 +52,7 @@ func (s *Stream) decodeChat(data []byte) error {
 			if t := strB(d, "refusal"); len(t) > 0 {
 				s.onText(ci, t)
 			}
-			calls, _ := d.Get("tool_calls").Array()
+			calls, _ := arrayOf(d.Get("tool_calls"))
 			for _, tc := range calls {
 				ti := tc.GetInt("index")
 				fn := tc.Get("function")
@@ -232,15 +232,17 @@ func (s *Stream) decodeGemini(data []byte) error {
 		s.onError(errorFrom(e, wire.Internal))
 		return nil
 	}
-	s.start(strB(v, "responseId"))
+	// Usage first: Gemini's first chunk often carries the prompt count,
+	// which an Anthropic client's message_start can then report.
 	if um := v.Get("usageMetadata"); um != nil {
 		s.u = usageFromGemini(um)
 	}
+	s.start(strB(v, "responseId"))
 	finished := false
-	cands, _ := v.Get("candidates").Array()
+	cands, _ := arrayOf(v.Get("candidates"))
 	for _, c := range cands {
 		ci := c.GetInt("index")
-		parts, _ := c.Get("content", "parts").Array()
+		parts, _ := arrayOf(c.Get("content", "parts"))
 		for _, p := range parts {
 			if fc := p.Get("functionCall"); fc != nil {
 				id := strB(fc, "id")

@@ -91,7 +91,9 @@ func writeAnthropicRequest(dst []byte, r *request, model string, stream bool) ([
 			}
 			dst = appendFloat(appendKey(dst, "temperature"), t)
 		}
-		if r.hasTopP {
+		// Newer models reject temperature and top_p together; the
+		// temperature is the one clients set more often.
+		if r.hasTopP && !r.hasTemp {
 			dst = appendFloat(appendKey(dst, "top_p"), r.topP)
 		}
 		if r.topK > 0 {

@@ -47,7 +47,7 @@ func writeChatRequest(dst []byte, r *request, model string, stream bool) ([]byte
 	if r.hasTopP {
 		dst = appendFloat(appendKey(dst, "top_p"), r.topP)
 	}
-	if r.n > 0 {
+	if r.n > 1 {
 		dst = appendInt(appendKey(dst, "n"), r.n)
 	}
 	if r.maxTokens > 0 {

@@ -69,7 +69,7 @@ func writeGeminiRequest(dst []byte, r *request) ([]byte, error) {
 	if r.topK > 0 {
 		dst = appendInt(appendKey(dst, "topK"), r.topK)
 	}
-	if r.n > 0 {
+	if r.n > 1 {
 		dst = appendInt(appendKey(dst, "candidateCount"), r.n)
 	}
 	if r.maxTokens > 0 {
