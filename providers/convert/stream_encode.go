@@ -184,9 +184,9 @@ func (s *Stream) onFinish(ci int, f finish, stopSeq []byte) {
 	}
 }
 
-// onUsage reports that s.u holds final counts. Anthropic and Gemini clients
-// get them in the event that also carries the finish, so a finish waits for
-// them (they follow it at once in every upstream protocol).
+// onUsage reports that s.u holds final counts. Anthropic clients get them in
+// the event that also carries the finish, so a finish waits for them (they
+// follow it at once in every upstream protocol).
 func (s *Stream) onUsage() {
 	if s.usageSent || !s.u.known {
 		return
@@ -200,11 +200,9 @@ func (s *Stream) onUsage() {
 		if s.fin != finishNone && !s.finSent {
 			s.anthMessageDelta()
 		}
-	case wire.Gemini:
-		if s.fin != finishNone && !s.finSent {
-			s.gemFinal()
-		}
 	}
+	// A Gemini client takes the chunk with finishReason as the end of the
+	// stream, so it waits for the upstream terminator (onDone).
 }
 
 func (s *Stream) onDone() {
