@@ -1,0 +1,195 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/llmproxy/proxy/providers"
+	"github.com/llmproxy/proxy/providers/wire"
+	"github.com/valyala/fasthttp"
+)
+
+func newProvider(t *testing.T, proto wire.Protocol, base string, keys ...string) *Provider {
+	t.Helper()
+	p, err := New(Config{Name: "p", Protocol: proto, BaseURL: base, Keys: keys, Models: []string{"*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestBuildRequest checks the URL and authentication each upstream protocol
+// gets.
+func TestBuildRequest(t *testing.T) {
+	tests := []struct {
+		name     string
+		proto    wire.Protocol
+		base     string
+		call     providers.Call
+		client   map[string]string
+		uri      string
+		auth     map[string]string // header -> value; "" means absent
+		accept   string
+		reqID    string
+		anthropV string
+	}{
+		{name: "openai", proto: wire.OpenAIChat, base: "https://api.example.com/v1/", call: providers.Call{Model: "m"},
+			uri: "https://api.example.com/v1/chat/completions", auth: map[string]string{"Authorization": "Bearer k1", "X-Api-Key": ""}},
+		{name: "openai/stream", proto: wire.OpenAIChat, base: "http://127.0.0.1:9001/v1", call: providers.Call{Model: "m", Stream: true, RequestID: "req_1"},
+			uri: "http://127.0.0.1:9001/v1/chat/completions", auth: map[string]string{"Authorization": "Bearer k1"}, accept: "text/event-stream", reqID: "req_1"},
+		{name: "responses", proto: wire.OpenAIResponses, base: "https://api.example.com/v1", call: providers.Call{Model: "m"},
+			uri: "https://api.example.com/v1/responses", auth: map[string]string{"Authorization": "Bearer k1"}},
+		{name: "anthropic", proto: wire.Anthropic, base: "https://api.example.com/v1", call: providers.Call{Model: "m"},
+			uri: "https://api.example.com/v1/messages", auth: map[string]string{"X-Api-Key": "k1", "Authorization": ""}, anthropV: "2023-06-01"},
+		{name: "anthropic/client-version", proto: wire.Anthropic, base: "https://api.example.com/v1", call: providers.Call{Model: "m"},
+			client: map[string]string{"anthropic-version": "2099-01-01", "anthropic-beta": "x"},
+			uri:    "https://api.example.com/v1/messages", auth: map[string]string{"X-Api-Key": "k1"}, anthropV: "2099-01-01"},
+		{name: "anthropic/count-tokens", proto: wire.Anthropic, base: "https://api.example.com/v1", call: providers.Call{Op: providers.OpCountTokens, Model: "m"},
+			uri: "https://api.example.com/v1/messages/count_tokens", auth: map[string]string{"X-Api-Key": "k1"}, anthropV: "2023-06-01"},
+		{name: "gemini", proto: wire.Gemini, base: "https://g.example.com/v1beta", call: providers.Call{Model: "gemini-x"},
+			uri: "https://g.example.com/v1beta/models/gemini-x:generateContent", auth: map[string]string{"X-Goog-Api-Key": "k1", "Authorization": ""}},
+		{name: "gemini/stream", proto: wire.Gemini, base: "https://g.example.com/v1beta", call: providers.Call{Model: "gemini-x", Stream: true},
+			uri: "https://g.example.com/v1beta/models/gemini-x:streamGenerateContent?alt=sse", auth: map[string]string{"X-Goog-Api-Key": "k1"}, accept: "text/event-stream"},
+		{name: "gemini/count-tokens", proto: wire.Gemini, base: "https://g.example.com/v1beta", call: providers.Call{Op: providers.OpCountTokens, Model: "gemini-x"},
+			uri: "https://g.example.com/v1beta/models/gemini-x:countTokens", auth: map[string]string{"X-Goog-Api-Key": "k1"}},
+		{name: "client-credentials-replaced", proto: wire.OpenAIChat, base: "https://api.example.com/v1", call: providers.Call{Model: "m"},
+			client: map[string]string{"Authorization": "Bearer client", "X-Api-Key": "client", "X-Goog-Api-Key": "client"},
+			uri:    "https://api.example.com/v1/chat/completions", auth: map[string]string{"Authorization": "Bearer k1", "X-Api-Key": "", "X-Goog-Api-Key": ""}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newProvider(t, tc.proto, tc.base, "k1")
+			var client fasthttp.RequestHeader
+			for k, v := range tc.client {
+				client.Set(k, v)
+			}
+			c := tc.call
+			c.Header = &client
+			c.Body = []byte(`{"x":1}`)
+			var req fasthttp.Request
+			p.buildRequest(&req, &c)
+			if got := req.URI().String(); got != tc.uri {
+				t.Fatalf("URI %q, want %q", got, tc.uri)
+			}
+			if string(req.Header.Method()) != "POST" || string(req.Header.ContentType()) != "application/json" || string(req.Body()) != `{"x":1}` {
+				t.Fatalf("method %s content type %s body %s", req.Header.Method(), req.Header.ContentType(), req.Body())
+			}
+			for k, want := range tc.auth {
+				if got := string(req.Header.Peek(k)); got != want {
+					t.Fatalf("%s = %q, want %q", k, got, want)
+				}
+			}
+			if got := string(req.Header.Peek("Accept")); got != tc.accept {
+				t.Fatalf("Accept %q, want %q", got, tc.accept)
+			}
+			if got := string(req.Header.Peek("X-Request-Id")); got != tc.reqID {
+				t.Fatalf("X-Request-Id %q, want %q", got, tc.reqID)
+			}
+			if got := string(req.Header.Peek("anthropic-version")); got != tc.anthropV {
+				t.Fatalf("anthropic-version %q, want %q", got, tc.anthropV)
+			}
+		})
+	}
+}
+
+func TestKeysRoundRobin(t *testing.T) {
+	p := newProvider(t, wire.OpenAIChat, "https://api.example.com/v1", "a", "b", "c")
+	seen := map[string]int{}
+	for i := 0; i < 30; i++ {
+		var req fasthttp.Request
+		p.buildRequest(&req, &providers.Call{Model: "m"})
+		seen[string(req.Header.Peek("Authorization"))]++
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if seen["Bearer "+k] != 10 {
+			t.Fatalf("key use %v, want each key 10 times", seen)
+		}
+	}
+}
+
+func TestCopyEndToEnd(t *testing.T) {
+	var src fasthttp.RequestHeader
+	src.Set("Connection", "keep-alive, X-Hop")
+	src.Set("X-Hop", "1")
+	for _, h := range []string{"Keep-Alive", "Proxy-Authorization", "Proxy-Connection", "Te", "Trailer", "Upgrade",
+		"Authorization", "X-Api-Key", "X-Goog-Api-Key", "Cookie", "Model-Provider", "X-Request-Id", "Expect", "Accept-Encoding"} {
+		src.Set(h, "v")
+	}
+	src.Set("X-Trace", "t")
+	src.Set("OpenAI-Beta", "assistants=v2")
+	src.Set("X-Mock-Tokens", "5")
+	var dst fasthttp.RequestHeader
+	copyEndToEnd(&dst, &src)
+	var got []string
+	for k := range dst.All() {
+		got = append(got, string(k))
+	}
+	want := map[string]bool{"X-Trace": true, "Openai-Beta": true, "X-Mock-Tokens": true, "User-Agent": true}
+	for _, k := range got {
+		if !want[k] {
+			t.Errorf("header %s copied upstream", k)
+		}
+	}
+	for k := range want {
+		if k != "User-Agent" && len(dst.Peek(k)) == 0 {
+			t.Errorf("end-to-end header %s not copied", k)
+		}
+	}
+}
+
+func TestListedIn(t *testing.T) {
+	tests := []struct {
+		conn, k string
+		want    bool
+	}{
+		{"", "X-A", false},
+		{"keep-alive", "Keep-Alive", true},
+		{"close, x-a", "X-A", true},
+		{" X-A ,X-B", "X-B", true},
+		{"x-ab", "X-A", false},
+		{",,", "X-A", false},
+	}
+	for _, tc := range tests {
+		if got := listedIn([]byte(tc.conn), []byte(tc.k)); got != tc.want {
+			t.Errorf("listedIn(%q, %q) = %v", tc.conn, tc.k, got)
+		}
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		err  error
+		want wire.Kind
+	}{
+		{fasthttp.ErrTimeout, wire.Timeout},
+		{fasthttp.ErrDialTimeout, wire.Timeout},
+		{fmt.Errorf("wrapped: %w", fasthttp.ErrTimeout), wire.Timeout},
+		{&net.OpError{Op: "read", Err: timeoutErr{}}, wire.Timeout},
+		{fasthttp.ErrNoFreeConns, wire.Unavailable},
+		{io.EOF, wire.BadGateway},
+		{fasthttp.ErrConnectionClosed, wire.BadGateway},
+		{errors.New("connection refused"), wire.BadGateway},
+	}
+	for _, tc := range tests {
+		if got := classify(tc.err); got != tc.want {
+			t.Errorf("classify(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestNewRejectsBadBaseURL(t *testing.T) {
+	for _, base := range []string{"ftp://x/v1", "://nope", "http:///v1", "api.example.com/v1"} {
+		if _, err := New(Config{Name: "p", BaseURL: base}); err == nil {
+			t.Errorf("New accepted base_url %q", base)
+		}
+	}
+}
