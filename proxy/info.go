@@ -14,19 +14,81 @@ func (s *Server) renderModels(list []providers.Provider) []byte {
 	return mock.AppendModels(nil, "llmproxy", providers.NewRegistry(list).Models())
 }
 
-// models answers GET /v1/models (all providers) and /{provider}/v1/models.
+// models answers GET /v1/models (all providers) and /{provider}/v1/models,
+// in the list format of the client's protocol: Gemini's for /v1beta/models
+// or a Google key, Anthropic's when the client sent anthropic-version, and
+// OpenAI's otherwise.
 func (s *Server) models(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
+	names := s.registry.Models()
 	if name, _ := ctx.UserValue("provider").(string); name != "" {
 		p, ok := s.registry.ByName(name)
 		if !ok {
 			writeError(ctx, wire.OpenAIChat, wire.NotFound, "unknown provider "+quote(name), "")
 			return
 		}
-		ctx.SetBody(mock.AppendModels(nil, p.Name(), providers.NewRegistry([]providers.Provider{p}).Models()))
+		names = providers.NewRegistry([]providers.Provider{p}).Models()
+	} else if protocolOfListing(ctx) == wire.OpenAIChat {
+		ctx.SetBody(s.modelsBody)
 		return
 	}
-	ctx.SetBody(s.modelsBody)
+	switch protocolOfListing(ctx) {
+	case wire.Gemini:
+		ctx.SetBody(appendGeminiModels(nil, names))
+	case wire.Anthropic:
+		ctx.SetBody(appendAnthropicModels(nil, names))
+	default:
+		ctx.SetBody(mock.AppendModels(nil, "llmproxy", names))
+	}
+}
+
+func protocolOfListing(ctx *fasthttp.RequestCtx) wire.Protocol {
+	switch {
+	case contains(string(ctx.Path()), "/v1beta/"), len(ctx.Request.Header.Peek("X-Goog-Api-Key")) > 0,
+		len(ctx.QueryArgs().Peek("key")) > 0:
+		return wire.Gemini
+	case len(ctx.Request.Header.Peek("Anthropic-Version")) > 0:
+		return wire.Anthropic
+	}
+	return wire.OpenAIChat
+}
+
+func appendGeminiModels(b []byte, names []string) []byte {
+	b = append(b, `{"models":[`...)
+	for i, m := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = wire.AppendJSONString(b, "models/"+m)
+		b = append(b, `,"displayName":`...)
+		b = wire.AppendJSONString(b, m)
+		b = append(b, `,"supportedGenerationMethods":["generateContent","streamGenerateContent","countTokens"]}`...)
+	}
+	return append(b, "]}"...)
+}
+
+func appendAnthropicModels(b []byte, names []string) []byte {
+	b = append(b, `{"data":[`...)
+	for i, m := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"type":"model","id":`...)
+		b = wire.AppendJSONString(b, m)
+		b = append(b, `,"display_name":`...)
+		b = wire.AppendJSONString(b, m)
+		b = append(b, `,"created_at":"2023-11-14T22:13:20Z"}`...)
+	}
+	b = append(b, `],"has_more":false,"first_id":`...)
+	if len(names) > 0 {
+		b = wire.AppendJSONString(b, names[0])
+		b = append(b, `,"last_id":`...)
+		b = wire.AppendJSONString(b, names[len(names)-1])
+	} else {
+		b = append(b, `null,"last_id":null`...)
+	}
+	return append(b, '}')
 }
 
 // health answers GET /health without authentication: the overall status

@@ -8,6 +8,8 @@ import (
 type requestInfo struct {
 	model  []byte
 	stream bool
+	// includeUsage is OpenAI chat's stream_options.include_usage.
+	includeUsage bool
 }
 
 // badField is a client mistake in the request body, answered with 400.
@@ -49,6 +51,7 @@ func inspectChat(p *fastjson.Parser, body []byte) (requestInfo, *badField) {
 	if len(arr) == 0 {
 		return info, &badField{"messages", "messages must contain at least one message"}
 	}
+	info.includeUsage = v.GetBool("stream_options", "include_usage")
 	if s := v.Get("stream"); s != nil {
 		switch s.Type() {
 		case fastjson.TypeTrue:

@@ -171,8 +171,16 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	r.GET("/metrics", s.metrics.Handler)
 	r.GET("/v1/models", s.auth(wire.OpenAIChat, s.models))
 	r.GET("/{provider}/v1/models", s.auth(wire.OpenAIChat, s.models))
-	r.POST("/v1/chat/completions", s.auth(wire.OpenAIChat, s.chat))
-	r.POST("/{provider}/v1/chat/completions", s.auth(wire.OpenAIChat, s.chat))
+	for _, prefix := range []string{"", "/{provider}"} {
+		r.POST(prefix+"/v1/chat/completions", s.auth(wire.OpenAIChat, s.chat))
+		r.POST(prefix+"/v1/responses", s.auth(wire.OpenAIResponses, s.responses))
+		r.POST(prefix+"/v1/messages", s.auth(wire.Anthropic, s.messages))
+		r.POST(prefix+"/v1/messages/count_tokens", s.auth(wire.Anthropic, s.countTokens))
+		r.GET(prefix+"/v1beta/models", s.auth(wire.Gemini, s.models))
+		// Google's SDKs differ on the API version: go-genai uses v1beta, the Node one v1.
+		r.POST(prefix+"/v1beta/models/{action}", s.auth(wire.Gemini, s.gemini))
+		r.POST(prefix+"/v1/models/{action}", s.auth(wire.Gemini, s.gemini))
+	}
 	return s.cors.Wrap(func(ctx *fasthttp.RequestCtx) {
 		s.setRequestID(ctx)
 		r.Handler(ctx)

@@ -1,0 +1,114 @@
+package proxy
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/llmproxy/proxy/providers"
+	"github.com/llmproxy/proxy/providers/convert"
+	"github.com/llmproxy/proxy/providers/wire"
+	"github.com/valyala/fasthttp"
+)
+
+// messages answers Anthropic's POST /v1/messages.
+func (s *Server) messages(ctx *fasthttp.RequestCtx) {
+	s.generic(ctx, wire.Anthropic, providers.OpGenerate)
+}
+
+// responses answers OpenAI's POST /v1/responses.
+func (s *Server) responses(ctx *fasthttp.RequestCtx) {
+	s.generic(ctx, wire.OpenAIResponses, providers.OpGenerate)
+}
+
+// generic handles the ingress protocols whose body names the model.
+func (s *Server) generic(ctx *fasthttp.RequestCtx, in wire.Protocol, op providers.Op) {
+	x := exchange{ctx: ctx, in: in, start: time.Now(), op: op}
+	model, stream, err := convert.Inspect(in, ctx.PostBody())
+	if err != nil {
+		s.badRequest(&x, err)
+		return
+	}
+	x.stream = stream && op == providers.OpGenerate
+	s.routeAndForward(&x, model)
+}
+
+// gemini answers POST /v1beta/models/{model}:{method} (and /v1/...): the
+// model and the method (generateContent, streamGenerateContent,
+// countTokens) come from the URL, and ?alt=sse picks SSE framing over a
+// JSON array for streams.
+func (s *Server) gemini(ctx *fasthttp.RequestCtx) {
+	x := exchange{ctx: ctx, in: wire.Gemini, start: time.Now()}
+	action, _ := ctx.UserValue("action").(string)
+	i := strings.LastIndexByte(action, ':')
+	if i <= 0 {
+		s.fail(&x, wire.NotFound, "unknown path "+strconv.Quote(string(ctx.Path()))+": want models/{model}:{method}", "", nil)
+		return
+	}
+	model, method := action[:i], action[i+1:]
+	switch method {
+	case "generateContent":
+	case "streamGenerateContent":
+		x.stream = true
+		if string(ctx.QueryArgs().Peek("alt")) != "sse" {
+			x.framing = convert.FramingJSONArray
+		}
+	case "countTokens":
+		x.op = providers.OpCountTokens
+	default:
+		s.fail(&x, wire.NotFound, "unknown method "+strconv.Quote(method), "", nil)
+		return
+	}
+	if _, _, err := convert.Inspect(wire.Gemini, ctx.PostBody()); err != nil {
+		s.badRequest(&x, err)
+		return
+	}
+	s.routeAndForward(&x, model)
+}
+
+func (s *Server) badRequest(x *exchange, err error) {
+	var fe *convert.FieldError
+	if errors.As(err, &fe) {
+		s.fail(x, wire.InvalidRequest, fe.Message, fe.Field, nil)
+		return
+	}
+	s.fail(x, wire.InvalidRequest, err.Error(), "", nil)
+}
+
+func (s *Server) routeAndForward(x *exchange, model string) {
+	rt, kind, msg := s.route(x.ctx, []byte(model))
+	if msg != "" {
+		s.fail(x, kind, msg, "model", nil)
+		return
+	}
+	x.rt = rt
+	if x.op == providers.OpCountTokens && rt.provider.Protocol() != x.in {
+		s.estimateTokens(x)
+		return
+	}
+	s.forward(x)
+}
+
+// estimateTokens answers a token count that no upstream of the client's
+// protocol can make. The estimate is the usual rule of thumb of four bytes
+// of request JSON per token: good for budgeting, not for billing.
+func (s *Server) estimateTokens(x *exchange) {
+	n := len(x.ctx.PostBody())/4 + 1
+	b := make([]byte, 0, 32)
+	if x.in == wire.Gemini {
+		b = append(b, `{"totalTokens":`...)
+	} else {
+		b = append(b, `{"input_tokens":`...)
+	}
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, '}')
+	x.ctx.SetContentType("application/json")
+	x.ctx.Response.SetBodyRaw(b)
+	s.logDone(x.ctx, x.start, 0, x.in, x.provider(), x.rt.model, false, nil)
+}
+
+// countTokens answers Anthropic's POST /v1/messages/count_tokens.
+func (s *Server) countTokens(ctx *fasthttp.RequestCtx) {
+	s.generic(ctx, wire.Anthropic, providers.OpCountTokens)
+}
