@@ -20,6 +20,9 @@ func TestOpenAISDK(t *testing.T) {
 		openaiProvider("remote", up, "mock-gpt"),
 		mockProvider("local", 9, "local-gpt"),
 	)
+	// Short heartbeats, so that the delayed cases below get pings between
+	// their chunks, which the SDK must skip.
+	cfg.Server.StreamHeartbeat = 30 * time.Millisecond
 	_, base := startProxy(t, cfg)
 	client := openai.NewClient(
 		option.WithBaseURL(base+"/v1/"),
@@ -35,15 +38,18 @@ func TestOpenAISDK(t *testing.T) {
 		want   int
 		stream bool
 		usage  bool
+		delay  string // X-Mock-Delay between chunks
 	}{
 		{name: "remote/whole", model: "mock-gpt", want: 7},
 		{name: "remote/whole/header-tokens", model: "mock-gpt", tokens: 33, want: 33},
 		{name: "remote/stream", model: "mock-gpt", tokens: 25, want: 25, stream: true},
 		{name: "remote/stream/usage", model: "mock-gpt", tokens: 40, want: 40, stream: true, usage: true},
 		{name: "remote/stream/long", model: "mock-gpt", tokens: 2000, want: 2000, stream: true, usage: true},
+		{name: "remote/stream/heartbeats", model: "mock-gpt", tokens: 4, want: 4, stream: true, usage: true, delay: "80ms"},
 		{name: "local/whole", model: "local-gpt", want: 9},
 		{name: "local/stream", model: "local-gpt", want: 9, stream: true},
 		{name: "local/stream/usage", model: "local-gpt", tokens: 18, want: 18, stream: true, usage: true},
+		{name: "local/stream/heartbeats", model: "local-gpt", tokens: 3, want: 3, stream: true, delay: "80ms"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -59,6 +65,9 @@ func TestOpenAISDK(t *testing.T) {
 			var opts []option.RequestOption
 			if tc.tokens > 0 {
 				opts = append(opts, option.WithHeader(mock.HeaderTokens, strconv.Itoa(tc.tokens)))
+			}
+			if tc.delay != "" {
+				opts = append(opts, option.WithHeader(mock.HeaderDelay, tc.delay))
 			}
 			want := mock.Text(tc.want)
 			if !tc.stream {
