@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -61,6 +62,7 @@ func TestErrorAnswers(t *testing.T) {
 		typ, code   string // "" matches anything
 		param       string // checked when not ""
 		retryAfter  string
+		chunked     bool // send the body with chunked transfer encoding
 	}{
 		{name: "malformed-json", body: `{"model":"local-gpt","messages":[`, status: 400, typ: "invalid_request_error"},
 		{name: "not-an-object", body: `[1,2]`, status: 400, typ: "invalid_request_error"},
@@ -71,6 +73,8 @@ func TestErrorAnswers(t *testing.T) {
 		{name: "empty-messages", body: `{"model":"local-gpt","messages":[]}`, status: 400, param: "messages"},
 		{name: "stream-not-bool", body: `{"model":"local-gpt","messages":[{"role":"user","content":"hi"}],"stream":"yes"}`, status: 400, param: "stream"},
 		{name: "body-too-large", body: big, status: 413, code: "request_too_large"},
+		{name: "body-too-large/chunked", body: big, chunked: true, status: 413, code: "request_too_large"},
+		{name: "body-chunked-ok", body: chatBody("local-gpt", false), chunked: true, status: 200},
 		{name: "unknown-model", body: chatBody("no-such-model", false), status: 404, code: "model_not_found"},
 		{name: "wrong-method", method: http.MethodGet, status: 405, code: "method_not_allowed"},
 		{name: "unknown-path", url: base + "/v1/nothing-here", body: chatBody("local-gpt", false), status: 404, code: "not_found"},
@@ -104,7 +108,13 @@ func TestErrorAnswers(t *testing.T) {
 			if hdr == nil {
 				hdr = bearer(testKey)
 			}
-			resp, b := do(t, hc, method, url, tc.body, hdr)
+			var resp *http.Response
+			var b []byte
+			if tc.chunked {
+				resp, b = doChunked(t, hc, url, tc.body, hdr)
+			} else {
+				resp, b = do(t, hc, method, url, tc.body, hdr)
+			}
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d; body %s", resp.StatusCode, tc.status, b)
 			}
@@ -143,4 +153,28 @@ func TestErrorAnswers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// doChunked posts body with chunked transfer encoding (no Content-Length).
+func doChunked(t *testing.T, c *http.Client, url, body string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, io.MultiReader(strings.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.TransferEncoding = []string{"chunked"}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("chunked POST: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
 }
