@@ -1,0 +1,124 @@
+package proxy
+
+import (
+	"io"
+	"net"
+	"testing"
+
+	"github.com/llmproxy/proxy/proxy/config"
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+)
+
+// staticUpstream answers every request with the same bytes, allocating
+// nothing, so that benchmarks measure the proxy and not its upstream.
+func staticUpstream(b *testing.B, contentType, body string) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw := []byte(body)
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType(contentType)
+		ctx.Response.SetBodyRaw(raw)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() { _ = srv.Shutdown() })
+	return "http://" + ln.Addr().String() + "/v1"
+}
+
+const (
+	benchAnswer = `{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"Hello there."},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12}}`
+	benchEvent  = `data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"bench","choices":[{"index":0,"delta":{"content":" token"},"finish_reason":null}]}` + "\n\n"
+)
+
+// benchServer builds a proxy in front of upstream and returns its handler.
+func benchServer(b *testing.B, upstream string) fasthttp.RequestHandler {
+	b.Helper()
+	p := openaiProvider("bench", upstream, "bench")
+	cfg := baseConfig(p)
+	cfg.Log.Level = "warn"
+	srv, err := New(cfg, zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return srv.srv.Handler
+}
+
+func benchRequest(ctx *fasthttp.RequestCtx, body string) {
+	ctx.Request.Reset()
+	ctx.Response.Reset()
+	ctx.Request.Header.SetMethod(fasthttp.MethodPost)
+	ctx.Request.SetRequestURI("/v1/chat/completions")
+	ctx.Request.Header.Set(fasthttp.HeaderAuthorization, "Bearer "+testKey)
+	ctx.Request.Header.SetContentType("application/json")
+	ctx.Request.SetBodyString(body)
+}
+
+// BenchmarkChatPassThrough measures one non-stream chat completion through
+// the proxy's handler: inspect, route, upstream round trip over loopback,
+// answer. Allocations are the handler's own (the upstream allocates none).
+func BenchmarkChatPassThrough(b *testing.B) {
+	h := benchServer(b, staticUpstream(b, "application/json", benchAnswer))
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&fasthttp.Request{}, nil, nil)
+	body := `{"model":"bench","messages":[{"role":"user","content":"Hello"}]}`
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		benchRequest(&ctx, body)
+		h(&ctx)
+		if ctx.Response.StatusCode() != 200 {
+			b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+	}
+}
+
+// BenchmarkChatStreamPassThrough measures one streamed completion of 20
+// events through the handler and the relay.
+func BenchmarkChatStreamPassThrough(b *testing.B) {
+	sse := ""
+	for i := 0; i < 20; i++ {
+		sse += benchEvent
+	}
+	sse += "data: [DONE]\n\n"
+	h := benchServer(b, staticUpstream(b, "text/event-stream", sse))
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&fasthttp.Request{}, nil, nil)
+	body := `{"model":"bench","stream":true,"messages":[{"role":"user","content":"Hello"}]}`
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		benchRequest(&ctx, body)
+		h(&ctx)
+		wt, ok := ctx.Response.BodyStream().(io.WriterTo)
+		if !ok {
+			b.Fatalf("status %d: no stream", ctx.Response.StatusCode())
+		}
+		if _, err := wt.WriteTo(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		_ = ctx.Response.CloseBodyStream()
+	}
+}
+
+// BenchmarkChatPassThroughInProcessMock is the handler with the in-process
+// mock provider: the proxy's cost without any network.
+func BenchmarkChatPassThroughInProcessMock(b *testing.B) {
+	cfg := baseConfig(config.Provider{Name: "mock", Type: config.TypeMock, Models: []string{"bench"}, Mock: config.Mock{Tokens: 3}})
+	cfg.Log.Level = "warn"
+	srv, err := New(cfg, zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&fasthttp.Request{}, nil, nil)
+	body := `{"model":"bench","messages":[{"role":"user","content":"Hello"}]}`
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		benchRequest(&ctx, body)
+		srv.srv.Handler(&ctx)
+	}
+}
