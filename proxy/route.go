@@ -31,9 +31,9 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kin
 		}
 	}
 	rewrite := false
-	if i := bytes.IndexByte(model, ':'); i > 0 && forced == "" {
+	if i := bytes.IndexByte(model, ':'); i > 0 && (forced == "" || forced == string(model[:i])) {
 		// Model names may contain ':' themselves (ft:..., llama3:8b): only a
-		// prefix naming a configured provider is a provider.
+		// prefix naming a configured provider (the forced one, if any) is a provider.
 		if _, ok := s.registry.ByName(string(model[:i])); ok {
 			forced, model, rewrite = string(model[:i]), model[i+1:], true
 		}

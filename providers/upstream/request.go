@@ -85,7 +85,7 @@ func copyEndToEnd(dst, src *fasthttp.RequestHeader) {
 		if dropHeader(k) || listedIn(conn, k) {
 			continue
 		}
-		dst.SetBytesKV(k, v)
+		dst.AddBytesKV(k, v)
 	}
 }
 
