@@ -127,9 +127,37 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 echo
 echo "ours/nginx requests/s: chat $(ratio "${rps[our proxy]}" "${rps[nginx proxy]}")x, streams $(ratio "${rps[our stream]}" "${rps[nginx stream]}")x"
 
+# The load tester's own ceiling: its closed-loop maximum against the static
+# upstream, next to wrk's from the table above (goal: at least 0.8x wrk).
+lt_json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
+"$work/proxy" loadtest --target "http://127.0.0.1:$UP" --users "$CONNS" --requests 1000000 \
+	--duration "$DURATION" --ramp 0s --stream 0 --timeout 10s --json "$work/gen.json" >/dev/null 2>&1 || true
+gen=$(lt_json "$work/gen.json" "r['endpoints'][0]['throughput']['achieved_rps']")
+echo
+echo "load generator, closed loop, $CONNS users vs the static upstream: $(printf '%.0f' "$gen") req/s = $(ratio "$gen" "${rps[direct (static)]}")x wrk"
+
+# What each proxy adds, open loop at RATE req/s (coordinated omission
+# corrected), measured against the upstream directly in alternation.
+RATE=${RATE:-2000}
+echo
+echo "added latency at $RATE req/s open loop, non-stream (proxy minus direct, same run):"
+for p in "nginx http://127.0.0.1:$NGX" "ours http://127.0.0.1:$OURS/json"; do
+	set -- $p
+	"$work/proxy" loadtest --target "$2" --baseline "http://127.0.0.1:$UP" --rate "$RATE" --users 256 \
+		--requests $((RATE * 10 / 1)) --duration "$DURATION" --ramp 1s --stream 0 --api-key bench \
+		--json "$work/open-$1.json" >/dev/null 2>&1 || true
+	printf '  %-6s p50 %s us, p99 %s us\n' "$1" \
+		"$(lt_json "$work/open-$1.json" "round(r['comparison']['added_p50_ms']*1000)")" \
+		"$(lt_json "$work/open-$1.json" "round(r['comparison']['added_p99_ms']*1000)")"
+done
+
 # Memory per open stream: hold STREAMS streams open through each proxy to a
 # slow upstream (one token a second) and read the RSS growth.
 echo
 echo "memory per open stream ($STREAMS streams held 3 s, slow upstream):"
 "$work/holdstreams" -url "http://127.0.0.1:$NGX/slow/v1/chat/completions" -n "$STREAMS" -hold 3s -pid "$(cat "$work/ngx.pid")$(for w in $(pgrep -P "$(cat "$work/ngx.pid")"); do printf '+%s' "$w"; done)" | sed 's/^/  nginx: /'
 "$work/holdstreams" -url "http://127.0.0.1:$OURS/slow/v1/chat/completions" -n "$STREAMS" -hold 3s -pid "$ours_pid" | sed 's/^/  ours:  /'
+if ! kill -0 "$ours_pid" 2>/dev/null; then
+	echo "our proxy exited during the run; its log:" >&2
+	tail -20 "$work/proxy.log" >&2
+fi
