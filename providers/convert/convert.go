@@ -67,6 +67,9 @@ func Inspect(p wire.Protocol, body []byte) (model string, stream bool, err error
 		if err == nil {
 			err = requireArray(root, "messages")
 		}
+		if err == nil {
+			err = checkTurns(root.Get("messages"), "messages", "role", "content", chatRoles)
+		}
 	case wire.OpenAIResponses:
 		model, err = requireModel(root)
 		if err == nil {
@@ -81,6 +84,9 @@ func Inspect(p wire.Protocol, body []byte) (model string, stream bool, err error
 			err = requireArray(root, "messages")
 		}
 		if err == nil {
+			err = checkTurns(root.Get("messages"), "messages", "role", "content", anthropicRoles)
+		}
+		if err == nil {
 			mt := root.Get("max_tokens")
 			if mt == nil {
 				err = fieldErr("max_tokens", "is required")
@@ -90,6 +96,9 @@ func Inspect(p wire.Protocol, body []byte) (model string, stream bool, err error
 		}
 	case wire.Gemini:
 		err = requireArray(root, "contents")
+		if err == nil {
+			err = checkTurns(root.Get("contents"), "contents", "role", "parts", geminiRoles)
+		}
 		return "", false, err
 	default:
 		return "", false, fieldErr("", "unknown protocol %d", p)
@@ -141,6 +150,58 @@ func requireArray(root *fastjson.Value, key string) error {
 	v := root.Get(key)
 	if v == nil || v.Type() != fastjson.TypeArray {
 		return fieldErr(key, "is required and must be an array")
+	}
+	return nil
+}
+
+var (
+	chatRoles      = []string{"system", "developer", "user", "assistant", "tool", "function"}
+	anthropicRoles = []string{"user", "assistant"}
+	geminiRoles    = []string{"user", "model", "function", ""}
+)
+
+// checkTurns checks the shape every turn of a conversation array must have:
+// an object with a known role, and content that, when it is an array, holds
+// typed parts (Gemini parts carry no type field, only a kind key).
+func checkTurns(arr *fastjson.Value, field, roleKey, contentKey string, roles []string) error {
+	turns, _ := arr.Array()
+	for i, m := range turns {
+		f := idx(field, i)
+		if m.Type() != fastjson.TypeObject {
+			return fieldErr(f, "must be an object")
+		}
+		r := m.Get(roleKey)
+		if r != nil && r.Type() != fastjson.TypeString {
+			return fieldErr(f+"."+roleKey, "must be a string")
+		}
+		rs := strS(m, roleKey)
+		if r == nil && roles[len(roles)-1] != "" {
+			return fieldErr(f+"."+roleKey, "is required")
+		}
+		known := false
+		for _, k := range roles {
+			known = known || rs == k
+		}
+		if !known {
+			return fieldErr(f+"."+roleKey, "unknown role %q", rs)
+		}
+		c := m.Get(contentKey)
+		if c == nil || c.Type() != fastjson.TypeArray {
+			if contentKey == "parts" {
+				return fieldErr(f+".parts", "is required and must be an array")
+			}
+			continue
+		}
+		parts, _ := c.Array()
+		for j, p := range parts {
+			pf := idx(f+"."+contentKey, j)
+			if p.Type() != fastjson.TypeObject {
+				return fieldErr(pf, "must be an object")
+			}
+			if contentKey != "parts" && !isType(p.Get("type"), fastjson.TypeString) {
+				return fieldErr(pf+".type", "is required and must be a string")
+			}
+		}
 	}
 	return nil
 }

@@ -28,6 +28,10 @@ func TestInspect(t *testing.T) {
 		{"anthropic bad max_tokens", wire.Anthropic, `{"model":"c","messages":[],"max_tokens":0}`, "", false, "max_tokens"},
 		{"gemini ok", wire.Gemini, `{"contents":[]}`, "", false, ""},
 		{"gemini no contents", wire.Gemini, `{}`, "", false, "contents"},
+		{"chat untyped part", wire.OpenAIChat, `{"model":"g","messages":[{"role":"user","content":"a"},{"role":"user","content":[{"text":"x"}]}]}`, "", false, "messages[1].content[0].type"},
+		{"chat bad role", wire.OpenAIChat, `{"model":"g","messages":[{"role":"robot","content":"a"}]}`, "", false, "messages[0].role"},
+		{"anthropic system role", wire.Anthropic, `{"model":"c","max_tokens":5,"messages":[{"role":"system","content":"a"}]}`, "", false, "messages[0].role"},
+		{"gemini parts missing", wire.Gemini, `{"contents":[{"role":"user"}]}`, "", false, "contents[0].parts"},
 		{"not json", wire.OpenAIChat, `{"model":`, "", false, ""},
 	}
 	for _, tc := range tests {
