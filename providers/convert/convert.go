@@ -38,8 +38,7 @@ func fieldErr(field, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// idx appends "[i]" to a field path; only called when building an error or a
-// path for one, so its allocation stays off the success path.
+// idx appends "[i]" to a field path, for error messages.
 func idx(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 
 // b2s views b as a string without copying; callers never keep the result past

@@ -188,3 +188,30 @@ func TestUpstreamError(t *testing.T) {
 		})
 	}
 }
+
+// TestConverterReuse checks a reused Converter gives the same answers as
+// fresh calls: nothing leaks from one body into the next.
+func TestConverterReuse(t *testing.T) {
+	var c Converter
+	for round := 0; round < 2; round++ {
+		for _, from := range protocols {
+			for _, to := range protocols {
+				if from == to {
+					continue
+				}
+				body := readFixture(t, from.String()+"_request.json")
+				got, err1 := c.Request(from, to, body, "up", true)
+				want, err2 := Request(from, to, body, "up", true)
+				if err1 != nil || err2 != nil || string(got) != string(want) {
+					t.Fatalf("%s: reused converter differs (%v, %v)", pairName(from, to), err1, err2)
+				}
+				body = readFixture(t, from.String()+"_response_tools.json")
+				got, err1 = c.Response(from, to, body, "m")
+				want, err2 = Response(from, to, body, "m")
+				if err1 != nil || err2 != nil || string(normalize(got)) != string(normalize(want)) {
+					t.Fatalf("%s: reused converter differs on responses (%v, %v)", pairName(from, to), err1, err2)
+				}
+			}
+		}
+	}
+}
