@@ -215,3 +215,16 @@ func TestConverterReuse(t *testing.T) {
 		}
 	}
 }
+
+func TestChatWantsUsage(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"stream_options":{"include_usage":true}}`:  true,
+		`{"stream_options":{"include_usage":false}}`: false,
+		`{"stream":true}`: false,
+		`not json`:        false,
+	} {
+		if got := ChatWantsUsage([]byte(body)); got != want {
+			t.Errorf("ChatWantsUsage(%s) = %v, want %v", body, got, want)
+		}
+	}
+}
