@@ -38,8 +38,7 @@ func fieldErr(field, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// idx appends "[i]" to a field path; only called when building an error or a
-// path for one, so its allocation stays off the success path.
+// idx appends "[i]" to a field path, for error messages.
 func idx(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 
 // b2s views b as a string without copying; callers never keep the result past
@@ -67,6 +66,9 @@ func Inspect(p wire.Protocol, body []byte) (model string, stream bool, err error
 		if err == nil {
 			err = requireArray(root, "messages")
 		}
+		if err == nil {
+			err = checkTurns(root.Get("messages"), "messages", "role", "content", chatRoles)
+		}
 	case wire.OpenAIResponses:
 		model, err = requireModel(root)
 		if err == nil {
@@ -81,6 +83,9 @@ func Inspect(p wire.Protocol, body []byte) (model string, stream bool, err error
 			err = requireArray(root, "messages")
 		}
 		if err == nil {
+			err = checkTurns(root.Get("messages"), "messages", "role", "content", anthropicRoles)
+		}
+		if err == nil {
 			mt := root.Get("max_tokens")
 			if mt == nil {
 				err = fieldErr("max_tokens", "is required")
@@ -90,6 +95,9 @@ func Inspect(p wire.Protocol, body []byte) (model string, stream bool, err error
 		}
 	case wire.Gemini:
 		err = requireArray(root, "contents")
+		if err == nil {
+			err = checkTurns(root.Get("contents"), "contents", "role", "parts", geminiRoles)
+		}
 		return "", false, err
 	default:
 		return "", false, fieldErr("", "unknown protocol %d", p)
@@ -143,4 +151,68 @@ func requireArray(root *fastjson.Value, key string) error {
 		return fieldErr(key, "is required and must be an array")
 	}
 	return nil
+}
+
+var (
+	chatRoles      = []string{"system", "developer", "user", "assistant", "tool", "function"}
+	anthropicRoles = []string{"user", "assistant"}
+	geminiRoles    = []string{"user", "model", "function", ""}
+)
+
+// checkTurns checks the shape every turn of a conversation array must have:
+// an object with a known role, and content that, when it is an array, holds
+// typed parts (Gemini parts carry no type field, only a kind key).
+func checkTurns(arr *fastjson.Value, field, roleKey, contentKey string, roles []string) error {
+	turns, _ := arr.Array()
+	for i, m := range turns {
+		f := idx(field, i)
+		if m.Type() != fastjson.TypeObject {
+			return fieldErr(f, "must be an object")
+		}
+		r := m.Get(roleKey)
+		if r != nil && r.Type() != fastjson.TypeString {
+			return fieldErr(f+"."+roleKey, "must be a string")
+		}
+		rs := strS(m, roleKey)
+		if r == nil && roles[len(roles)-1] != "" {
+			return fieldErr(f+"."+roleKey, "is required")
+		}
+		known := false
+		for _, k := range roles {
+			known = known || rs == k
+		}
+		if !known {
+			return fieldErr(f+"."+roleKey, "unknown role %q", rs)
+		}
+		c := m.Get(contentKey)
+		if c == nil || c.Type() != fastjson.TypeArray {
+			if contentKey == "parts" {
+				return fieldErr(f+".parts", "is required and must be an array")
+			}
+			continue
+		}
+		parts, _ := c.Array()
+		for j, p := range parts {
+			pf := idx(f+"."+contentKey, j)
+			if p.Type() != fastjson.TypeObject {
+				return fieldErr(pf, "must be an object")
+			}
+			if contentKey != "parts" && !isType(p.Get("type"), fastjson.TypeString) {
+				return fieldErr(pf+".type", "is required and must be a string")
+			}
+		}
+	}
+	return nil
+}
+
+// ChatWantsUsage reports whether a Chat Completions request asked for the
+// final usage chunk (stream_options.include_usage). When it did not, the
+// caller should call OmitUsageChunk on the Stream that answers it.
+func ChatWantsUsage(body []byte) bool {
+	var ps fastjson.Parser
+	v, err := ps.ParseBytes(body)
+	if err != nil {
+		return false
+	}
+	return isType(v.Get("stream_options", "include_usage"), fastjson.TypeTrue)
 }

@@ -28,6 +28,10 @@ func TestInspect(t *testing.T) {
 		{"anthropic bad max_tokens", wire.Anthropic, `{"model":"c","messages":[],"max_tokens":0}`, "", false, "max_tokens"},
 		{"gemini ok", wire.Gemini, `{"contents":[]}`, "", false, ""},
 		{"gemini no contents", wire.Gemini, `{}`, "", false, "contents"},
+		{"chat untyped part", wire.OpenAIChat, `{"model":"g","messages":[{"role":"user","content":"a"},{"role":"user","content":[{"text":"x"}]}]}`, "", false, "messages[1].content[0].type"},
+		{"chat bad role", wire.OpenAIChat, `{"model":"g","messages":[{"role":"robot","content":"a"}]}`, "", false, "messages[0].role"},
+		{"anthropic system role", wire.Anthropic, `{"model":"c","max_tokens":5,"messages":[{"role":"system","content":"a"}]}`, "", false, "messages[0].role"},
+		{"gemini parts missing", wire.Gemini, `{"contents":[{"role":"user"}]}`, "", false, "contents[0].parts"},
 		{"not json", wire.OpenAIChat, `{"model":`, "", false, ""},
 	}
 	for _, tc := range tests {
@@ -182,5 +186,45 @@ func TestUpstreamError(t *testing.T) {
 				t.Errorf("body %s lacks %s", body, tc.want)
 			}
 		})
+	}
+}
+
+// TestConverterReuse checks a reused Converter gives the same answers as
+// fresh calls: nothing leaks from one body into the next.
+func TestConverterReuse(t *testing.T) {
+	var c Converter
+	for round := 0; round < 2; round++ {
+		for _, from := range protocols {
+			for _, to := range protocols {
+				if from == to {
+					continue
+				}
+				body := readFixture(t, from.String()+"_request.json")
+				got, err1 := c.Request(from, to, body, "up", true)
+				want, err2 := Request(from, to, body, "up", true)
+				if err1 != nil || err2 != nil || string(got) != string(want) {
+					t.Fatalf("%s: reused converter differs (%v, %v)", pairName(from, to), err1, err2)
+				}
+				body = readFixture(t, from.String()+"_response_tools.json")
+				got, err1 = c.Response(from, to, body, "m")
+				want, err2 = Response(from, to, body, "m")
+				if err1 != nil || err2 != nil || string(normalize(got)) != string(normalize(want)) {
+					t.Fatalf("%s: reused converter differs on responses (%v, %v)", pairName(from, to), err1, err2)
+				}
+			}
+		}
+	}
+}
+
+func TestChatWantsUsage(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"stream_options":{"include_usage":true}}`:  true,
+		`{"stream_options":{"include_usage":false}}`: false,
+		`{"stream":true}`: false,
+		`not json`:        false,
+	} {
+		if got := ChatWantsUsage([]byte(body)); got != want {
+			t.Errorf("ChatWantsUsage(%s) = %v, want %v", body, got, want)
+		}
 	}
 }

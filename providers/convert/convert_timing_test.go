@@ -29,6 +29,23 @@ func BenchmarkRequest(b *testing.B) {
 	}
 }
 
+// BenchmarkConverterRequest is Request through a reused Converter, as a
+// server keeping one per worker would call it.
+func BenchmarkConverterRequest(b *testing.B) {
+	body := readFixture(b, "openai_request.json")
+	for _, to := range []wire.Protocol{wire.Anthropic, wire.Gemini} {
+		b.Run(pairName(wire.OpenAIChat, to), func(b *testing.B) {
+			b.ReportAllocs()
+			var c Converter
+			for b.Loop() {
+				if _, err := c.Request(wire.OpenAIChat, to, body, "up", true); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkResponse(b *testing.B) {
 	for _, from := range protocols {
 		body := readFixture(b, from.String()+"_response_tools.json")

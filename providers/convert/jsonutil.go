@@ -257,7 +257,8 @@ func equalFold(a, b string) bool {
 	return true
 }
 
-// strS is str without the copy, for values used before the next parse.
+// strS is str without the copy. Request and Response use it for the whole
+// neutral model: it is written out before their parser goes away.
 func strS(v *fastjson.Value, key string) string { return b2s(strB(v, key)) }
 
 var errNotArray = fieldErr("", "not an array")

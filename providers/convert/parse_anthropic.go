@@ -30,10 +30,10 @@ func parseAnthropic(root *fastjson.Value) (*request, error) {
 		}
 		for i, t := range arr {
 			f := idx("tools", i)
-			if typ := str(t, "type"); typ != "" && typ != "custom" {
+			if typ := strS(t, "type"); typ != "" && typ != "custom" {
 				return nil, fieldErr(f+".type", "server tool %q cannot be carried to this upstream", typ)
 			}
-			tl := tool{name: str(t, "name"), description: str(t, "description")}
+			tl := tool{name: strS(t, "name"), description: strS(t, "description")}
 			if tl.name == "" {
 				return nil, fieldErr(f+".name", "is required")
 			}
@@ -44,7 +44,7 @@ func parseAnthropic(root *fastjson.Value) (*request, error) {
 		}
 	}
 	if tc := root.Get("tool_choice"); isType(tc, fastjson.TypeObject) {
-		switch t := str(tc, "type"); t {
+		switch t := strS(tc, "type"); t {
 		case "auto":
 			r.choice = choiceAuto
 		case "any":
@@ -52,7 +52,7 @@ func parseAnthropic(root *fastjson.Value) (*request, error) {
 		case "none":
 			r.choice = choiceNone
 		case "tool":
-			r.choice, r.choiceName = choiceFunction, str(tc, "name")
+			r.choice, r.choiceName = choiceFunction, strS(tc, "name")
 			if r.choiceName == "" {
 				return nil, fieldErr("tool_choice.name", "is required")
 			}
@@ -74,7 +74,7 @@ func parseAnthropic(root *fastjson.Value) (*request, error) {
 		return nil, err
 	}
 	if th := root.Get("thinking"); isType(th, fastjson.TypeObject) {
-		switch t := str(th, "type"); t {
+		switch t := strS(th, "type"); t {
 		case "enabled":
 			b, _, err := optInt(th, "thinking.budget_tokens", "budget_tokens")
 			if err != nil {
@@ -90,7 +90,7 @@ func parseAnthropic(root *fastjson.Value) (*request, error) {
 		}
 	}
 	if oc := root.Get("output_config"); isType(oc, fastjson.TypeObject) {
-		if e := str(oc, "effort"); e != "" {
+		if e := strS(oc, "effort"); e != "" {
 			switch e {
 			case "low", "medium", "high":
 				r.effort = e
@@ -101,7 +101,7 @@ func parseAnthropic(root *fastjson.Value) (*request, error) {
 			}
 		}
 		if f := oc.Get("format"); isType(f, fastjson.TypeObject) {
-			if str(f, "type") != "json_schema" || f.Get("schema") == nil {
+			if strS(f, "type") != "json_schema" || f.Get("schema") == nil {
 				return nil, fieldErr("output_config.format", "must be a json_schema format with a schema")
 			}
 			r.format, r.schema = formatJSONSchema, appendValue(nil, f.Get("schema"))
@@ -112,7 +112,7 @@ func parseAnthropic(root *fastjson.Value) (*request, error) {
 
 func anthropicMessage(r *request, m *fastjson.Value, f string) error {
 	msg := message{}
-	switch rn := str(m, "role"); rn {
+	switch rn := strS(m, "role"); rn {
 	case "user":
 		msg.role = roleUser
 	case "assistant":
@@ -136,9 +136,9 @@ func anthropicMessage(r *request, m *fastjson.Value, f string) error {
 	}
 	for i, b := range blocks {
 		bf := idx(f+".content", i)
-		switch t := str(b, "type"); t {
+		switch t := strS(b, "type"); t {
 		case "text":
-			msg.parts = append(msg.parts, part{kind: partText, text: str(b, "text")})
+			msg.parts = append(msg.parts, part{kind: partText, text: strS(b, "text")})
 		case "image":
 			p, err := anthropicImage(b, bf)
 			if err != nil {
@@ -146,7 +146,7 @@ func anthropicMessage(r *request, m *fastjson.Value, f string) error {
 			}
 			msg.parts = append(msg.parts, p)
 		case "tool_use":
-			p := part{kind: partToolCall, id: str(b, "id"), name: str(b, "name")}
+			p := part{kind: partToolCall, id: strS(b, "id"), name: strS(b, "name")}
 			in := b.Get("input")
 			if p.id == "" || p.name == "" || !isType(in, fastjson.TypeObject) {
 				return fieldErr(bf, "tool_use needs id, name and an object input")
@@ -154,7 +154,7 @@ func anthropicMessage(r *request, m *fastjson.Value, f string) error {
 			p.args = appendValue(nil, in)
 			msg.parts = append(msg.parts, p)
 		case "tool_result":
-			p := part{kind: partToolResult, id: str(b, "tool_use_id"), isError: isType(b.Get("is_error"), fastjson.TypeTrue)}
+			p := part{kind: partToolResult, id: strS(b, "tool_use_id"), isError: isType(b.Get("is_error"), fastjson.TypeTrue)}
 			if p.id == "" {
 				return fieldErr(bf+".tool_use_id", "is required")
 			}
@@ -179,15 +179,15 @@ func anthropicImage(b *fastjson.Value, f string) (part, error) {
 	if !isType(src, fastjson.TypeObject) {
 		return part{}, fieldErr(f+".source", "is required")
 	}
-	switch t := str(src, "type"); t {
+	switch t := strS(src, "type"); t {
 	case "base64":
-		p := part{kind: partImage, mime: str(src, "media_type"), data: str(src, "data")}
+		p := part{kind: partImage, mime: strS(src, "media_type"), data: strS(src, "data")}
 		if p.mime == "" || p.data == "" {
 			return part{}, fieldErr(f+".source", "base64 source needs media_type and data")
 		}
 		return p, nil
 	case "url":
-		u := str(src, "url")
+		u := strS(src, "url")
 		if u == "" {
 			return part{}, fieldErr(f+".source.url", "is required")
 		}

@@ -41,7 +41,7 @@ func parseChat(root *fastjson.Value) (*request, error) {
 		return nil, err
 	}
 	if rf := root.Get("response_format"); rf != nil && rf.Type() == fastjson.TypeObject {
-		switch str(rf, "type") {
+		switch strS(rf, "type") {
 		case "text", "":
 		case "json_object":
 			r.format = formatJSONObject
@@ -50,11 +50,11 @@ func parseChat(root *fastjson.Value) (*request, error) {
 			if js == nil || js.Get("schema") == nil {
 				return nil, fieldErr("response_format.json_schema.schema", "is required")
 			}
-			r.format, r.formatName = formatJSONSchema, str(js, "name")
+			r.format, r.formatName = formatJSONSchema, strS(js, "name")
 			r.schema = appendValue(nil, js.Get("schema"))
 			r.strict = isType(js.Get("strict"), fastjson.TypeTrue)
 		default:
-			return nil, fieldErr("response_format.type", "unsupported type %q", str(rf, "type"))
+			return nil, fieldErr("response_format.type", "unsupported type %q", strS(rf, "type"))
 		}
 	}
 	if r.effort, err = readEffort(root.Get("reasoning_effort"), "reasoning_effort"); err != nil {
@@ -75,7 +75,7 @@ func readSampling(r *request, root *fastjson.Value) error {
 
 func chatMessage(r *request, m *fastjson.Value, f string) error {
 	content := m.Get("content")
-	switch roleName := str(m, "role"); roleName {
+	switch roleName := strS(m, "role"); roleName {
 	case "system", "developer":
 		if content == nil {
 			return fieldErr(f+".content", "is required")
@@ -119,7 +119,7 @@ func chatMessage(r *request, m *fastjson.Value, f string) error {
 				if !isType(fn, fastjson.TypeObject) {
 					return fieldErr(cf+".function", "is required")
 				}
-				p := part{kind: partToolCall, id: str(c, "id"), name: str(fn, "name")}
+				p := part{kind: partToolCall, id: strS(c, "id"), name: strS(fn, "name")}
 				if p.id == "" || p.name == "" {
 					return fieldErr(cf, "needs an id and a function name")
 				}
@@ -131,7 +131,7 @@ func chatMessage(r *request, m *fastjson.Value, f string) error {
 		}
 		r.msgs = append(r.msgs, msg)
 	case "tool":
-		id := str(m, "tool_call_id")
+		id := strS(m, "tool_call_id")
 		if id == "" {
 			return fieldErr(f+".tool_call_id", "is required")
 		}
@@ -162,9 +162,9 @@ func chatUserContent(msg *message, content *fastjson.Value, f string) error {
 	a, _ := content.Array()
 	for i, p := range a {
 		pf := idx(f, i)
-		switch t := str(p, "type"); t {
+		switch t := strS(p, "type"); t {
 		case "text":
-			msg.parts = append(msg.parts, part{kind: partText, text: str(p, "text")})
+			msg.parts = append(msg.parts, part{kind: partText, text: strS(p, "text")})
 		case "image_url":
 			iu := p.Get("image_url")
 			u := ""
@@ -172,7 +172,7 @@ func chatUserContent(msg *message, content *fastjson.Value, f string) error {
 				b, _ := iu.StringBytes()
 				u = string(b)
 			} else if iu != nil {
-				u = str(iu, "url")
+				u = strS(iu, "url")
 			}
 			if u == "" {
 				return fieldErr(pf+".image_url.url", "is required")

@@ -17,7 +17,7 @@ func contentText(v *fastjson.Value, field string, textTypes ...string) (string, 
 		a, _ := v.Array()
 		var out []byte
 		for i, p := range a {
-			t := str(p, "type")
+			t := strS(p, "type")
 			ok := false
 			for _, tt := range textTypes {
 				ok = ok || t == tt
@@ -56,7 +56,7 @@ func readFunctionTools(r *request, root *fastjson.Value, flat bool) error {
 	}
 	for i, t := range arr {
 		f := idx("tools", i)
-		if typ := str(t, "type"); typ != "function" {
+		if typ := strS(t, "type"); typ != "function" {
 			return fieldErr(f+".type", "tool type %q cannot be carried to this upstream (only function tools)", typ)
 		}
 		fn := t
@@ -67,11 +67,11 @@ func readFunctionTools(r *request, root *fastjson.Value, flat bool) error {
 				return fieldErr(f, "is required")
 			}
 		}
-		name := str(fn, "name")
+		name := strS(fn, "name")
 		if name == "" {
 			return fieldErr(f+".name", "is required")
 		}
-		tl := tool{name: name, description: str(fn, "description")}
+		tl := tool{name: name, description: strS(fn, "description")}
 		if p := fn.Get("parameters"); p != nil && p.Type() == fastjson.TypeObject {
 			tl.params = appendValue(nil, p)
 		}
@@ -101,13 +101,13 @@ func readOpenAIChoice(r *request, root *fastjson.Value, flat bool) error {
 		}
 		return nil
 	}
-	if str(tc, "type") != "function" {
+	if strS(tc, "type") != "function" {
 		return fieldErr("tool_choice.type", "only function tool choices can be carried")
 	}
-	name := str(tc, "name")
+	name := strS(tc, "name")
 	if !flat {
 		if fn := tc.Get("function"); fn != nil {
-			name = str(fn, "name")
+			name = strS(fn, "name")
 		}
 	}
 	if name == "" {

@@ -21,7 +21,7 @@ func parseGemini(root *fastjson.Value) (*request, error) {
 			if p.Get("text") == nil {
 				return nil, fieldErr(idx("systemInstruction.parts", i), "only text parts are supported")
 			}
-			r.system = append(r.system, str(p, "text"))
+			r.system = append(r.system, strS(p, "text"))
 		}
 	}
 	contents, err := arrayOf(root.Get("contents"))
@@ -33,7 +33,7 @@ func parseGemini(root *fastjson.Value) (*request, error) {
 	for i, c := range contents {
 		f := idx("contents", i)
 		msg := message{}
-		switch rn := str(c, "role"); rn {
+		switch rn := strS(c, "role"); rn {
 		case "user", "", "function":
 			msg.role = roleUser
 		case "model":
@@ -52,17 +52,17 @@ func parseGemini(root *fastjson.Value) (*request, error) {
 				if isType(p.Get("thought"), fastjson.TypeTrue) {
 					continue // thought summaries are not replayable elsewhere
 				}
-				msg.parts = append(msg.parts, part{kind: partText, text: str(p, "text")})
+				msg.parts = append(msg.parts, part{kind: partText, text: strS(p, "text")})
 			case get(p, "inlineData", "inline_data") != nil:
 				d := get(p, "inlineData", "inline_data")
-				ip := part{kind: partImage, mime: str(d, "mimeType") + str(d, "mime_type"), data: str(d, "data")}
+				ip := part{kind: partImage, mime: strS(d, "mimeType") + strS(d, "mime_type"), data: strS(d, "data")}
 				if !isImageMime(ip.mime) {
 					return nil, fieldErr(pf+".inlineData.mimeType", "only images can be carried to this upstream, got %q", ip.mime)
 				}
 				msg.parts = append(msg.parts, ip)
 			case get(p, "fileData", "file_data") != nil:
 				d := get(p, "fileData", "file_data")
-				ip := part{kind: partImage, mime: str(d, "mimeType") + str(d, "mime_type"), url: str(d, "fileUri") + str(d, "file_uri")}
+				ip := part{kind: partImage, mime: strS(d, "mimeType") + strS(d, "mime_type"), url: strS(d, "fileUri") + strS(d, "file_uri")}
 				if ip.url == "" {
 					return nil, fieldErr(pf+".fileData.fileUri", "is required")
 				}
@@ -75,7 +75,7 @@ func parseGemini(root *fastjson.Value) (*request, error) {
 				msg.parts = append(msg.parts, ip)
 			case get(p, "functionCall", "function_call") != nil:
 				fc := get(p, "functionCall", "function_call")
-				cp := part{kind: partToolCall, id: str(fc, "id"), name: str(fc, "name")}
+				cp := part{kind: partToolCall, id: strS(fc, "id"), name: strS(fc, "name")}
 				if cp.name == "" {
 					return nil, fieldErr(pf+".functionCall.name", "is required")
 				}
@@ -92,7 +92,7 @@ func parseGemini(root *fastjson.Value) (*request, error) {
 				msg.parts = append(msg.parts, cp)
 			case get(p, "functionResponse", "function_response") != nil:
 				fr := get(p, "functionResponse", "function_response")
-				rp := part{kind: partToolResult, id: str(fr, "id"), name: str(fr, "name")}
+				rp := part{kind: partToolResult, id: strS(fr, "id"), name: strS(fr, "name")}
 				if rp.name == "" {
 					return nil, fieldErr(pf+".functionResponse.name", "is required")
 				}
@@ -110,7 +110,7 @@ func parseGemini(root *fastjson.Value) (*request, error) {
 					// {"result":"text"} is how text results are wrapped for
 					// Gemini (by us among others): unwrap it back to text.
 					if o, _ := resp.Object(); o != nil && o.Len() == 1 && isType(resp.Get("result"), fastjson.TypeString) {
-						rp.text = str(resp, "result")
+						rp.text = strS(resp, "result")
 					} else {
 						rp.resultJSON = appendValue(nil, resp)
 					}
@@ -158,7 +158,7 @@ func geminiTools(r *request, root *fastjson.Value) error {
 				return fieldErr(f+".functionDeclarations", "must be an array")
 			}
 			for j, d := range da {
-				tl := tool{name: str(d, "name"), description: str(d, "description")}
+				tl := tool{name: strS(d, "name"), description: strS(d, "description")}
 				if tl.name == "" {
 					return fieldErr(idx(f+".functionDeclarations", j)+".name", "is required")
 				}
@@ -187,7 +187,7 @@ func geminiTools(r *request, root *fastjson.Value) error {
 			names = append(names, string(b))
 		}
 	}
-	switch mode := str(fcc, "mode"); mode {
+	switch mode := strS(fcc, "mode"); mode {
 	case "", "MODE_UNSPECIFIED", "AUTO":
 		r.choice = choiceAuto
 	case "NONE":
@@ -235,7 +235,7 @@ func geminiGenConfig(r *request, gc *fastjson.Value) error {
 	if r.stop, err = readStop(get(gc, "stopSequences", "stop_sequences"), "generationConfig.stopSequences"); err != nil {
 		return err
 	}
-	mime := str(gc, "responseMimeType") + str(gc, "response_mime_type")
+	mime := strS(gc, "responseMimeType") + strS(gc, "response_mime_type")
 	switch mime {
 	case "", "text/plain":
 	case "application/json":
@@ -254,7 +254,7 @@ func geminiGenConfig(r *request, gc *fastjson.Value) error {
 		} else if ok {
 			r.budget, r.hasBudget = b, true
 		}
-		switch lvl := str(tc, "thinkingLevel") + str(tc, "thinking_level"); lvl {
+		switch lvl := strS(tc, "thinkingLevel") + strS(tc, "thinking_level"); lvl {
 		case "":
 		case "MINIMAL", "minimal":
 			r.effort = "minimal"

@@ -50,7 +50,7 @@ func parseResponses(root *fastjson.Value) (*request, error) {
 		r.maxTokens = n
 	}
 	if tf := root.Get("text", "format"); tf != nil && tf.Type() == fastjson.TypeObject {
-		switch str(tf, "type") {
+		switch strS(tf, "type") {
 		case "text", "":
 		case "json_object":
 			r.format = formatJSONObject
@@ -58,11 +58,11 @@ func parseResponses(root *fastjson.Value) (*request, error) {
 			if tf.Get("schema") == nil {
 				return nil, fieldErr("text.format.schema", "is required")
 			}
-			r.format, r.formatName = formatJSONSchema, str(tf, "name")
+			r.format, r.formatName = formatJSONSchema, strS(tf, "name")
 			r.schema = appendValue(nil, tf.Get("schema"))
 			r.strict = isType(tf.Get("strict"), fastjson.TypeTrue)
 		default:
-			return nil, fieldErr("text.format.type", "unsupported type %q", str(tf, "type"))
+			return nil, fieldErr("text.format.type", "unsupported type %q", strS(tf, "type"))
 		}
 	}
 	var err error
@@ -73,7 +73,7 @@ func parseResponses(root *fastjson.Value) (*request, error) {
 }
 
 func responsesItem(r *request, it *fastjson.Value, f string) error {
-	typ := str(it, "type")
+	typ := strS(it, "type")
 	if typ == "" && it.Get("role") != nil {
 		typ = "message"
 	}
@@ -83,7 +83,7 @@ func responsesItem(r *request, it *fastjson.Value, f string) error {
 		if content == nil {
 			return fieldErr(f+".content", "is required")
 		}
-		switch roleName := str(it, "role"); roleName {
+		switch roleName := strS(it, "role"); roleName {
 		case "system", "developer":
 			t, err := contentText(content, f+".content", "input_text")
 			if err != nil {
@@ -110,7 +110,7 @@ func responsesItem(r *request, it *fastjson.Value, f string) error {
 			return fieldErr(f+".role", "unsupported role %q", roleName)
 		}
 	case "function_call":
-		p := part{kind: partToolCall, id: str(it, "call_id"), name: str(it, "name")}
+		p := part{kind: partToolCall, id: strS(it, "call_id"), name: strS(it, "name")}
 		if p.id == "" || p.name == "" {
 			return fieldErr(f, "function_call needs call_id and name")
 		}
@@ -125,7 +125,7 @@ func responsesItem(r *request, it *fastjson.Value, f string) error {
 			r.msgs = append(r.msgs, message{role: roleAssistant, parts: []part{p}})
 		}
 	case "function_call_output":
-		id := str(it, "call_id")
+		id := strS(it, "call_id")
 		if id == "" {
 			return fieldErr(f+".call_id", "is required")
 		}
@@ -159,11 +159,11 @@ func responsesUserContent(msg *message, content *fastjson.Value, f string) error
 	a, _ := content.Array()
 	for i, p := range a {
 		pf := idx(f, i)
-		switch t := str(p, "type"); t {
+		switch t := strS(p, "type"); t {
 		case "input_text":
-			msg.parts = append(msg.parts, part{kind: partText, text: str(p, "text")})
+			msg.parts = append(msg.parts, part{kind: partText, text: strS(p, "text")})
 		case "input_image":
-			u := str(p, "image_url")
+			u := strS(p, "image_url")
 			if u == "" {
 				return fieldErr(pf+".image_url", "is required (file_id images cannot be carried)")
 			}

@@ -16,8 +16,31 @@ const anthropicDefaultMaxTokens = 4096
 // For Gemini egress the body carries neither: both go in the URL. A field
 // that cannot be carried is a *FieldError.
 func Request(from, to wire.Protocol, body []byte, model string, stream bool) ([]byte, error) {
-	var ps fastjson.Parser
-	root, err := parseBody(&ps, body)
+	var c Converter
+	return c.Request(from, to, body, model, stream)
+}
+
+// maxReusedBody is the largest body a Converter parses with its kept
+// parser: the parser keeps memory in proportion to the largest body it saw.
+const maxReusedBody = 256 << 10
+
+// Converter is Request and Response with a JSON parser kept between calls,
+// which removes most of their allocations. The zero value is ready; it is
+// not safe for concurrent use, so keep one per worker or in a sync.Pool.
+type Converter struct {
+	ps fastjson.Parser
+}
+
+func (c *Converter) parser(body []byte) *fastjson.Parser {
+	if len(body) > maxReusedBody {
+		return new(fastjson.Parser)
+	}
+	return &c.ps
+}
+
+// Request is the package-level Request using c's parser.
+func (c *Converter) Request(from, to wire.Protocol, body []byte, model string, stream bool) ([]byte, error) {
+	root, err := parseBody(c.parser(body), body)
 	if err != nil {
 		return nil, err
 	}

@@ -12,11 +12,16 @@ import (
 // into the client's protocol `to`, naming `model` (the model the client
 // asked for). An error means the upstream body could not be understood.
 func Response(from, to wire.Protocol, body []byte, model string) ([]byte, error) {
-	var ps fastjson.Parser
+	var c Converter
+	return c.Response(from, to, body, model)
+}
+
+// Response is the package-level Response using c's parser.
+func (c *Converter) Response(from, to wire.Protocol, body []byte, model string) ([]byte, error) {
 	if err := fastjson.ValidateBytes(body); err != nil {
 		return nil, fmt.Errorf("convert response: upstream body is not JSON: %w", err)
 	}
-	root, err := ps.ParseBytes(body)
+	root, err := c.parser(body).ParseBytes(body)
 	if err != nil || root.Type() != fastjson.TypeObject {
 		return nil, fmt.Errorf("convert response: upstream body is not a JSON object")
 	}
@@ -55,16 +60,16 @@ func Response(from, to wire.Protocol, body []byte, model string) ([]byte, error)
 }
 
 func readChatResponse(root *fastjson.Value) (*response, error) {
-	r := &response{id: str(root, "id"), usage: usageFromChat(root.Get("usage"))}
+	r := &response{id: strS(root, "id"), usage: usageFromChat(root.Get("usage"))}
 	chs, _ := arrayOf(root.Get("choices"))
 	for i, c := range chs {
 		m := c.Get("message")
-		ch := choice{finish: finishFromChat(str(c, "finish_reason"))}
+		ch := choice{finish: finishFromChat(strS(c, "finish_reason"))}
 		if m == nil {
 			r.choices = append(r.choices, ch)
 			continue
 		}
-		if t := str(m, "reasoning_content"); t != "" {
+		if t := strS(m, "reasoning_content"); t != "" {
 			ch.parts = append(ch.parts, part{kind: partThinking, text: t})
 		}
 		if ct := m.Get("content"); ct != nil {
@@ -76,17 +81,17 @@ func readChatResponse(root *fastjson.Value) (*response, error) {
 				ch.parts = append(ch.parts, part{kind: partText, text: t})
 			}
 		}
-		if t := str(m, "refusal"); t != "" {
+		if t := strS(m, "refusal"); t != "" {
 			ch.parts = append(ch.parts, part{kind: partText, text: t})
 		}
 		calls, _ := arrayOf(m.Get("tool_calls"))
 		for j, tc := range calls {
-			p := part{kind: partToolCall, id: str(tc, "id")}
+			p := part{kind: partToolCall, id: strS(tc, "id")}
 			fn := tc.Get("function")
 			if fn == nil {
 				return nil, fmt.Errorf("choices[%d].message.tool_calls[%d] has no function", i, j)
 			}
-			p.name = str(fn, "name")
+			p.name = strS(fn, "name")
 			var err error
 			if p.args, err = objectArgs("arguments", strB(fn, "arguments")); err != nil {
 				return nil, fmt.Errorf("choices[%d].message.tool_calls[%d]: %w", i, j, err)
@@ -99,24 +104,24 @@ func readChatResponse(root *fastjson.Value) (*response, error) {
 }
 
 func readResponsesResponse(root *fastjson.Value) (*response, error) {
-	r := &response{id: str(root, "id"), usage: usageFromResponses(root.Get("usage"))}
-	status := str(root, "status")
+	r := &response{id: strS(root, "id"), usage: usageFromResponses(root.Get("usage"))}
+	status := strS(root, "status")
 	if status == "failed" {
-		return nil, fmt.Errorf("upstream response failed: %s", str(root.Get("error"), "message"))
+		return nil, fmt.Errorf("upstream response failed: %s", strS(root.Get("error"), "message"))
 	}
 	ch := choice{}
 	items, _ := arrayOf(root.Get("output"))
 	for i, it := range items {
-		switch str(it, "type") {
+		switch strS(it, "type") {
 		case "message":
 			cs, _ := arrayOf(it.Get("content"))
 			for _, c := range cs {
-				if t := str(c, "text") + str(c, "refusal"); t != "" {
+				if t := strS(c, "text") + strS(c, "refusal"); t != "" {
 					ch.parts = append(ch.parts, part{kind: partText, text: t})
 				}
 			}
 		case "function_call":
-			p := part{kind: partToolCall, id: str(it, "call_id"), name: str(it, "name")}
+			p := part{kind: partToolCall, id: strS(it, "call_id"), name: strS(it, "name")}
 			var err error
 			if p.args, err = objectArgs("arguments", strB(it, "arguments")); err != nil {
 				return nil, fmt.Errorf("output[%d]: %w", i, err)
@@ -125,30 +130,30 @@ func readResponsesResponse(root *fastjson.Value) (*response, error) {
 		case "reasoning":
 			ss, _ := arrayOf(it.Get("summary"))
 			for _, s := range ss {
-				if t := str(s, "text"); t != "" {
+				if t := strS(s, "text"); t != "" {
 					ch.parts = append(ch.parts, part{kind: partThinking, text: t})
 				}
 			}
 		}
 	}
-	ch.finish = finishFromResponses(status, str(root.Get("incomplete_details"), "reason"), ch.hasToolCalls())
+	ch.finish = finishFromResponses(status, strS(root.Get("incomplete_details"), "reason"), ch.hasToolCalls())
 	r.choices = append(r.choices, ch)
 	return r, nil
 }
 
 func readAnthropicResponse(root *fastjson.Value) (*response, error) {
-	r := &response{id: str(root, "id")}
+	r := &response{id: strS(root, "id")}
 	addAnthropicUsage(&r.usage, root.Get("usage"))
-	ch := choice{finish: finishFromAnthropic(str(root, "stop_reason")), stopSeq: str(root, "stop_sequence")}
+	ch := choice{finish: finishFromAnthropic(strS(root, "stop_reason")), stopSeq: strS(root, "stop_sequence")}
 	blocks, _ := arrayOf(root.Get("content"))
 	for _, b := range blocks {
-		switch str(b, "type") {
+		switch strS(b, "type") {
 		case "text":
-			ch.parts = append(ch.parts, part{kind: partText, text: str(b, "text")})
+			ch.parts = append(ch.parts, part{kind: partText, text: strS(b, "text")})
 		case "thinking":
-			ch.parts = append(ch.parts, part{kind: partThinking, text: str(b, "thinking"), data: str(b, "signature")})
+			ch.parts = append(ch.parts, part{kind: partThinking, text: strS(b, "thinking"), data: strS(b, "signature")})
 		case "tool_use":
-			p := part{kind: partToolCall, id: str(b, "id"), name: str(b, "name"), args: []byte("{}")}
+			p := part{kind: partToolCall, id: strS(b, "id"), name: strS(b, "name"), args: []byte("{}")}
 			if in := b.Get("input"); isType(in, fastjson.TypeObject) {
 				p.args = appendValue(nil, in)
 			}
@@ -160,7 +165,7 @@ func readAnthropicResponse(root *fastjson.Value) (*response, error) {
 }
 
 func readGeminiResponse(root *fastjson.Value) (*response, error) {
-	r := &response{id: str(root, "responseId"), usage: usageFromGemini(root.Get("usageMetadata"))}
+	r := &response{id: strS(root, "responseId"), usage: usageFromGemini(root.Get("usageMetadata"))}
 	base := []byte(r.id)
 	if len(base) == 0 {
 		base = []byte(newID(""))
@@ -174,7 +179,7 @@ func readGeminiResponse(root *fastjson.Value) (*response, error) {
 			switch {
 			case p.Get("functionCall") != nil:
 				fc := p.Get("functionCall")
-				cp := part{kind: partToolCall, id: str(fc, "id"), name: str(fc, "name"), args: []byte("{}")}
+				cp := part{kind: partToolCall, id: strS(fc, "id"), name: strS(fc, "name"), args: []byte("{}")}
 				if cp.id == "" {
 					cp.id = string(appendCallID(nil, base, calls))
 				}
@@ -185,16 +190,16 @@ func readGeminiResponse(root *fastjson.Value) (*response, error) {
 				ch.parts = append(ch.parts, cp)
 			case p.Get("text") != nil:
 				if isType(p.Get("thought"), fastjson.TypeTrue) {
-					ch.parts = append(ch.parts, part{kind: partThinking, text: str(p, "text"), data: str(p, "thoughtSignature")})
-				} else if t := str(p, "text"); t != "" {
+					ch.parts = append(ch.parts, part{kind: partThinking, text: strS(p, "text"), data: strS(p, "thoughtSignature")})
+				} else if t := strS(p, "text"); t != "" {
 					ch.parts = append(ch.parts, part{kind: partText, text: t})
 				}
 			}
 		}
-		ch.finish = finishFromGemini(str(c, "finishReason"), ch.hasToolCalls())
+		ch.finish = finishFromGemini(strS(c, "finishReason"), ch.hasToolCalls())
 		r.choices = append(r.choices, ch)
 	}
-	if len(cands) == 0 && str(root.Get("promptFeedback"), "blockReason") != "" {
+	if len(cands) == 0 && strS(root.Get("promptFeedback"), "blockReason") != "" {
 		r.choices = append(r.choices, choice{finish: finishFilter})
 	}
 	return r, nil

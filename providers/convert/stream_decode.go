@@ -57,7 +57,9 @@ func (s *Stream) decodeChat(data []byte) error {
 				ti := tc.GetInt("index")
 				fn := tc.Get("function")
 				ord := s.tool(ti)
-				if id := strB(tc, "id"); len(id) > 0 || ord < 0 {
+				// Some servers repeat the id on every fragment: only a new
+				// id (or a new index) starts a new call.
+				if id := strB(tc, "id"); ord < 0 || (len(id) > 0 && !bytes.Equal(id, s.tools[ord].id)) {
 					var name []byte
 					if fn != nil {
 						name = strB(fn, "name")

@@ -141,6 +141,9 @@ func appendChatMessages(dst []byte, m *message) []byte {
 		}
 	}
 	if m.role == roleAssistant {
+		if !hasChatAssistantContent(m) {
+			return dst // only thinking: Chat rejects an empty assistant turn
+		}
 		sep()
 		dst = append(dst, `{"role":"assistant","content":`...)
 		text := ""
@@ -229,6 +232,15 @@ func appendChatMessages(dst []byte, m *message) []byte {
 		}
 	}
 	return append(dst, "]}"...)
+}
+
+func hasChatAssistantContent(m *message) bool {
+	for i := range m.parts {
+		if p := &m.parts[i]; p.kind == partToolCall || (p.kind == partText && p.text != "") {
+			return true
+		}
+	}
+	return false
 }
 
 func onlyOneText(m *message) bool {

@@ -117,7 +117,7 @@ func appendGeminiTurns(dst []byte, r *request, names map[string]string) ([]byte,
 	kept := make([]int, 0, len(r.msgs))
 	for i := range r.msgs {
 		for k := range r.msgs[i].parts {
-			if r.msgs[i].parts[k].kind != partThinking {
+			if keptForGemini(&r.msgs[i].parts[k]) {
 				kept = append(kept, i)
 				break
 			}
@@ -143,7 +143,7 @@ func appendGeminiTurns(dst []byte, r *request, names map[string]string) ([]byte,
 				m := &r.msgs[mi]
 				for x := range m.parts {
 					p := &m.parts[x]
-					if p.kind == partThinking || (pass == 0) != (p.kind == partToolResult) {
+					if !keptForGemini(p) || (pass == 0) != (p.kind == partToolResult) {
 						continue
 					}
 					if !first {
@@ -162,6 +162,18 @@ func appendGeminiTurns(dst []byte, r *request, names map[string]string) ([]byte,
 		a = b
 	}
 	return dst, nil
+}
+
+// keptForGemini reports whether p becomes a part: thinking from elsewhere
+// cannot be replayed and empty text parts are refused.
+func keptForGemini(p *part) bool {
+	switch p.kind {
+	case partText:
+		return p.text != ""
+	case partThinking:
+		return false
+	}
+	return true
 }
 
 func appendGeminiPart(dst []byte, p *part, names map[string]string, sign bool) ([]byte, error) {
