@@ -8,7 +8,8 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 FUZZTIME ?= 5s
 # package:target pairs run briefly by `make test`; `make fuzz FUZZTIME=5m` digs deeper.
-FUZZ     := ./stream:FuzzReader ./proxy/jsonpatch:FuzzReplace
+FUZZ     := ./stream:FuzzReader ./proxy/jsonpatch:FuzzReplace ./providers/convert:FuzzRequest \
+            ./providers/convert:FuzzResponse ./providers/convert:FuzzStream ./providers/convert:FuzzInspect
 
 .PHONY: build run test fmt-check vet unit fuzz bench bench-compare bench-startup install clean
 

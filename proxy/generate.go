@@ -125,7 +125,13 @@ func (s *Server) upstreamBody(x *exchange) ([]byte, error) {
 	body := x.ctx.PostBody()
 	to := x.rt.provider.Protocol()
 	if to != x.in {
-		return convert.Request(x.in, to, body, x.rt.model, x.stream)
+		c, _ := s.converters.Get().(*convert.Converter)
+		if c == nil {
+			c = new(convert.Converter)
+		}
+		out, err := c.Request(x.in, to, body, x.rt.model, x.stream)
+		s.converters.Put(c)
+		return out, err
 	}
 	if !x.rt.rewrite || x.in == wire.Gemini {
 		// Gemini names the model in the URL, which the provider builds.

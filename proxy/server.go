@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -38,6 +39,8 @@ type Server struct {
 	redactor   *redact.Redactor
 	prompts    *promptlog.Logger
 	cors       *cors.Policy
+	// converters reuse their parsers across requests that change protocol.
+	converters sync.Pool
 }
 
 // New builds a server from cfg. Providers without usable keys are skipped
