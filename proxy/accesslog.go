@@ -12,8 +12,13 @@ import (
 // access line. upstream is the time spent waiting on the provider.
 func (s *Server) logDone(ctx *fasthttp.RequestCtx, start time.Time, upstream time.Duration, p wire.Protocol, provider, model string, stream bool, err error) {
 	total := time.Since(start)
-	s.metrics.ObserveRequest(p.String(), provider, model, ctx.Response.StatusCode(), total, upstream,
+	status := ctx.Response.StatusCode()
+	cl := clientName(clientOf(ctx))
+	s.metrics.ObserveRequest(p.String(), provider, model, status, total, upstream,
 		len(ctx.Request.Body()), len(ctx.Response.Body()))
+	if cl != "" {
+		s.metrics.ClientRequest(cl, status)
+	}
 	ce := s.log.Check(zap.InfoLevel, "request")
 	if ce == nil {
 		return
@@ -22,7 +27,8 @@ func (s *Server) logDone(ctx *fasthttp.RequestCtx, start time.Time, upstream tim
 		zap.ByteString("request_id", ctx.Response.Header.Peek("X-Request-Id")),
 		zap.ByteString("method", ctx.Method()),
 		zap.ByteString("path", ctx.Path()),
-		zap.Int("status", ctx.Response.StatusCode()),
+		zap.Int("status", status),
+		zap.String("client", cl),
 		zap.String("protocol", p.String()),
 		zap.String("provider", provider),
 		zap.String("model", model),
@@ -46,6 +52,7 @@ type streamLog struct {
 	bytesIn   int
 	// overhead is the proxy's own time before the stream was handed over.
 	overhead time.Duration
+	client   string
 }
 
 // logStream records a finished stream: metrics and the access line.
@@ -53,6 +60,9 @@ func (s *Server) logStream(l *streamLog, bytesOut int64, firstEvent time.Time, e
 	total := time.Since(l.start)
 	s.metrics.StreamEnded()
 	s.metrics.ObserveRequest(l.proto.String(), l.provider, l.model, 200, total, total-l.overhead, l.bytesIn, int(bytesOut))
+	if l.client != "" {
+		s.metrics.ClientRequest(l.client, 200)
+	}
 	if !firstEvent.IsZero() {
 		s.metrics.ObserveTTFT(l.proto.String(), l.provider, l.model, firstEvent.Sub(l.start))
 	}
@@ -69,6 +79,7 @@ func (s *Server) logStream(l *streamLog, bytesOut int64, firstEvent time.Time, e
 		zap.String("method", "POST"),
 		zap.ByteString("path", l.path),
 		zap.Int("status", 200),
+		zap.String("client", l.client),
 		zap.String("protocol", l.proto.String()),
 		zap.String("provider", l.provider),
 		zap.String("model", l.model),

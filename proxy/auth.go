@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 
+	"github.com/llmproxy/proxy/proxy/config"
 	"github.com/valyala/fasthttp"
 )
 
@@ -26,30 +27,79 @@ func clientKey(ctx *fasthttp.RequestCtx) []byte {
 	return ctx.QueryArgs().Peek("key")
 }
 
-// keyring holds the client keys; comparison takes the same time whichever
-// key (if any) matches, so timing reveals nothing about them.
-type keyring struct {
-	keys [][]byte
+// client is who presented a key: a named client from the config's clients
+// list, or an unnamed server.api_keys key.
+type client struct {
+	key  []byte
+	name string
+	// models the client may ask for; nil allows every model.
+	models map[string]bool
 }
 
-func newKeyring(keys []string) *keyring {
+// allows reports whether the client may ask for model.
+func (c *client) allows(model []byte) bool {
+	return c == nil || c.models == nil || c.models[string(model)]
+}
+
+// userClient is the RequestCtx user-value key under which auth leaves the
+// client it recognised.
+const userClient = "proxy.client"
+
+// clientOf returns the authenticated client of a request (nil with auth off).
+func clientOf(ctx *fasthttp.RequestCtx) *client {
+	c, _ := ctx.UserValue(userClient).(*client)
+	return c
+}
+
+// clientName is the name logged and counted for a request.
+func clientName(c *client) string {
+	if c == nil {
+		return ""
+	}
+	return c.name
+}
+
+// keyring holds the client keys. Every key is compared on every lookup, in
+// constant time, so timing reveals neither a key nor which one matched.
+type keyring struct {
+	clients []*client
+}
+
+func newKeyring(apiKeys []string, named []config.Client) *keyring {
 	k := &keyring{}
-	for _, s := range keys {
+	for _, s := range apiKeys {
 		if s != "" {
-			k.keys = append(k.keys, []byte(s))
+			k.clients = append(k.clients, &client{key: []byte(s), name: "default"})
 		}
+	}
+	for _, c := range named {
+		cl := &client{key: []byte(c.Key), name: c.Name}
+		if len(c.Models) > 0 {
+			cl.models = make(map[string]bool, len(c.Models))
+			for _, m := range c.Models {
+				cl.models[m] = true
+			}
+		}
+		k.clients = append(k.clients, cl)
 	}
 	return k
 }
 
 // enabled reports whether clients must authenticate.
-func (k *keyring) enabled() bool { return len(k.keys) > 0 }
+func (k *keyring) enabled() bool { return len(k.clients) > 0 }
+
+// lookup returns the client whose key is presented, or nil.
+func (k *keyring) lookup(presented []byte) *client {
+	match := -1
+	for i, c := range k.clients {
+		eq := subtle.ConstantTimeCompare(presented, c.key)
+		match = subtle.ConstantTimeSelect(eq, i, match)
+	}
+	if match < 0 {
+		return nil
+	}
+	return k.clients[match]
+}
 
 // valid reports whether presented matches a configured key.
-func (k *keyring) valid(presented []byte) bool {
-	ok := 0
-	for _, key := range k.keys {
-		ok |= subtle.ConstantTimeCompare(presented, key)
-	}
-	return ok == 1
-}
+func (k *keyring) valid(presented []byte) bool { return k.lookup(presented) != nil }

@@ -8,6 +8,7 @@ import (
 	"github.com/llmproxy/proxy/providers/convert"
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/llmproxy/proxy/proxy/jsonpatch"
+	"github.com/llmproxy/proxy/proxy/sysprompt"
 	"github.com/llmproxy/proxy/stream"
 	"github.com/valyala/fasthttp"
 )
@@ -123,6 +124,12 @@ func (s *Server) forward(x *exchange) {
 // patched if routing changed it), a conversion otherwise.
 func (s *Server) upstreamBody(x *exchange) ([]byte, error) {
 	body := x.ctx.PostBody()
+	if s.sysPrompt != "" && x.op == providers.OpGenerate {
+		var err error
+		if body, err = sysprompt.Apply(nil, x.in, body, s.sysPrompt, s.sysMode); err != nil {
+			return nil, err
+		}
+	}
 	to := x.rt.provider.Protocol()
 	if to != x.in {
 		c, _ := s.converters.Get().(*convert.Converter)
@@ -186,6 +193,7 @@ func (s *Server) startStream(x *exchange, res *providers.Result) {
 		start:     x.start,
 		bytesIn:   len(ctx.Request.Body()),
 		overhead:  time.Since(x.start) - x.upstream,
+		client:    clientName(clientOf(ctx)),
 	}
 	s.metrics.StreamStarted()
 	opts := stream.Options{

@@ -11,7 +11,7 @@ import (
 
 // renderModels pre-renders the OpenAI model list of all providers.
 func (s *Server) renderModels(list []providers.Provider) []byte {
-	return mock.AppendModels(nil, "llmproxy", providers.NewRegistry(list).Models())
+	return mock.AppendModels(nil, "llmproxy", append(providers.NewRegistry(list).Models(), aliasNames(s.cfg)...))
 }
 
 // models answers GET /v1/models (all providers) and /{provider}/v1/models,
@@ -20,7 +20,7 @@ func (s *Server) renderModels(list []providers.Provider) []byte {
 // OpenAI's otherwise.
 func (s *Server) models(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
-	names := s.registry.Models()
+	names := append(s.registry.Models(), aliasNames(s.cfg)...)
 	if name, _ := ctx.UserValue("provider").(string); name != "" {
 		p, ok := s.registry.ByName(name)
 		if !ok {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/wire"
@@ -24,6 +25,12 @@ type routed struct {
 // Model-Provider header or a "provider:model" name forces one; otherwise the
 // first provider that lists the model serves it.
 func (s *Server) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kind, string) {
+	if c := clientOf(ctx); !c.allows(model) {
+		return routed{}, wire.Permission, "the model " + quote(string(model)) + " is not allowed for client " + quote(c.name)
+	}
+	if target, ok := s.aliases[string(model)]; ok {
+		return s.routeAlias(ctx, target)
+	}
 	forced, _ := ctx.UserValue("provider").(string)
 	if forced == "" {
 		if h := ctx.Request.Header.Peek(HeaderModelProvider); len(h) > 0 {
@@ -56,3 +63,18 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kin
 }
 
 func quote(s string) string { return "'" + s + "'" }
+
+// routeAlias routes a model alias to its target, "provider/model" or a
+// model name routed as usual; the upstream gets the target's model name.
+func (s *Server) routeAlias(ctx *fasthttp.RequestCtx, target string) (routed, wire.Kind, string) {
+	if i := strings.IndexByte(target, '/'); i > 0 {
+		if p, ok := s.registry.ByName(target[:i]); ok {
+			return routed{provider: p, model: target[i+1:], rewrite: true}, 0, ""
+		}
+	}
+	p, name, ok := s.registry.ForModel([]byte(target))
+	if !ok {
+		return routed{}, wire.ModelNotFound, "the alias target " + quote(target) + " is not served by this proxy"
+	}
+	return routed{provider: p, model: name, rewrite: true}, 0, ""
+}

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 	"github.com/llmproxy/proxy/proxy/metrics"
 	"github.com/llmproxy/proxy/proxy/promptlog"
 	"github.com/llmproxy/proxy/proxy/redact"
+	"github.com/llmproxy/proxy/proxy/sysprompt"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 	"go.uber.org/zap"
@@ -41,6 +45,11 @@ type Server struct {
 	cors       *cors.Policy
 	// converters reuse their parsers across requests that change protocol.
 	converters sync.Pool
+	// aliases map public model names to provider/model targets.
+	aliases map[string]string
+	// sysPrompt is the operator's system prompt ("" for none).
+	sysPrompt string
+	sysMode   sysprompt.Mode
 }
 
 // New builds a server from cfg. Providers without usable keys are skipped
@@ -57,16 +66,25 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		cfg:      cfg,
 		log:      log,
 		registry: providers.NewRegistry(list),
-		keys:     newKeyring(cfg.Server.APIKeys),
+		keys:     newKeyring(cfg.Server.APIKeys, cfg.Clients),
 		ids:      newRequestIDs(),
 		redactor: redact.New(secrets(cfg)),
+		aliases:  cfg.Aliases,
 	}
 	s.modelsBody = s.renderModels(list)
 	names := make([]string, len(list))
 	for i, p := range list {
 		names[i] = p.Name()
 	}
-	s.metrics = metrics.New(metrics.Options{Providers: names, Models: s.registry.Models(), ProcessMetrics: true})
+	s.metrics = metrics.New(metrics.Options{Providers: names, Models: append(s.registry.Models(), aliasNames(cfg)...), ProcessMetrics: true})
+	clientNames := []string{"default"}
+	for _, c := range cfg.Clients {
+		clientNames = append(clientNames, c.Name)
+	}
+	s.metrics.SetClients(clientNames)
+	if s.sysPrompt, s.sysMode, err = loadSystemPrompt(cfg.SystemPrompt); err != nil {
+		return nil, err
+	}
 	for _, p := range list {
 		if pg, ok := p.(interface{ PoolStats() (inUse, waiting int) }); ok {
 			s.metrics.RegisterPoolGauges(p.Name(),
@@ -190,9 +208,35 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	})
 }
 
+// aliasNames lists the configured model aliases, sorted.
+func aliasNames(cfg *config.Config) []string {
+	names := make([]string, 0, len(cfg.Aliases))
+	for a := range cfg.Aliases {
+		names = append(names, a)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// loadSystemPrompt reads the operator's system prompt file, if configured.
+func loadSystemPrompt(c config.SystemPrompt) (string, sysprompt.Mode, error) {
+	mode, err := sysprompt.ParseMode(c.Mode)
+	if err != nil || c.File == "" {
+		return "", mode, err
+	}
+	b, err := os.ReadFile(c.File)
+	if err != nil {
+		return "", mode, fmt.Errorf("system_prompt.file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), mode, nil
+}
+
 // secrets lists every configured key, so that none is ever logged or echoed.
 func secrets(cfg *config.Config) []string {
 	out := append([]string(nil), cfg.Server.APIKeys...)
+	for _, c := range cfg.Clients {
+		out = append(out, c.Key)
+	}
 	for _, p := range cfg.Providers {
 		out = append(out, p.APIKeys...)
 	}
@@ -208,10 +252,12 @@ func (s *Server) auth(p wire.Protocol, h fasthttp.RequestHandler) fasthttp.Reque
 				s.reject(ctx, p, wire.Authentication, "missing API key: send it as 'Authorization: Bearer KEY', 'x-api-key', 'x-goog-api-key' or '?key='")
 				return
 			}
-			if !s.keys.valid(key) {
+			c := s.keys.lookup(key)
+			if c == nil {
 				s.reject(ctx, p, wire.Authentication, "invalid API key")
 				return
 			}
+			ctx.SetUserValue(userClient, c)
 		}
 		h(ctx)
 	}

@@ -13,6 +13,29 @@ type Config struct {
 	Log       Log        `koanf:"log"`
 	PromptLog PromptLog  `koanf:"prompt_log"`
 	Providers []Provider `koanf:"providers"`
+	// Clients are named client keys, each optionally limited to some models
+	// (server.api_keys stay valid as unnamed keys that may use any model).
+	Clients []Client `koanf:"clients"`
+	// Aliases map a public model name to "provider/model" or a model name.
+	Aliases map[string]string `koanf:"aliases"`
+	// SystemPrompt, if set, is applied to every request in every protocol.
+	SystemPrompt SystemPrompt `koanf:"system_prompt"`
+}
+
+// Client is a named client key.
+type Client struct {
+	Name string `koanf:"name"`
+	Key  string `koanf:"key"`
+	// Models the client may ask for (public names, aliases included); empty allows all.
+	Models []string `koanf:"models"`
+}
+
+// SystemPrompt configures the operator's system prompt.
+type SystemPrompt struct {
+	// File holds the prompt text; empty turns the feature off.
+	File string `koanf:"file"`
+	// Mode is append (after the client's system prompt) or overwrite.
+	Mode string `koanf:"mode"`
 }
 
 // PromptLog configures the log of request bodies (prompts), redacted.

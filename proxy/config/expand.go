@@ -37,6 +37,10 @@ func expand(s string, lookup func(string) (string, bool)) string {
 func expandAll(c *Config, lookup func(string) (string, bool)) {
 	c.Server.Host = expand(c.Server.Host, lookup)
 	expandList(c.Server.APIKeys, lookup)
+	for i := range c.Clients {
+		c.Clients[i].Key = expand(c.Clients[i].Key, lookup)
+	}
+	c.SystemPrompt.File = expand(c.SystemPrompt.File, lookup)
 	for i := range c.Providers {
 		p := &c.Providers[i]
 		p.Name = expand(p.Name, lookup)

@@ -132,6 +132,30 @@ func (c *Config) Validate() Problems {
 			add(key+".mock", "tokens and delay must not be negative")
 		}
 	}
+	clients := map[string]int{}
+	for i, cl := range c.Clients {
+		key := fmt.Sprintf("clients[%d]", i)
+		if cl.Name == "" {
+			add(key+".name", "required (it names the client in logs and metrics)")
+		} else if j, dup := clients[cl.Name]; dup {
+			add(key+".name", "%q already used by clients[%d]", cl.Name, j)
+		} else {
+			clients[cl.Name] = i
+		}
+		if cl.Key == "" {
+			add(key+".key", "empty key (an unset ${VAR}?)")
+		}
+	}
+	for alias, target := range c.Aliases {
+		if alias == "" || target == "" {
+			add("aliases."+alias, "alias and target must not be empty")
+		}
+	}
+	switch c.SystemPrompt.Mode {
+	case "", "append", "overwrite":
+	default:
+		add("system_prompt.mode", "must be append or overwrite, got %q", c.SystemPrompt.Mode)
+	}
 	if len(ps) == 0 {
 		return nil
 	}

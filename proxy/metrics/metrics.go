@@ -32,6 +32,7 @@
 //	retries_total{provider}, cooldowns_total{provider}       counter
 //	failovers_total{from,to}                                 counter
 //	breaker_state{provider}                                  gauge: 0 closed, 1 half-open, 2 open
+//	client_requests_total{client,status}                     counter, per named client
 package metrics
 
 import (
@@ -93,6 +94,7 @@ type Set struct {
 	pools     cowMap[string, *poolFuncs]
 
 	activeStreams *vm.Gauge
+	clients       clientSeries
 
 	duration, upstream, overhead, ttft *histFamily
 }
