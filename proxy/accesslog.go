@@ -53,6 +53,8 @@ type streamLog struct {
 	// overhead is the proxy's own time before the stream was handed over.
 	overhead time.Duration
 	client   string
+	// tr is the stream's translator, kept here to share this allocation.
+	tr metered
 }
 
 // logStream records a finished stream: metrics and the access line.

@@ -122,3 +122,35 @@ func TestSystemPromptOverride(t *testing.T) {
 		})
 	}
 }
+
+// TestTokensFromUsage checks that token counts reported by upstream usage
+// (whole answers and streams, same and converted protocols) reach metrics.
+func TestTokensFromUsage(t *testing.T) {
+	cfg := baseConfig(mockProvider("mock", 5, "mock-gpt"))
+	_, base := startProxy(t, cfg)
+	c := httpClient(t)
+	do(t, c, "POST", base+"/v1/chat/completions", chatBody("mock-gpt", false), bearer(testKey))
+	resp, body := do(t, c, "POST", base+"/v1/chat/completions",
+		`{"model":"mock-gpt","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`, bearer(testKey))
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("[DONE]")) {
+		t.Fatalf("stream: %d %s", resp.StatusCode, body)
+	}
+	// An Anthropic client: the proxy asks the (OpenAI) upstream for usage itself.
+	do(t, c, "POST", base+"/v1/messages", `{"model":"mock-gpt","max_tokens":9,"stream":true,"messages":[{"role":"user","content":"hi"}]}`,
+		map[string]string{"x-api-key": testKey})
+	_, metrics := do(t, c, "GET", base+"/metrics", "", nil)
+	want := `proxy_tokens_total{provider="mock",model="mock-gpt",direction="output"} 15`
+	if !bytes.Contains(metrics, []byte(want)) {
+		t.Fatalf("metrics lack %s:\n%s", want, grepLines(metrics, "proxy_tokens_total"))
+	}
+}
+
+func grepLines(b []byte, sub string) string {
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/convert"
+	"github.com/llmproxy/proxy/providers/usage"
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/llmproxy/proxy/proxy/jsonpatch"
 	"github.com/llmproxy/proxy/proxy/sysprompt"
@@ -107,6 +108,7 @@ func (s *Server) forward(x *exchange) {
 		res.Release()
 		s.logDone(ctx, x.start, x.upstream, x.in, prov.Name(), x.rt.model, x.stream, nil)
 	case res.Stream == nil:
+		s.recordUsage(prov, x.rt.model, res.Body)
 		err := s.relayAnswer(x, res)
 		res.Release()
 		if err != nil {
@@ -201,6 +203,9 @@ func (s *Server) startStream(x *exchange, res *providers.Result) {
 		MaxEventSize: s.cfg.Server.MaxEventBytes,
 		OnFinish: func(o stream.Outcome) {
 			res.Release()
+			if u := &l.tr.usage; u.Seen {
+				s.metrics.AddTokens(l.provider, l.model, u.Counts.Input, u.Counts.Output)
+			}
 			s.logStream(l, o.Bytes, o.FirstEvent, o.Err)
 		},
 	}
@@ -216,5 +221,31 @@ func (s *Server) startStream(x *exchange, res *providers.Result) {
 	} else {
 		tr = newConverting(from, x, x.rt.model)
 	}
-	ctx.Response.SetBodyStream(stream.NewRelay(res.Stream, tr, opts), length)
+	l.tr = metered{Translator: tr, usage: usage.Tracker{Proto: from}}
+	ctx.Response.SetBodyStream(stream.NewRelay(res.Stream, &l.tr, opts), length)
+}
+
+// metered is a Translator that also counts the tokens the upstream's
+// events report, for metrics.
+type metered struct {
+	stream.Translator
+	usage usage.Tracker
+}
+
+func (m *metered) Event(dst []byte, ev *stream.Event) ([]byte, error) {
+	m.usage.Observe(ev.Data)
+	return m.Translator.Event(dst, ev)
+}
+
+// recordUsage adds the usage of a whole answer to the metrics.
+func (s *Server) recordUsage(p providers.Provider, model string, body []byte) {
+	if !usage.Has(p.Protocol(), body) {
+		return
+	}
+	parser := s.parsers.Get()
+	c, ok := usage.Extract(p.Protocol(), body, parser)
+	s.parsers.Put(parser)
+	if ok {
+		s.metrics.AddTokens(p.Name(), model, c.Input, c.Output)
+	}
 }

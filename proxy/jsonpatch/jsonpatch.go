@@ -136,3 +136,7 @@ func skipValue(b []byte, i int) int {
 	}
 	return i
 }
+
+// ValueEnd returns the index after the JSON value starting at b[i], or -1
+// if it does not end within b.
+func ValueEnd(b []byte, i int) int { return skipValue(b, i) }
