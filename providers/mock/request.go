@@ -19,7 +19,23 @@ type Behaviour struct {
 	Stall time.Duration
 	// TruncateAfter ends streams after that many content chunks without a terminator.
 	TruncateAfter int
+	// Tools decides when the answer is the tool-call answer.
+	Tools ToolMode
 }
+
+// ToolMode decides when the mock answers with tool calls instead of text.
+type ToolMode uint8
+
+const (
+	// ToolsAuto answers with tool calls when the request declares tools and
+	// its last message is a user message that mentions "weather"; after a
+	// tool result it answers text, like a model that got what it asked for.
+	ToolsAuto ToolMode = iota
+	// ToolsAlways answers every request with tool calls.
+	ToolsAlways
+	// ToolsNever answers every request with text.
+	ToolsNever
+)
 
 // Header names that override a Behaviour per request.
 const (
@@ -28,6 +44,8 @@ const (
 	HeaderStatus   = "X-Mock-Status"
 	HeaderStall    = "X-Mock-Stall"
 	HeaderTruncate = "X-Mock-Truncate-After"
+	// HeaderTools is auto, always or never (ToolMode).
+	HeaderTools = "X-Mock-Tool-Calls"
 )
 
 // Override applies one X-Mock-* header; peek returns a header's value.
@@ -57,14 +75,25 @@ func (b *Behaviour) Override(peek func(string) []byte) {
 			b.TruncateAfter = n
 		}
 	}
+	switch string(peek(HeaderTools)) {
+	case "auto":
+		b.Tools = ToolsAuto
+	case "always":
+		b.Tools = ToolsAlways
+	case "never":
+		b.Tools = ToolsNever
+	}
 }
 
-// Parsed is what the mock reads from an OpenAI chat request.
+// Parsed is what the mock reads from a request.
 type Parsed struct {
 	Model        string
 	Stream       bool
 	IncludeUsage bool
 	PromptTokens int
+	// AsksTools: the request declares tools and its last message is a user
+	// message that mentions "weather" (see ToolsAuto).
+	AsksTools bool
 }
 
 // ParseChat reads an OpenAI chat request body with p (which the caller owns).
@@ -80,6 +109,9 @@ func ParseChat(p *fastjson.Parser, body []byte) (Parsed, error) {
 		// About four bytes a token, the usual rule of thumb for English.
 		PromptTokens: len(body)/4 + 1,
 	}
+	if len(v.GetArray("tools")) > 0 {
+		out.AsksTools = chatAsksTools(v.GetArray("messages"))
+	}
 	return out, nil
 }
 
@@ -92,6 +124,7 @@ func (b *Behaviour) Answer(p Parsed) Answer {
 		IncludeUsage:  p.IncludeUsage,
 		Delay:         b.Delay,
 		TruncateAfter: b.TruncateAfter,
+		ToolCalls:     b.Tools == ToolsAlways || b.Tools == ToolsAuto && p.AsksTools,
 	}
 }
 
