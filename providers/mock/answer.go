@@ -45,6 +45,19 @@ type Answer struct {
 	// ToolCalls answers with the two parallel calls of Tool instead of
 	// text; Tokens is then ignored.
 	ToolCalls bool
+	// Finish is the text answer's finish_reason; "" is stop.
+	Finish string
+}
+
+// finishReason is the answer's OpenAI finish_reason.
+func (a *Answer) finishReason() string {
+	switch {
+	case a.ToolCalls:
+		return "tool_calls"
+	case a.Finish != "":
+		return a.Finish
+	}
+	return "stop"
 }
 
 // contentEvents is the number of stream events between the role chunk and
@@ -90,10 +103,9 @@ func (a *Answer) AppendEvent(dst []byte, i int) ([]byte, bool) {
 		return append(dst, `},"finish_reason":null}]}`+"\n\n"...), true
 	case i == n+1:
 		dst = a.appendChunkHead(dst)
-		if a.ToolCalls {
-			return append(dst, `{"index":0,"delta":{},"finish_reason":"tool_calls"}]}`+"\n\n"...), true
-		}
-		return append(dst, `{"index":0,"delta":{},"finish_reason":"stop"}]}`+"\n\n"...), true
+		dst = append(dst, `{"index":0,"delta":{},"finish_reason":`...)
+		dst = wire.AppendJSONString(dst, a.finishReason())
+		return append(dst, "}]}\n\n"...), true
 	case i == n+2 && a.IncludeUsage:
 		dst = a.appendChunkHead(dst)
 		dst = append(dst, `],"usage":`...)
@@ -136,7 +148,9 @@ func (a *Answer) AppendCompletion(dst []byte) []byte {
 	} else {
 		dst = append(dst, `{"role":"assistant","content":`...)
 		dst = wire.AppendJSONString(dst, Text(a.Tokens))
-		dst = append(dst, `,"refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":`...)
+		dst = append(dst, `,"refusal":null},"logprobs":null,"finish_reason":`...)
+		dst = wire.AppendJSONString(dst, a.finishReason())
+		dst = append(dst, `}],"usage":`...)
 	}
 	dst = a.appendUsage(dst)
 	return append(dst, '}')

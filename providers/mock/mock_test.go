@@ -170,6 +170,9 @@ func TestOverride(t *testing.T) {
 		{map[string]string{HeaderTools: "always"}, Behaviour{Tokens: 3, Tools: ToolsAlways}},
 		{map[string]string{HeaderTools: "never"}, Behaviour{Tokens: 3, Tools: ToolsNever}},
 		{map[string]string{HeaderTools: "sometimes"}, Behaviour{Tokens: 3}},
+		{map[string]string{HeaderFinish: "length"}, Behaviour{Tokens: 3, Finish: "length"}},
+		{map[string]string{HeaderFinish: "content_filter"}, Behaviour{Tokens: 3, Finish: "content_filter"}},
+		{map[string]string{HeaderFinish: `x"y`}, Behaviour{Tokens: 3}},
 	}
 	for _, tc := range tests {
 		b := Behaviour{Tokens: 3}

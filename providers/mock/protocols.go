@@ -98,6 +98,13 @@ func writeError(ctx *fasthttp.RequestCtx, proto wire.Protocol, status int, msg s
 	ctx.Response.SetBodyRaw(wire.AppendError(nil, proto, wire.KindForStatus(status), msg, ""))
 }
 
+// writeInjected answers an injected status in proto's error shape.
+func writeInjected(ctx *fasthttp.RequestCtx, proto wire.Protocol, status int) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(appendInjected(nil, proto, status))
+}
+
 // behaviour is the server's behaviour with the request's overrides, after
 // any stall, with the random error rate applied.
 func (s *Server) behaviour(ctx *fasthttp.RequestCtx) Behaviour {
@@ -119,7 +126,7 @@ func injected(b Behaviour) bool { return b.Status != 0 && b.Status != 200 }
 func (s *Server) countTokens(ctx *fasthttp.RequestCtx, proto wire.Protocol) {
 	b := s.behaviour(ctx)
 	if injected(b) {
-		writeError(ctx, proto, b.Status, "mock upstream injected status "+strconv.Itoa(b.Status))
+		writeInjected(ctx, proto, b.Status)
 		return
 	}
 	p := s.parsers.Get()
@@ -144,7 +151,7 @@ func (s *Server) generate(ctx *fasthttp.RequestCtx, proto wire.Protocol, model s
 	s.requests.Add(1)
 	b := s.behaviour(ctx)
 	if injected(b) {
-		writeError(ctx, proto, b.Status, "mock upstream injected status "+strconv.Itoa(b.Status))
+		writeInjected(ctx, proto, b.Status)
 		return
 	}
 	p := s.parsers.Get()

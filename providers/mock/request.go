@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/valyala/fastjson"
 )
 
@@ -21,6 +22,9 @@ type Behaviour struct {
 	TruncateAfter int
 	// Tools decides when the answer is the tool-call answer.
 	Tools ToolMode
+	// Finish is the text answer's OpenAI finish_reason: "" (stop), "length"
+	// or "content_filter", to test how each protocol reports a cut answer.
+	Finish string
 }
 
 // ToolMode decides when the mock answers with tool calls instead of text.
@@ -46,6 +50,8 @@ const (
 	HeaderTruncate = "X-Mock-Truncate-After"
 	// HeaderTools is auto, always or never (ToolMode).
 	HeaderTools = "X-Mock-Tool-Calls"
+	// HeaderFinish is stop, length or content_filter (Behaviour.Finish).
+	HeaderFinish = "X-Mock-Finish-Reason"
 )
 
 // Override applies one X-Mock-* header; peek returns a header's value.
@@ -74,6 +80,12 @@ func (b *Behaviour) Override(peek func(string) []byte) {
 		if n, err := strconv.Atoi(string(v)); err == nil && n >= 0 {
 			b.TruncateAfter = n
 		}
+	}
+	switch v := string(peek(HeaderFinish)); v {
+	case "stop":
+		b.Finish = ""
+	case "length", "content_filter":
+		b.Finish = v
 	}
 	switch string(peek(HeaderTools)) {
 	case "auto":
@@ -125,12 +137,35 @@ func (b *Behaviour) Answer(p Parsed) Answer {
 		Delay:         b.Delay,
 		TruncateAfter: b.TruncateAfter,
 		ToolCalls:     b.Tools == ToolsAlways || b.Tools == ToolsAuto && p.AsksTools,
+		Finish:        b.Finish,
 	}
 }
 
-// AppendErrorBody appends an OpenAI-shaped error for an injected status.
+// AppendErrorBody appends an OpenAI-shaped error for an injected status,
+// with the type and code OpenAI uses for that class of error (a 429 says
+// rate_limit_exceeded), so that clients and converters classify it as the
+// real API's would be.
 func AppendErrorBody(dst []byte, status int) []byte {
-	dst = append(dst, `{"error":{"message":"mock upstream injected status `...)
-	dst = strconv.AppendInt(dst, int64(status), 10)
-	return append(dst, `","type":"server_error","param":null,"code":null}}`...)
+	return appendInjected(dst, wire.OpenAIChat, status)
+}
+
+// appendInjected appends proto's error body for an injected status. Gemini
+// bodies repeat the HTTP status as their code, which the Gemini SDKs
+// report; it stays the injected one even where no Kind has it (529).
+func appendInjected(dst []byte, proto wire.Protocol, status int) []byte {
+	msg := "mock upstream injected status " + strconv.Itoa(status)
+	if proto != wire.Gemini {
+		return wire.AppendError(dst, proto, wire.KindForStatus(status), msg, "")
+	}
+	start := len(dst)
+	dst = wire.AppendError(dst, proto, wire.KindForStatus(status), msg, "")
+	// The body starts {"error":{"code":NNN,...: replace the class's code.
+	head := len(`{"error":{"code":`)
+	end := start + head
+	for end < len(dst) && dst[end] >= '0' && dst[end] <= '9' {
+		end++
+	}
+	tail := append([]byte(nil), dst[end:]...)
+	dst = strconv.AppendInt(dst[:start+head], int64(status), 10)
+	return append(dst, tail...)
 }
