@@ -241,3 +241,21 @@ func TestProvider(t *testing.T) {
 		t.Fatal("malformed body answered")
 	}
 }
+
+// TestAppendEventAllocs guards the load tester's upstream: with a reused
+// buffer, making any stream event (text or tool call) allocates nothing.
+func TestAppendEventAllocs(t *testing.T) {
+	for _, tools := range []bool{false, true} {
+		a := Answer{Model: "mock-gpt", Tokens: 20, IncludeUsage: true, ToolCalls: tools}
+		buf := make([]byte, 0, 1024)
+		n := a.Events()
+		allocs := testing.AllocsPerRun(50, func() {
+			for i := 0; i < n; i++ {
+				buf, _ = a.AppendEvent(buf[:0], i)
+			}
+		})
+		if allocs != 0 {
+			t.Fatalf("tools %v: %.1f allocations per stream", tools, allocs)
+		}
+	}
+}
