@@ -66,8 +66,9 @@ func (s *Server) gemini(ctx *fasthttp.RequestCtx, action []byte) {
 	}
 }
 
-// anthropicHeaders checks the headers the Anthropic API insists on and
-// answers its error when one is missing.
+// anthropicHeaders checks the headers the Anthropic API insists on (a key,
+// as x-api-key or, for OAuth clients, a bearer token; and
+// anthropic-version) and answers its error when one is missing.
 func (s *Server) anthropicHeaders(ctx *fasthttp.RequestCtx) bool {
 	h := &ctx.Request.Header
 	if len(h.Peek("x-api-key")) == 0 && !bytes.HasPrefix(h.Peek(fasthttp.HeaderAuthorization), []byte("Bearer ")) {
