@@ -107,6 +107,11 @@ func runPair(t *testing.T, c matrixClient, up upstreamCase, rec *recorder) {
 			}
 		})
 	}
+	t.Run("text/stream-delayed", func(t *testing.T) {
+		// A generating upstream: each event flushed on its own at the mock.
+		got, err := ask(t, query{stream: true, prompt: "Say something slowly.", hdr: map[string]string{mock.HeaderDelay: "1ms"}})
+		checkText(t, got, err)
+	})
 	t.Run("image", func(t *testing.T) {
 		marker := "image:" + c.name + "/" + up.name
 		got, err := ask(t, query{image: true, prompt: "Describe this image. " + marker})
