@@ -20,14 +20,14 @@ func (s *Server) renderModels(list []providers.Provider) []byte {
 // OpenAI's otherwise.
 func (s *Server) models(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
-	names := append(s.registry.Models(), aliasNames(s.cfg)...)
+	names, owner := append(s.registry.Models(), aliasNames(s.cfg)...), "llmproxy"
 	if name, _ := ctx.UserValue("provider").(string); name != "" {
 		p, ok := s.registry.ByName(name)
 		if !ok {
 			writeError(ctx, wire.OpenAIChat, wire.NotFound, "unknown provider "+quote(name), "")
 			return
 		}
-		names = providers.NewRegistry([]providers.Provider{p}).Models()
+		names, owner = providers.NewRegistry([]providers.Provider{p}).Models(), p.Name()
 	} else if protocolOfListing(ctx) == wire.OpenAIChat {
 		ctx.SetBody(s.modelsBody)
 		return
@@ -38,7 +38,7 @@ func (s *Server) models(ctx *fasthttp.RequestCtx) {
 	case wire.Anthropic:
 		ctx.SetBody(appendAnthropicModels(nil, names))
 	default:
-		ctx.SetBody(mock.AppendModels(nil, "llmproxy", names))
+		ctx.SetBody(mock.AppendModels(nil, owner, names))
 	}
 }
 

@@ -71,7 +71,7 @@ func TestModels(t *testing.T) {
 		owner  string
 	}{
 		{name: "all", path: "/v1/models", hdr: bearer(testKey), status: 200, ids: []string{"local-gpt", "shared", "remote-gpt"}, owner: "llmproxy"},
-		{name: "one-provider", path: "/remote/v1/models", hdr: bearer(testKey), status: 200, ids: []string{"remote-gpt", "shared"}, owner: "llmproxy"},
+		{name: "one-provider", path: "/remote/v1/models", hdr: bearer(testKey), status: 200, ids: []string{"remote-gpt", "shared"}, owner: "remote"},
 		{name: "skipped-provider", path: "/nokeys/v1/models", hdr: bearer(testKey), status: 404},
 		{name: "no-key", path: "/v1/models", status: 401},
 		{name: "wrong-key", path: "/v1/models", hdr: bearer("nope"), status: 401},

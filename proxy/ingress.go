@@ -25,6 +25,20 @@ func (s *Server) responses(ctx *fasthttp.RequestCtx) {
 // generic handles the ingress protocols whose body names the model.
 func (s *Server) generic(ctx *fasthttp.RequestCtx, in wire.Protocol, op providers.Op) {
 	x := exchange{ctx: ctx, in: in, start: time.Now(), op: op}
+	if op == providers.OpCountTokens {
+		// A count_tokens body has no max_tokens, which Inspect requires of
+		// a Messages request; it needs a model and messages, as chat does.
+		parser := s.parsers.Get()
+		info, bad := inspectChat(parser, ctx.PostBody())
+		model := string(info.model)
+		s.parsers.Put(parser)
+		if bad != nil {
+			s.fail(&x, wire.InvalidRequest, bad.message, bad.param, nil)
+			return
+		}
+		s.routeAndForward(&x, model)
+		return
+	}
 	model, stream, err := convert.Inspect(in, ctx.PostBody())
 	if err != nil {
 		s.badRequest(&x, err)
@@ -70,7 +84,8 @@ func (s *Server) gemini(ctx *fasthttp.RequestCtx) {
 func (s *Server) badRequest(x *exchange, err error) {
 	var fe *convert.FieldError
 	if errors.As(err, &fe) {
-		s.fail(x, wire.InvalidRequest, fe.Message, fe.Field, nil)
+		// Error() names the field: only OpenAI bodies carry it as param.
+		s.fail(x, wire.InvalidRequest, fe.Error(), fe.Field, nil)
 		return
 	}
 	s.fail(x, wire.InvalidRequest, err.Error(), "", nil)

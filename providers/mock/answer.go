@@ -42,7 +42,35 @@ type Answer struct {
 	// TruncateAfter ends the stream after this many content chunks, without
 	// finish chunk or [DONE] (0: never).
 	TruncateAfter int
+	// ToolCalls answers with the two parallel calls of Tool instead of
+	// text; Tokens is then ignored.
+	ToolCalls bool
+	// Finish is the text answer's finish_reason; "" is stop.
+	Finish string
 }
+
+// finishReason is the answer's OpenAI finish_reason.
+func (a *Answer) finishReason() string {
+	switch {
+	case a.ToolCalls:
+		return "tool_calls"
+	case a.Finish != "":
+		return a.Finish
+	}
+	return "stop"
+}
+
+// contentEvents is the number of stream events between the role chunk and
+// the finish chunk: one per token, or the tool calls' starts and fragments.
+func (a *Answer) contentEvents() int {
+	if a.ToolCalls {
+		return toolContentEvents()
+	}
+	return a.Tokens
+}
+
+// OutputTokens is the completion token count the answer reports.
+func (a *Answer) OutputTokens() int { return a.contentEvents() }
 
 const created = "1700000000"
 
@@ -52,28 +80,38 @@ func (a *Answer) appendChunkHead(dst []byte) []byte {
 	return append(dst, `,"choices":[`...)
 }
 
-// AppendEvent appends stream event i: 0 is the role chunk, 1..Tokens the
-// content chunks, then the finish chunk, the usage chunk (if asked) and
-// [DONE]. It returns false when i is past the end.
+// AppendEvent appends stream event i: 0 is the role chunk, then the content
+// chunks (one per token, or the tool calls' starts and argument fragments),
+// the finish chunk, the usage chunk (if asked) and [DONE]. It returns false
+// when i is past the end.
 func (a *Answer) AppendEvent(dst []byte, i int) ([]byte, bool) {
+	n := a.contentEvents()
 	switch {
 	case i == 0:
 		dst = a.appendChunkHead(dst)
+		if a.ToolCalls {
+			return append(dst, `{"index":0,"delta":{"role":"assistant","content":null},"finish_reason":null}]}`+"\n\n"...), true
+		}
 		return append(dst, `{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`+"\n\n"...), true
-	case i <= a.Tokens:
+	case i <= n:
 		dst = a.appendChunkHead(dst)
+		if a.ToolCalls {
+			return appendToolEvent(dst, i-1), true
+		}
 		dst = append(dst, `{"index":0,"delta":{"content":`...)
 		dst = wire.AppendJSONString(dst, Word(i-1))
 		return append(dst, `},"finish_reason":null}]}`+"\n\n"...), true
-	case i == a.Tokens+1:
+	case i == n+1:
 		dst = a.appendChunkHead(dst)
-		return append(dst, `{"index":0,"delta":{},"finish_reason":"stop"}]}`+"\n\n"...), true
-	case i == a.Tokens+2 && a.IncludeUsage:
+		dst = append(dst, `{"index":0,"delta":{},"finish_reason":`...)
+		dst = wire.AppendJSONString(dst, a.finishReason())
+		return append(dst, "}]}\n\n"...), true
+	case i == n+2 && a.IncludeUsage:
 		dst = a.appendChunkHead(dst)
 		dst = append(dst, `],"usage":`...)
 		dst = a.appendUsage(dst)
 		return append(dst, "}\n\n"...), true
-	case i == a.Tokens+2 || i == a.Tokens+3 && a.IncludeUsage:
+	case i == n+2 || i == n+3 && a.IncludeUsage:
 		return append(dst, "data: [DONE]\n\n"...), true
 	}
 	return dst, false
@@ -81,7 +119,7 @@ func (a *Answer) AppendEvent(dst []byte, i int) ([]byte, bool) {
 
 // Events is the number of events AppendEvent produces.
 func (a *Answer) Events() int {
-	n := a.Tokens + 3
+	n := a.contentEvents() + 3
 	if a.IncludeUsage {
 		n++
 	}
@@ -91,10 +129,11 @@ func (a *Answer) Events() int {
 func (a *Answer) appendUsage(dst []byte) []byte {
 	dst = append(dst, `{"prompt_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(a.PromptTokens), 10)
+	out := a.contentEvents()
 	dst = append(dst, `,"completion_tokens":`...)
-	dst = strconv.AppendInt(dst, int64(a.Tokens), 10)
+	dst = strconv.AppendInt(dst, int64(out), 10)
 	dst = append(dst, `,"total_tokens":`...)
-	dst = strconv.AppendInt(dst, int64(a.PromptTokens+a.Tokens), 10)
+	dst = strconv.AppendInt(dst, int64(a.PromptTokens+out), 10)
 	return append(dst, '}')
 }
 
@@ -102,9 +141,17 @@ func (a *Answer) appendUsage(dst []byte) []byte {
 func (a *Answer) AppendCompletion(dst []byte) []byte {
 	dst = append(dst, `{"id":"chatcmpl-mock","object":"chat.completion","created":`+created+`,"model":`...)
 	dst = wire.AppendJSONString(dst, a.Model)
-	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
-	dst = wire.AppendJSONString(dst, Text(a.Tokens))
-	dst = append(dst, `,"refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":`...)
+	dst = append(dst, `,"choices":[{"index":0,"message":`...)
+	if a.ToolCalls {
+		dst = appendToolMessage(dst)
+		dst = append(dst, `,"logprobs":null,"finish_reason":"tool_calls"}],"usage":`...)
+	} else {
+		dst = append(dst, `{"role":"assistant","content":`...)
+		dst = wire.AppendJSONString(dst, Text(a.Tokens))
+		dst = append(dst, `,"refusal":null},"logprobs":null,"finish_reason":`...)
+		dst = wire.AppendJSONString(dst, a.finishReason())
+		dst = append(dst, `}],"usage":`...)
+	}
 	dst = a.appendUsage(dst)
 	return append(dst, '}')
 }
@@ -121,6 +168,49 @@ func AppendModels(dst []byte, owner string, ids []string) []byte {
 		dst = append(dst, `,"object":"model","created":`+created+`,"owned_by":`...)
 		dst = wire.AppendJSONString(dst, owner)
 		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
+}
+
+// AppendAnthropicModels appends an Anthropic model list of the given ids.
+func AppendAnthropicModels(dst []byte, ids []string) []byte {
+	dst = append(dst, `{"data":[`...)
+	for i, id := range ids {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"type":"model","id":`...)
+		dst = wire.AppendJSONString(dst, id)
+		dst = append(dst, `,"display_name":`...)
+		dst = wire.AppendJSONString(dst, id)
+		dst = append(dst, `,"created_at":"2023-11-14T22:13:20Z"}`...)
+	}
+	dst = append(dst, `],"has_more":false,"first_id":`...)
+	dst = appendFirstLast(dst, ids, 0)
+	dst = append(dst, `,"last_id":`...)
+	dst = appendFirstLast(dst, ids, len(ids)-1)
+	return append(dst, '}')
+}
+
+func appendFirstLast(dst []byte, ids []string, i int) []byte {
+	if len(ids) == 0 {
+		return append(dst, "null"...)
+	}
+	return wire.AppendJSONString(dst, ids[i])
+}
+
+// AppendGeminiModels appends a Gemini model list of the given ids.
+func AppendGeminiModels(dst []byte, ids []string) []byte {
+	dst = append(dst, `{"models":[`...)
+	for i, id := range ids {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"name":`...)
+		dst = wire.AppendJSONString(dst, "models/"+id)
+		dst = append(dst, `,"displayName":`...)
+		dst = wire.AppendJSONString(dst, id)
+		dst = append(dst, `,"inputTokenLimit":1048576,"outputTokenLimit":65536,"supportedGenerationMethods":["generateContent","countTokens"]}`...)
 	}
 	return append(dst, "]}"...)
 }

@@ -167,6 +167,12 @@ func TestOverride(t *testing.T) {
 			Behaviour{Tokens: 9, Delay: 5 * time.Millisecond, Status: 429, Stall: time.Second, TruncateAfter: 2}},
 		{map[string]string{HeaderTokens: "-1", HeaderDelay: "soon", HeaderStatus: "99", HeaderStall: "-1s", HeaderTruncate: "x"}, Behaviour{Tokens: 3}},
 		{map[string]string{HeaderStatus: "600"}, Behaviour{Tokens: 3}},
+		{map[string]string{HeaderTools: "always"}, Behaviour{Tokens: 3, Tools: ToolsAlways}},
+		{map[string]string{HeaderTools: "never"}, Behaviour{Tokens: 3, Tools: ToolsNever}},
+		{map[string]string{HeaderTools: "sometimes"}, Behaviour{Tokens: 3}},
+		{map[string]string{HeaderFinish: "length"}, Behaviour{Tokens: 3, Finish: "length"}},
+		{map[string]string{HeaderFinish: "content_filter"}, Behaviour{Tokens: 3, Finish: "content_filter"}},
+		{map[string]string{HeaderFinish: `x"y`}, Behaviour{Tokens: 3}},
 	}
 	for _, tc := range tests {
 		b := Behaviour{Tokens: 3}
@@ -181,8 +187,11 @@ func TestOverride(t *testing.T) {
 func TestProvider(t *testing.T) {
 	p := NewProvider("local", []string{"local-gpt"}, Behaviour{Tokens: 4})
 	body := []byte(`{"model":"local-gpt","messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}`)
+	toolBody := []byte(`{"model":"local-gpt","messages":[{"role":"user","content":[{"type":"text","text":"weather in Paris?"}]}],"tools":[{"type":"function","function":{"name":"get_weather"}}]}`)
+	afterBody := []byte(`{"model":"local-gpt","messages":[{"role":"user","content":"weather?"},{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"get_weather","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"sunny"}],"tools":[{"type":"function","function":{"name":"get_weather"}}]}`)
 	tests := []struct {
 		name   string
+		body   []byte
 		stream bool
 		hdr    map[string]string
 		status int
@@ -192,6 +201,10 @@ func TestProvider(t *testing.T) {
 		{name: "stream", stream: true, status: 200, want: "data: [DONE]"},
 		{name: "tokens-header", hdr: map[string]string{HeaderTokens: "8"}, status: 200, want: Text(8)},
 		{name: "status-header", hdr: map[string]string{HeaderStatus: "500"}, status: 500, want: "injected status 500"},
+		{name: "tools", body: toolBody, status: 200, want: `"finish_reason":"tool_calls"`},
+		{name: "tools/stream", body: toolBody, stream: true, status: 200, want: `"function":{"arguments":"aris\""}`},
+		{name: "tools/header", hdr: map[string]string{HeaderTools: "always"}, status: 200, want: `"id":"call_mock_time"`},
+		{name: "tools/after-result", body: afterBody, status: 200, want: Text(4)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -199,7 +212,11 @@ func TestProvider(t *testing.T) {
 			for k, v := range tc.hdr {
 				h.Set(k, v)
 			}
-			res, err := p.Do(&providers.Call{Model: "upstream-name", Stream: tc.stream, Body: body, Header: &h})
+			b := body
+			if tc.body != nil {
+				b = tc.body
+			}
+			res, err := p.Do(&providers.Call{Model: "upstream-name", Stream: tc.stream, Body: b, Header: &h})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,5 +239,23 @@ func TestProvider(t *testing.T) {
 	}
 	if _, err := p.Do(&providers.Call{Body: []byte(`{nope`)}); err == nil {
 		t.Fatal("malformed body answered")
+	}
+}
+
+// TestAppendEventAllocs guards the load tester's upstream: with a reused
+// buffer, making any stream event (text or tool call) allocates nothing.
+func TestAppendEventAllocs(t *testing.T) {
+	for _, tools := range []bool{false, true} {
+		a := Answer{Model: "mock-gpt", Tokens: 20, IncludeUsage: true, ToolCalls: tools}
+		buf := make([]byte, 0, 1024)
+		n := a.Events()
+		allocs := testing.AllocsPerRun(50, func() {
+			for i := 0; i < n; i++ {
+				buf, _ = a.AppendEvent(buf[:0], i)
+			}
+		})
+		if allocs != 0 {
+			t.Fatalf("tools %v: %.1f allocations per stream", tools, allocs)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/valyala/fastjson"
 )
 
@@ -19,7 +20,26 @@ type Behaviour struct {
 	Stall time.Duration
 	// TruncateAfter ends streams after that many content chunks without a terminator.
 	TruncateAfter int
+	// Tools decides when the answer is the tool-call answer.
+	Tools ToolMode
+	// Finish is the text answer's OpenAI finish_reason: "" (stop), "length"
+	// or "content_filter", to test how each protocol reports a cut answer.
+	Finish string
 }
+
+// ToolMode decides when the mock answers with tool calls instead of text.
+type ToolMode uint8
+
+const (
+	// ToolsAuto answers with tool calls when the request declares tools and
+	// its last message is a user message that mentions "weather"; after a
+	// tool result it answers text, like a model that got what it asked for.
+	ToolsAuto ToolMode = iota
+	// ToolsAlways answers every request with tool calls.
+	ToolsAlways
+	// ToolsNever answers every request with text.
+	ToolsNever
+)
 
 // Header names that override a Behaviour per request.
 const (
@@ -28,6 +48,10 @@ const (
 	HeaderStatus   = "X-Mock-Status"
 	HeaderStall    = "X-Mock-Stall"
 	HeaderTruncate = "X-Mock-Truncate-After"
+	// HeaderTools is auto, always or never (ToolMode).
+	HeaderTools = "X-Mock-Tool-Calls"
+	// HeaderFinish is stop, length or content_filter (Behaviour.Finish).
+	HeaderFinish = "X-Mock-Finish-Reason"
 )
 
 // Override applies one X-Mock-* header; peek returns a header's value.
@@ -57,14 +81,31 @@ func (b *Behaviour) Override(peek func(string) []byte) {
 			b.TruncateAfter = n
 		}
 	}
+	switch v := string(peek(HeaderFinish)); v {
+	case "stop":
+		b.Finish = ""
+	case "length", "content_filter":
+		b.Finish = v
+	}
+	switch string(peek(HeaderTools)) {
+	case "auto":
+		b.Tools = ToolsAuto
+	case "always":
+		b.Tools = ToolsAlways
+	case "never":
+		b.Tools = ToolsNever
+	}
 }
 
-// Parsed is what the mock reads from an OpenAI chat request.
+// Parsed is what the mock reads from a request.
 type Parsed struct {
 	Model        string
 	Stream       bool
 	IncludeUsage bool
 	PromptTokens int
+	// AsksTools: the request declares tools and its last message is a user
+	// message that mentions "weather" (see ToolsAuto).
+	AsksTools bool
 }
 
 // ParseChat reads an OpenAI chat request body with p (which the caller owns).
@@ -80,6 +121,9 @@ func ParseChat(p *fastjson.Parser, body []byte) (Parsed, error) {
 		// About four bytes a token, the usual rule of thumb for English.
 		PromptTokens: len(body)/4 + 1,
 	}
+	if len(v.GetArray("tools")) > 0 {
+		out.AsksTools = chatAsksTools(v.GetArray("messages"))
+	}
 	return out, nil
 }
 
@@ -92,12 +136,36 @@ func (b *Behaviour) Answer(p Parsed) Answer {
 		IncludeUsage:  p.IncludeUsage,
 		Delay:         b.Delay,
 		TruncateAfter: b.TruncateAfter,
+		ToolCalls:     b.Tools == ToolsAlways || b.Tools == ToolsAuto && p.AsksTools,
+		Finish:        b.Finish,
 	}
 }
 
-// AppendErrorBody appends an OpenAI-shaped error for an injected status.
+// AppendErrorBody appends an OpenAI-shaped error for an injected status,
+// with the type and code OpenAI uses for that class of error (a 429 says
+// rate_limit_exceeded), so that clients and converters classify it as the
+// real API's would be.
 func AppendErrorBody(dst []byte, status int) []byte {
-	dst = append(dst, `{"error":{"message":"mock upstream injected status `...)
-	dst = strconv.AppendInt(dst, int64(status), 10)
-	return append(dst, `","type":"server_error","param":null,"code":null}}`...)
+	return appendInjected(dst, wire.OpenAIChat, status)
+}
+
+// appendInjected appends proto's error body for an injected status. Gemini
+// bodies repeat the HTTP status as their code, which the Gemini SDKs
+// report; it stays the injected one even where no Kind has it (529).
+func appendInjected(dst []byte, proto wire.Protocol, status int) []byte {
+	msg := "mock upstream injected status " + strconv.Itoa(status)
+	if proto != wire.Gemini {
+		return wire.AppendError(dst, proto, wire.KindForStatus(status), msg, "")
+	}
+	start := len(dst)
+	dst = wire.AppendError(dst, proto, wire.KindForStatus(status), msg, "")
+	// The body starts {"error":{"code":NNN,...: replace the class's code.
+	head := len(`{"error":{"code":`)
+	end := start + head
+	for end < len(dst) && dst[end] >= '0' && dst[end] <= '9' {
+		end++
+	}
+	tail := append([]byte(nil), dst[end:]...)
+	dst = strconv.AppendInt(dst[:start+head], int64(status), 10)
+	return append(dst, tail...)
 }

@@ -3,7 +3,6 @@ package mock
 import (
 	"bufio"
 	"context"
-	"math/rand/v2"
 	"net"
 	"sync/atomic"
 	"time"
@@ -20,6 +19,10 @@ type ServerOptions struct {
 	// ErrorRate is the fraction of chat requests answered with ErrorStatus.
 	ErrorRate   float64
 	ErrorStatus int
+	// OnRequest, if set, sees every POST's path and body before it is
+	// answered, so that tests can check what reached the upstream. body is
+	// only valid during the call; it may be called concurrently.
+	OnRequest func(path string, body []byte)
 }
 
 // Server is the standalone mock upstream (`proxy mock-upstream`).
@@ -59,7 +62,7 @@ func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 // Shutdown stops the server, waiting for open requests up to ctx.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
 
-// Requests counts chat requests received.
+// Requests counts generation requests received, of every protocol.
 func (s *Server) Requests() int64 { return s.requests.Load() }
 
 // Handler returns the server's request handler, for in-memory listeners.
@@ -67,12 +70,25 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	path := ctx.Path()
+	if s.opts.OnRequest != nil && ctx.IsPost() {
+		s.opts.OnRequest(string(path), ctx.PostBody())
+	}
 	switch {
 	case string(path) == "/v1/models" && ctx.IsGet():
 		ctx.SetContentType("application/json")
+		if len(ctx.Request.Header.Peek("anthropic-version")) > 0 {
+			ctx.Response.SetBodyRaw(AppendAnthropicModels(nil, s.opts.Models))
+			return
+		}
 		ctx.Response.SetBodyRaw(AppendModels(nil, "mock", s.opts.Models))
 	case string(path) == "/v1/chat/completions" && ctx.IsPost():
 		s.chat(ctx)
+	case string(path) == "/v1beta/models" && ctx.IsGet():
+		if s.geminiKey(ctx) {
+			ctx.SetContentType("application/json")
+			ctx.Response.SetBodyRaw(AppendGeminiModels(nil, s.opts.Models))
+		}
+	case ctx.IsPost() && s.route(ctx, path):
 	default:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		ctx.SetContentType("application/json")
@@ -82,16 +98,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 
 func (s *Server) chat(ctx *fasthttp.RequestCtx) {
 	s.requests.Add(1)
-	b := s.opts.Behaviour
-	b.Override(func(k string) []byte { return ctx.Request.Header.Peek(k) })
-	if b.Stall > 0 {
-		time.Sleep(b.Stall)
-	}
-	if b.Status == 0 && s.opts.ErrorRate > 0 && rand.Float64() < s.opts.ErrorRate {
-		b.Status = s.opts.ErrorStatus
-	}
+	b := s.behaviour(ctx)
 	ctx.SetContentType("application/json")
-	if b.Status != 0 && b.Status != 200 {
+	if injected(b) {
 		ctx.SetStatusCode(b.Status)
 		ctx.Response.SetBodyRaw(AppendErrorBody(nil, b.Status))
 		return
