@@ -75,11 +75,10 @@ func refineKind(kind wire.Kind, e *fastjson.Value) wire.Kind {
 		kind = wire.Timeout
 	case typ == "invalid_request_error" && kind >= wire.Internal:
 		kind = wire.InvalidRequest
-	case typ == "api_error" || gstatus == "INTERNAL" || typ == "server_error":
-		if kind < wire.Internal {
-			kind = wire.Internal
-		}
 	}
+	// A generic server type (api_error, server_error, INTERNAL) says nothing
+	// the status does not: a 429 that calls itself server_error is still a
+	// rate limit the client must back off from.
 	details, _ := arrayOf(e.Get("details"))
 	for _, d := range details {
 		if r := str(d, "reason"); r == "API_KEY_INVALID" || r == "API_KEY_EXPIRED" {

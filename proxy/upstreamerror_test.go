@@ -8,19 +8,12 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// Converter bugs found by the protocol matrix. providers/convert belongs to
-// another agent, so each is recorded here as a test that fails today and is
-// skipped until the converter is fixed: remove the Skip then.
-
-// TestConvertBug_GenericServerTypeTurns4xxInto500: an upstream 4xx whose
-// body names only a generic server-side type (OpenAI "server_error",
-// Anthropic "api_error", Gemini "INTERNAL") is converted to a 500, so a
-// client of another protocol sees an internal error instead of the rate
-// limit (no back-off) or the not-found. refineKind's api_error/INTERNAL/
-// server_error case raises every kind below Internal; the HTTP status
-// should win over a generic type.
-func TestConvertBug_GenericServerTypeTurns4xxInto500(t *testing.T) {
-	t.Skip("converter bug: UpstreamError turns a 4xx with a generic server_error/api_error/INTERNAL body into 500")
+// TestUpstreamErrorStatusBeatsGenericType: an upstream 4xx whose body
+// names only a generic server-side type (OpenAI "server_error", Anthropic
+// "api_error", Gemini "INTERNAL") keeps its status when converted, so that a
+// client of another protocol sees the rate limit (and backs off) or the
+// not-found, not an internal error. Found by the protocol matrix.
+func TestUpstreamErrorStatusBeatsGenericType(t *testing.T) {
 	tests := []struct {
 		from   wire.Protocol
 		status int
