@@ -50,7 +50,7 @@ const usage = `usage: proxy <command> [flags]
 commands:
   serve           run the proxy (default when no command is given)
   check-config    validate a configuration file and list every problem
-  mock-upstream   run the standalone OpenAI-compatible mock upstream
+  mock-upstream   run the standalone mock upstream (OpenAI, Anthropic and Gemini APIs)
   loadtest        load-test the proxy (embedded) or any endpoint (--target URL)
   version         print the version
 Run 'proxy <command> --help' for a command's flags.

@@ -14,7 +14,8 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// mockUpstream runs the standalone OpenAI-compatible mock upstream.
+// mockUpstream runs the standalone mock upstream, which speaks the OpenAI
+// Chat and Responses, Anthropic Messages and Gemini APIs.
 func mockUpstream(args []string, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("mock-upstream", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
