@@ -132,6 +132,7 @@ func (c *Config) Validate() Problems {
 			add(key+".mock", "tokens and delay must not be negative")
 		}
 	}
+	c.validateReliability(add)
 	if len(ps) == 0 {
 		return nil
 	}
