@@ -6,6 +6,7 @@ import (
 
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/convert"
+	"github.com/llmproxy/proxy/providers/keypool"
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/llmproxy/proxy/proxy/jsonpatch"
 	"github.com/llmproxy/proxy/stream"
@@ -25,6 +26,8 @@ type exchange struct {
 	framing      convert.Framing
 	op           providers.Op
 	rt           routed
+	// run is the runtime the request started with, used to its end.
+	run *snapshot
 }
 
 // log records the exchange once it was answered in the handler.
@@ -42,7 +45,7 @@ func (s *Server) fail(x *exchange, kind wire.Kind, msg, param string, err error)
 }
 
 func (s *Server) chat(ctx *fasthttp.RequestCtx) {
-	x := exchange{ctx: ctx, in: wire.OpenAIChat, start: time.Now()}
+	x := exchange{ctx: ctx, in: wire.OpenAIChat, start: time.Now(), run: s.current()}
 	parser := s.parsers.Get()
 	info, bad := inspectChat(parser, ctx.PostBody())
 	if bad != nil {
@@ -51,7 +54,7 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x.stream, x.includeUsage = info.stream, info.includeUsage
-	rt, kind, msg := s.route(ctx, info.model)
+	rt, kind, msg := x.run.route(ctx, info.model)
 	// From here on nothing may touch info.model: the parser goes back.
 	s.parsers.Put(parser)
 	if msg != "" {
@@ -60,62 +63,6 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx) {
 	}
 	x.rt = rt
 	s.forward(&x)
-}
-
-// forward sends the exchange to its provider and answers the client.
-func (s *Server) forward(x *exchange) {
-	ctx, prov := x.ctx, x.rt.provider
-	body, err := s.upstreamBody(x)
-	if err != nil {
-		var fe *convert.FieldError
-		if errors.As(err, &fe) {
-			s.fail(x, wire.InvalidRequest, "cannot send this request to provider "+quote(prov.Name())+
-				" ("+prov.Protocol().String()+"): "+fe.Error(), fe.Field, nil)
-			return
-		}
-		s.fail(x, wire.InvalidRequest, "request body: "+err.Error(), "", nil)
-		return
-	}
-	call := providers.Call{
-		Op:        x.op,
-		Model:     x.rt.model,
-		Stream:    x.stream,
-		Body:      body,
-		Header:    &ctx.Request.Header,
-		RequestID: b2s(ctx.Response.Header.Peek("X-Request-Id")),
-	}
-	s.prompts.Log(call.RequestID, x.in.String(), x.rt.model, ctx.PostBody())
-	sent := time.Now()
-	res, err := prov.Do(&call)
-	x.upstream += time.Since(sent)
-	if err != nil {
-		kind := wire.BadGateway
-		var pe *providers.Error
-		if errors.As(err, &pe) {
-			kind = pe.Kind
-		}
-		s.fail(x, kind, upstreamFailure(kind), "", err)
-		return
-	}
-	if len(res.RetryAfter) > 0 {
-		ctx.Response.Header.SetBytesV(fasthttp.HeaderRetryAfter, res.RetryAfter)
-	}
-	switch {
-	case res.Status != fasthttp.StatusOK:
-		s.relayUpstreamError(x, res)
-		res.Release()
-		s.logDone(ctx, x.start, x.upstream, x.in, prov.Name(), x.rt.model, x.stream, nil)
-	case res.Stream == nil:
-		err := s.relayAnswer(x, res)
-		res.Release()
-		if err != nil {
-			s.fail(x, wire.BadGateway, "cannot convert the upstream answer: "+err.Error(), "", err)
-			return
-		}
-		s.logDone(ctx, x.start, x.upstream, x.in, prov.Name(), x.rt.model, x.stream, nil)
-	default:
-		s.startStream(x, res)
-	}
 }
 
 // upstreamBody is the request body in the provider's protocol: the client's
@@ -158,9 +105,45 @@ func (s *Server) relayAnswer(x *exchange, res *providers.Result) error {
 	return nil
 }
 
+// answer relays a committed upstream answer: a whole body, or a stream
+// whose first event rd already holds.
+func (s *Server) answer(x *exchange, h *held, res *providers.Result, rd *stream.Reader) {
+	ctx := x.ctx
+	if len(res.RetryAfter) > 0 {
+		ctx.Response.Header.SetBytesV(fasthttp.HeaderRetryAfter, res.RetryAfter)
+	}
+	if res.Stream == nil {
+		h.done(keypool.StatusOutcome(res.Status, 0))
+		if res.Status != fasthttp.StatusOK {
+			s.relayUpstreamError(x, res)
+			res.Release()
+			s.logDone(ctx, x.start, x.upstream, x.in, x.provider(), x.rt.model, x.stream, nil)
+			return
+		}
+		err := s.relayAnswer(x, res)
+		res.Release()
+		if err != nil {
+			s.fail(x, wire.BadGateway, "cannot convert the upstream answer: "+err.Error(), "", err)
+			return
+		}
+		s.logDone(ctx, x.start, x.upstream, x.in, x.provider(), x.rt.model, x.stream, nil)
+		return
+	}
+	s.startStream(x, h, res, rd)
+}
+
+// errTotalTimeout ends a stream that ran past its provider's total timeout.
+var errTotalTimeout = totalTimeout{}
+
+type totalTimeout struct{}
+
+func (totalTimeout) Error() string   { return "upstream exceeded its total timeout" }
+func (totalTimeout) Timeout() bool   { return true }
+func (totalTimeout) Temporary() bool { return false }
+
 // startStream hands the upstream stream to a relay that fasthttp runs once
-// the handler returns.
-func (s *Server) startStream(x *exchange, res *providers.Result) {
+// the handler returns. The relay starts with the bytes the hold-back read.
+func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *stream.Reader) {
 	ctx := x.ctx
 	from := x.rt.provider.Protocol()
 	ctx.SetStatusCode(fasthttp.StatusOK)
@@ -182,10 +165,19 @@ func (s *Server) startStream(x *exchange, res *providers.Result) {
 		overhead:  time.Since(x.start) - x.upstream,
 	}
 	s.metrics.StreamStarted()
+	h.streaming = true
+	if h.up != nil && h.up.total > 0 {
+		h.timer = time.AfterFunc(h.up.total, func() { h.expire(res) })
+	}
 	opts := stream.Options{
-		Heartbeat:    s.cfg.Server.StreamHeartbeat,
-		MaxEventSize: s.cfg.Server.MaxEventBytes,
+		Heartbeat:    x.run.cfg.Server.StreamHeartbeat,
+		MaxEventSize: x.run.cfg.Server.MaxEventBytes,
+		Reader:       rd,
+		Stop:         s.stop,
+		Conn:         ctx.Conn(),
+		WriteTimeout: x.run.cfg.Server.WriteTimeout,
 		OnFinish: func(o stream.Outcome) {
+			h.done(streamOutcome(o.Err))
 			res.Release()
 			s.logStream(l, o.Bytes, o.FirstEvent, o.Err)
 		},
@@ -203,4 +195,14 @@ func (s *Server) startStream(x *exchange, res *providers.Result) {
 		tr = newConverting(from, x, x.rt.model)
 	}
 	ctx.Response.SetBodyStream(stream.NewRelay(res.Stream, tr, opts), length)
+}
+
+// streamOutcome is what a finished stream says about its key: a failure
+// only when the upstream broke it.
+func streamOutcome(err error) keypool.Outcome {
+	switch {
+	case err == nil, errors.Is(err, stream.ErrClientGone), errors.Is(err, stream.ErrStopped):
+		return keypool.Outcome{Kind: keypool.OK, Status: fasthttp.StatusOK}
+	}
+	return keypool.ErrorOutcome()
 }

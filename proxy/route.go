@@ -24,6 +24,10 @@ type routed struct {
 // Model-Provider header or a "provider:model" name forces one; otherwise the
 // first provider that lists the model serves it.
 func (s *Server) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kind, string) {
+	return s.current().route(ctx, model)
+}
+
+func (rt *snapshot) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kind, string) {
 	forced, _ := ctx.UserValue("provider").(string)
 	if forced == "" {
 		if h := ctx.Request.Header.Peek(HeaderModelProvider); len(h) > 0 {
@@ -34,12 +38,12 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kin
 	if i := bytes.IndexByte(model, ':'); i > 0 && forced == "" {
 		// Model names may contain ':' themselves (ft:..., llama3:8b): only a
 		// prefix naming a configured provider is a provider.
-		if _, ok := s.registry.ByName(string(model[:i])); ok {
+		if _, ok := rt.registry.ByName(string(model[:i])); ok {
 			forced, model, rewrite = string(model[:i]), model[i+1:], true
 		}
 	}
 	if forced != "" {
-		p, ok := s.registry.ByName(forced)
+		p, ok := rt.registry.ByName(forced)
 		if !ok {
 			return routed{}, wire.NotFound, "unknown provider " + quote(forced)
 		}
@@ -48,7 +52,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kin
 		}
 		return routed{provider: p, model: string(model), rewrite: rewrite}, 0, ""
 	}
-	p, name, ok := s.registry.ForModel(model)
+	p, name, ok := rt.registry.ForModel(model)
 	if !ok {
 		return routed{}, wire.ModelNotFound, "the model " + quote(string(model)) + " does not exist or is not served by this proxy"
 	}

@@ -152,7 +152,7 @@ func Defaults() Config {
 			IdleTimeout:     120 * time.Second,
 			StreamHeartbeat: 500 * time.Millisecond,
 			MaxEventBytes:   8 << 20,
-			MaxHeaderBytes:  16 << 10,
+			MaxHeaderBytes:  4096,
 			WriteTimeout:    30 * time.Second,
 		},
 		Log:       Log{Level: "info", Format: "auto"},
