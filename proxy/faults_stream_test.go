@@ -118,19 +118,23 @@ func TestSlowClient(t *testing.T) {
 	cfg.Server.WriteTimeout = 300 * time.Millisecond
 	srv, base := startFaultProxy(t, cfg)
 	c, br := rawStream(t, base, 4096)
-	start := time.Now()
-	done := make(chan struct{})
+	done, stop := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		buf := make([]byte, 1)
-		for time.Since(start) < 4*time.Second {
+		for {
 			if _, err := io.ReadFull(br, buf); err != nil {
 				return
 			}
-			time.Sleep(time.Second)
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second):
+			}
 		}
 	}()
 	waitDisconnect(t, a, 3*time.Second)
+	close(stop)
 	_ = c.Close()
 	<-done
 	waitIdle(t, srv, httpClient(t))
