@@ -25,7 +25,9 @@ func (s *Server) models(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	run := s.current()
 	names := run.registry.Models()
+	owner := "llmproxy"
 	if name, _ := ctx.UserValue("provider").(string); name != "" {
+		owner = name
 		p, ok := run.registry.ByName(name)
 		if !ok {
 			writeError(ctx, wire.OpenAIChat, wire.NotFound, "unknown provider "+quote(name), "")
@@ -42,7 +44,7 @@ func (s *Server) models(ctx *fasthttp.RequestCtx) {
 	case wire.Anthropic:
 		ctx.SetBody(appendAnthropicModels(nil, names))
 	default:
-		ctx.SetBody(mock.AppendModels(nil, "llmproxy", names))
+		ctx.SetBody(mock.AppendModels(nil, owner, names))
 	}
 }
 
