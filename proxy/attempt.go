@@ -55,16 +55,6 @@ func (h *held) done(o keypool.Outcome) {
 	h.run.leave()
 }
 
-// expire closes a stream that outlived its total timeout, unless it has
-// already finished (its result may be back in a pool by then).
-func (h *held) expire(res *providers.Result) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.settled {
-		_ = res.Stream.CloseWithError(errTotalTimeout)
-	}
-}
-
 // errEarlyStreamError is an upstream stream whose first event is an error.
 var errEarlyStreamError = errors.New("upstream stream began with an error event")
 
@@ -222,6 +212,9 @@ func (s *Server) forward(x *exchange) {
 				ra, _ = keypool.ParseRetryAfter(string(res.RetryAfter), time.Now())
 			}
 			if status == fasthttp.StatusOK && res.Stream != nil {
+				if up.total > 0 {
+					h.limitTotal(res, up.total, sent)
+				}
 				// Hold back the first event: an upstream that fails at once
 				// (an error event, or a body that ends or breaks before any
 				// event) can still be failed over, since the client has
@@ -269,6 +262,7 @@ func (s *Server) forward(x *exchange) {
 			return
 		}
 		if rd != nil {
+			h.stopTotal()
 			_ = res.Stream.CloseWithError(err)
 			rd.Release()
 		}

@@ -179,3 +179,43 @@ func TestOverloadAnsweredAtOnce(t *testing.T) {
 	}
 	waitIdle(t, srv, hc)
 }
+
+// TestActiveHealthChecks: with health_check set, a disabled key the
+// upstream accepts again is put back in service, and a key the upstream
+// rejects is taken out, without any client request.
+func TestActiveHealthChecks(t *testing.T) {
+	checkLeaks(t)
+	a := startFaults(t, faults.Script{})
+	pa := faultProvider("a", a.URL(), 2)
+	pa.HealthCheck.Interval = 30 * time.Millisecond
+	pa.HealthCheck.Timeout = time.Second
+	srv, _ := startFaultProxy(t, baseConfig(pa))
+	pool := srv.current().ups["a"].pool
+	waitState := func(want keypool.State) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			ok := true
+			for _, k := range pool.Snapshot() {
+				ok = ok && k.State == want
+			}
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("keys %+v, want all %v", pool.Snapshot(), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	pool.Disable("key#0")
+	pool.Disable("key#1")
+	waitState(keypool.Healthy)
+	a.SetDefault(faults.Script{Kind: faults.Status, Status: 401})
+	waitState(keypool.Disabled)
+	for _, r := range a.Log() {
+		if r.Method != http.MethodGet || !strings.HasSuffix(r.Path, "/models") {
+			t.Fatalf("health check sent %s %s", r.Method, r.Path)
+		}
+	}
+}

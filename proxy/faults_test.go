@@ -85,9 +85,12 @@ func TestFaultsAfterCommit(t *testing.T) {
 		// errPart is a substring of the in-stream error message.
 		errPart string
 		text    string
+		total   time.Duration // the provider's total timeout
+		prefix  bool          // text need only be a non-empty prefix
 	}{
 		{name: "stall-mid-stream", script: faults.Script{Kind: faults.StreamStall, Chunks: 2}, errPart: "upstream", text: faults.Content(2)},
 		{name: "truncated-stream", script: faults.Script{Kind: faults.Truncate, Chunks: 2}, errPart: "terminator", text: faults.Content(2)},
+		{name: "total-timeout", script: faults.Script{Kind: faults.Slow, Chunks: 100, Gap: 100 * time.Millisecond}, total: 250 * time.Millisecond, errPart: "total timeout", text: faults.Content(100), prefix: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,11 +99,13 @@ func TestFaultsAfterCommit(t *testing.T) {
 			b := startFaults(t, faults.Script{})
 			pa := faultProvider("a", a.URL(), 3)
 			pa.IdleTimeout = 300 * time.Millisecond
+			pa.Timeouts.Total = tc.total
 			a.Enqueue(tc.script)
 			srv, base := startFaultProxy(t, faultConfig(pa, faultProvider("b", b.URL(), 1)))
 			hc := httpClient(t)
 			got := chat(t, hc, base, true, nil)
-			if got.status != 200 || got.done || got.text != tc.text || !strings.Contains(got.streamErr, tc.errPart) {
+			textOK := got.text == tc.text || tc.prefix && got.text != "" && strings.HasPrefix(tc.text, got.text)
+			if got.status != 200 || got.done || !textOK || !strings.Contains(got.streamErr, tc.errPart) {
 				t.Fatalf("client got %+v", got)
 			}
 			if a.Requests() != 1 || b.Requests() != 0 {

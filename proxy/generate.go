@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/llmproxy/proxy/providers"
@@ -141,6 +142,47 @@ func (totalTimeout) Error() string   { return "upstream exceeded its total timeo
 func (totalTimeout) Timeout() bool   { return true }
 func (totalTimeout) Temporary() bool { return false }
 
+// expiring is an upstream stream under a total timeout: once the timer
+// closed it, its reads fail with errTotalTimeout rather than with whatever
+// the closed connection says, so the client is told why.
+type expiring struct {
+	stream.Upstream
+	expired atomic.Bool
+}
+
+func (e *expiring) Read(p []byte) (int, error) {
+	n, err := e.Upstream.Read(p)
+	if err != nil && e.expired.Load() {
+		err = errTotalTimeout
+	}
+	return n, err
+}
+
+// limitTotal puts res's stream under the provider's total timeout, counted
+// from sent; the timer is h's to stop.
+func (h *held) limitTotal(res *providers.Result, total time.Duration, sent time.Time) {
+	ex := &expiring{Upstream: res.Stream}
+	res.Stream = ex
+	h.timer = time.AfterFunc(max(total-time.Since(sent), 0), func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if !h.settled {
+			ex.expired.Store(true)
+			_ = ex.Upstream.CloseWithError(errTotalTimeout)
+		}
+	})
+}
+
+// stopTotal disarms the total timeout of an attempt that is abandoned.
+func (h *held) stopTotal() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.timer != nil {
+		h.timer.Stop()
+		h.timer = nil
+	}
+}
+
 // startStream hands the upstream stream to a relay that fasthttp runs once
 // the handler returns. The relay starts with the bytes the hold-back read.
 func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *stream.Reader) {
@@ -166,9 +208,6 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 	}
 	s.metrics.StreamStarted()
 	h.streaming = true
-	if h.up != nil && h.up.total > 0 {
-		h.timer = time.AfterFunc(h.up.total, func() { h.expire(res) })
-	}
 	opts := stream.Options{
 		Heartbeat:    x.run.cfg.Server.StreamHeartbeat,
 		MaxEventSize: x.run.cfg.Server.MaxEventBytes,
