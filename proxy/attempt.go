@@ -77,9 +77,8 @@ func (s *Server) forward(x *exchange) {
 	}()
 
 	ctx := x.ctx
-	var chainBuf [8]retry.Target
 	now := time.Now()
-	plan := run.policy.NewPlan(now, run.chain(chainBuf[:0], x.rt), retry.SharedRand{})
+	plan := run.policy.NewPlan(now, run.chain(x.rt), retry.SharedRand{})
 	primary := x.rt
 	var (
 		body0    []byte // the request body for the primary target, reused by its retries

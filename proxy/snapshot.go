@@ -30,6 +30,9 @@ type snapshot struct {
 	ups        map[string]*upState
 	// fallbacks maps a model to the targets tried after its own provider.
 	fallbacks map[string][]retry.Target
+	// chains holds the whole chain of each listed provider/model pair,
+	// built once so that a request for a listed model allocates none.
+	chains map[string]map[string][]retry.Target
 	lim       *retry.Limiter
 	policy    retry.Policy
 	// active counts requests that went to a provider and have not finished
@@ -103,6 +106,16 @@ func newRuntime(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snaps
 	rt.registry = providers.NewRegistry(list)
 	rt.modelsBody = renderModels(list)
 	rt.addFallbacks(cfg)
+	rt.chains = map[string]map[string][]retry.Target{}
+	for _, p := range list {
+		byModel := map[string][]retry.Target{}
+		for _, m := range p.Models() {
+			if m != "*" {
+				byModel[m] = rt.buildChain(nil, routed{provider: p, model: m})
+			}
+		}
+		rt.chains[p.Name()] = byModel
+	}
 	lo := retry.LimiterOptions{MaxRequests: cfg.Server.MaxConcurrentRequests, MaxStreams: cfg.Server.MaxConcurrentStreams}
 	if prev != nil && prev.cfg.Server.MaxConcurrentRequests == lo.MaxRequests && prev.cfg.Server.MaxConcurrentStreams == lo.MaxStreams {
 		// The same limiter keeps counting the requests still running on the old runtime.
@@ -182,9 +195,17 @@ func (rt *snapshot) addFallbacks(cfg *config.Config) {
 	}
 }
 
-// chain appends to dst the targets for a routed request: its own provider
-// and model first, then the model's fallbacks (the same pair twice is left out).
-func (rt *snapshot) chain(dst []retry.Target, r routed) []retry.Target {
+// chain returns the targets for a routed request: its own provider and
+// model first, then the model's fallbacks.
+func (rt *snapshot) chain(r routed) []retry.Target {
+	if c, ok := rt.chains[r.provider.Name()][r.model]; ok {
+		return c
+	}
+	return rt.buildChain(nil, r)
+}
+
+// buildChain appends r's chain to dst (the same pair twice is left out).
+func (rt *snapshot) buildChain(dst []retry.Target, r routed) []retry.Target {
 	first := retry.Target{Provider: r.provider.Name(), Model: r.model}
 	dst = append(dst, first)
 	for _, t := range rt.fallbacks[r.model] {
