@@ -33,8 +33,8 @@ type snapshot struct {
 	// chains holds the whole chain of each listed provider/model pair,
 	// built once so that a request for a listed model allocates none.
 	chains map[string]map[string][]retry.Target
-	lim       *retry.Limiter
-	policy    retry.Policy
+	lim    *retry.Limiter
+	policy retry.Policy
 	// active counts requests that went to a provider and have not finished
 	// (streams included): a retired runtime closes its providers at zero.
 	active  atomic.Int64
