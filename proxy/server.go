@@ -227,6 +227,14 @@ func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 		writeError(ctx, p, wire.RequestTooLarge, fmt.Sprintf("request body exceeds %d bytes", s.cfg.Server.MaxBodyBytes), "")
 		return
 	}
+	var sb *fasthttp.ErrSmallBuffer
+	if errors.As(err, &sb) {
+		ctx.SetStatusCode(fasthttp.StatusRequestHeaderFieldsTooLarge)
+		ctx.SetContentType("application/json")
+		ctx.SetBody(wire.AppendError(nil, p, wire.InvalidRequest,
+			fmt.Sprintf("request headers exceed %d bytes", s.srv.ReadBufferSize), ""))
+		return
+	}
 	var te interface{ Timeout() bool }
 	if errors.As(err, &te) && te.Timeout() {
 		ctx.SetStatusCode(fasthttp.StatusRequestTimeout)
