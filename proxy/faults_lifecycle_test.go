@@ -186,3 +186,43 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Fatalf("provider a has %d keys after the last reload, want 2", got)
 	}
 }
+
+// TestReloadRetiresOldProviders: a provider whose settings changed is
+// rebuilt; the old one's key checks stop once its requests are done, and
+// in-flight requests finish on the configuration they started with.
+func TestReloadRetiresOldProviders(t *testing.T) {
+	checkLeaks(t)
+	a := startFaults(t, faults.Script{Kind: faults.Slow, Chunks: 3, Gap: 50 * time.Millisecond})
+	pa := faultProvider("a", a.URL(), 1)
+	pa.HealthCheck.Interval = 20 * time.Millisecond
+	srv, base := startFaultProxy(t, baseConfig(pa))
+	old := srv.current()
+	hc := httpClient(t)
+	running := openStreams(t, hc, base, 1)
+
+	pa2 := faultProvider("a", a.URL(), 2)
+	pa2.HealthCheck.Interval = 20 * time.Millisecond
+	next, err := config.FromStruct(*baseConfig(pa2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if srv.current().ups["a"] == old.ups["a"] {
+		t.Fatal("a changed provider was carried over")
+	}
+	if r := <-running; r.status != 200 || !r.done || r.text != faults.Content(3) {
+		t.Fatalf("stream across the reload: %+v", r)
+	}
+	for _, r := range a.Log() {
+		if r.Method == http.MethodPost && r.Key != "a-k0" {
+			t.Fatalf("the in-flight request used key %s of the new config", r.Key)
+		}
+	}
+	select {
+	case <-old.ups["a"].checker.done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the old provider's key checks still run")
+	}
+}

@@ -80,11 +80,14 @@ func (s *Server) retire(prev *snapshot) {
 		defer s.retiring.Done()
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
+	wait:
 		for prev.active.Load() > 0 {
 			select {
 			case <-t.C:
 			case <-s.closed:
-				return // Shutdown closes what is current; the rest dies with the process
+				// Shutting down: closing only stops key checks and drops idle
+				// connections, which the requests still running do not need.
+				break wait
 			}
 		}
 		cur := s.current()

@@ -129,7 +129,7 @@ func flatten(prefix string, v reflect.Value) map[string]any {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		key := t.Field(i).Tag.Get("koanf")
-		if key == "" {
+		if key == "" || key == "-" {
 			continue
 		}
 		if prefix != "" {
