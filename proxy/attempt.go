@@ -23,6 +23,9 @@ import (
 type held struct {
 	mu        sync.Mutex
 	streaming bool
+	// failed: the answer relayed is the upstream's own early error event,
+	// which counts against the key however the stream ends.
+	failed bool
 	up        *upState
 	lease     keypool.Lease
 	slot      func()
@@ -256,6 +259,7 @@ func (s *Server) forward(x *exchange) {
 		if early && !retryIt {
 			// The upstream's own error event is the best answer left: relay
 			// it, in the client's protocol.
+			h.failed = true
 			release()
 			s.answer(x, h, res, rd)
 			return

@@ -216,7 +216,11 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 		Conn:         ctx.Conn(),
 		WriteTimeout: x.run.cfg.Server.WriteTimeout,
 		OnFinish: func(o stream.Outcome) {
-			h.done(streamOutcome(o.Err))
+			out := streamOutcome(o.Err)
+			if h.failed {
+				out = keypool.StatusOutcome(fasthttp.StatusBadGateway, 0)
+			}
+			h.done(out)
 			res.Release()
 			s.logStream(l, o.Bytes, o.FirstEvent, o.Err)
 		},
