@@ -160,3 +160,28 @@ func TestHoldBackFirstEvent(t *testing.T) {
 		})
 	}
 }
+
+// TestEarlyErrorRelayedWhenNoRetryLeft: with no attempt left, a stream that
+// begins with an error event is relayed as it is, so the client sees the
+// upstream's own error, and the key is charged with a failure.
+func TestEarlyErrorRelayedWhenNoRetryLeft(t *testing.T) {
+	checkLeaks(t)
+	errEvent := "data: {\"error\":{\"message\":\"model overloaded\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n"
+	up := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, errEvent)
+	}))
+	p := openaiProvider("a", up, faultModel)
+	cfg := baseConfig(p)
+	cfg.Retry = config.Retry{MaxAttempts: 1}
+	srv, base := startFaultProxy(t, cfg)
+	hc := httpClient(t)
+	got := chat(t, hc, base, true, nil)
+	if got.status != 200 || !strings.HasPrefix(got.raw, errEvent) || got.streamErr != "model overloaded" {
+		t.Fatalf("client got %+v", got)
+	}
+	waitIdle(t, srv, hc)
+	if ks := srv.current().ups["a"].pool.Snapshot(); ks[0].WindowFailures != 1 {
+		t.Fatalf("key %+v: want the early error counted", ks[0])
+	}
+}
