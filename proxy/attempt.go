@@ -25,14 +25,14 @@ type held struct {
 	streaming bool
 	// failed: the answer relayed is the upstream's own early error event,
 	// which counts against the key however the stream ends.
-	failed bool
-	up        *upState
-	lease     keypool.Lease
-	slot      func()
-	admit     func()
-	run       *snapshot
-	timer     *time.Timer
-	settled   bool
+	failed  bool
+	up      *upState
+	lease   keypool.Lease
+	slot    func()
+	admit   func()
+	run     *snapshot
+	timer   *time.Timer
+	settled bool
 }
 
 // done releases everything, recording o against the key.
