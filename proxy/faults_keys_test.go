@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmproxy/proxy/providers/breaker"
 	"github.com/llmproxy/proxy/providers/faults"
 	"github.com/llmproxy/proxy/providers/keypool"
+	"github.com/llmproxy/proxy/proxy/metrics"
 )
 
 // healthDoc is the part of /health these tests read.
@@ -141,6 +143,10 @@ func TestBreakerOpensAndFailsOver(t *testing.T) {
 	if h.Status != "degraded" || h.Providers[0].Breaker == nil || h.Providers[0].Breaker.State != "open" {
 		t.Fatalf("health %s", raw)
 	}
+	_, m := do(t, hc, http.MethodGet, base+"/metrics", "", nil)
+	if !strings.Contains(string(m), `proxy_breaker_state{provider="a"} 2`) {
+		t.Fatalf("breaker gauge not open in /metrics:\n%s", grepLines(string(m), "breaker"))
+	}
 	waitIdle(t, srv, hc)
 }
 
@@ -218,4 +224,23 @@ func TestActiveHealthChecks(t *testing.T) {
 			t.Fatalf("health check sent %s %s", r.Method, r.Path)
 		}
 	}
+}
+
+func TestBreakerMetric(t *testing.T) {
+	for st, want := range map[breaker.State]int{breaker.Closed: metrics.BreakerClosed, breaker.HalfOpen: metrics.BreakerHalfOpen, breaker.Open: metrics.BreakerOpen} {
+		if got := breakerMetric(st); got != want {
+			t.Errorf("breakerMetric(%v) = %d, want %d", st, got, want)
+		}
+	}
+}
+
+// grepLines returns the lines of s containing sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -157,7 +157,7 @@ func newUpState(pc *config.Provider, sig string, log *zap.Logger, m *metrics.Set
 			ConsecutiveFailures: b.ConsecutiveFailures, OpenFor: b.OpenFor, MaxOpenFor: b.MaxOpenFor,
 			HalfOpenProbes: b.HalfOpenProbes,
 			OnStateChange: func(from, to breaker.State) {
-				m.SetBreakerState(name, int(to))
+				m.SetBreakerState(name, breakerMetric(to))
 				log.Warn("circuit breaker", zap.String("provider", name), zap.Stringer("from", from), zap.Stringer("to", to))
 			},
 		})
@@ -242,4 +242,16 @@ func (up *upState) close() {
 			c.Close()
 		}
 	})
+}
+
+// breakerMetric maps a breaker state to the metric's encoding, which orders
+// the states by severity (half-open between closed and open).
+func breakerMetric(s breaker.State) int {
+	switch s {
+	case breaker.Open:
+		return metrics.BreakerOpen
+	case breaker.HalfOpen:
+		return metrics.BreakerHalfOpen
+	}
+	return metrics.BreakerClosed
 }
