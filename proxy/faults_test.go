@@ -70,6 +70,14 @@ func TestFaultsServedByRetryOrFailover(t *testing.T) {
 			if ks := keysSeen(a); tc.otherKey && (len(ks) != 2 || ks[0] == ks[1]) {
 				t.Fatalf("retry reused key %s", ks[0])
 			}
+			_, m := do(t, hc, http.MethodGet, base+"/metrics", "", nil)
+			metricsText := string(m)
+			if tc.bRequests > 0 && !strings.Contains(metricsText, `proxy_failovers_total{from="a",to="b"} 1`) {
+				t.Fatalf("failover not counted:\n%s", grepLines(metricsText, "failovers"))
+			}
+			if tc.otherKey && !strings.Contains(metricsText, `proxy_retries_total{provider="a"} 1`) {
+				t.Fatalf("retry not counted:\n%s", grepLines(metricsText, "retries"))
+			}
 			waitIdle(t, srv, hc)
 		})
 	}
