@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/llmproxy/proxy/providers"
@@ -19,32 +18,32 @@ import (
 
 // held is what an attempt that will answer the client holds until the
 // answer is finished: the key lease and the provider's concurrency slot.
-// For a stream they are released when the relay ends.
+// For a stream they are released when the relay ends. It lives on
+// forward's stack; startStream moves it to the heap for the relay.
 type held struct {
-	mu        sync.Mutex
 	streaming bool
 	// failed: the answer relayed is the upstream's own early error event,
 	// which counts against the key however the stream ends.
 	failed  bool
+	settled bool
 	up      *upState
 	lease   keypool.Lease
 	slot    func()
 	admit   func()
 	run     *snapshot
-	timer   *time.Timer
-	settled bool
+	// total runs the attempt's total timeout, if the provider has one.
+	total *totalGuard
 }
 
-// done releases everything, recording o against the key.
+// done releases everything, recording o against the key. It is called
+// once, by forward or (for a stream) by the relay's end.
 func (h *held) done(o keypool.Outcome) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.settled {
 		return
 	}
 	h.settled = true
-	if h.timer != nil {
-		h.timer.Stop()
+	if h.total != nil {
+		h.total.stop()
 	}
 	if h.lease.Valid() {
 		h.lease.Release(o)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -158,28 +159,44 @@ func (e *expiring) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// totalGuard runs an attempt's total timeout: its timer closes the
+// upstream stream unless the exchange finished first (the stream may then
+// be back in a pool).
+type totalGuard struct {
+	mu       sync.Mutex
+	finished bool
+	timer    *time.Timer
+}
+
+func (g *totalGuard) stop() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.finished = true
+	g.timer.Stop()
+}
+
 // limitTotal puts res's stream under the provider's total timeout, counted
-// from sent; the timer is h's to stop.
+// from sent.
 func (h *held) limitTotal(res *providers.Result, total time.Duration, sent time.Time) {
 	ex := &expiring{Upstream: res.Stream}
 	res.Stream = ex
-	h.timer = time.AfterFunc(max(total-time.Since(sent), 0), func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if !h.settled {
+	g := &totalGuard{}
+	g.timer = time.AfterFunc(max(total-time.Since(sent), 0), func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if !g.finished {
 			ex.expired.Store(true)
 			_ = ex.Upstream.CloseWithError(errTotalTimeout)
 		}
 	})
+	h.total = g
 }
 
 // stopTotal disarms the total timeout of an attempt that is abandoned.
 func (h *held) stopTotal() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.timer != nil {
-		h.timer.Stop()
-		h.timer = nil
+	if h.total != nil {
+		h.total.stop()
+		h.total = nil
 	}
 }
 
@@ -207,7 +224,11 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 		overhead:  time.Since(x.start) - x.upstream,
 	}
 	s.metrics.StreamStarted()
+	// The relay finishes after forward returned: what it holds moves to
+	// the heap, and forward's own copy is marked as handed over.
 	h.streaming = true
+	kept := new(held)
+	*kept = *h
 	opts := stream.Options{
 		Heartbeat:    x.run.cfg.Server.StreamHeartbeat,
 		MaxEventSize: x.run.cfg.Server.MaxEventBytes,
@@ -217,10 +238,10 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 		WriteTimeout: x.run.cfg.Server.WriteTimeout,
 		OnFinish: func(o stream.Outcome) {
 			out := streamOutcome(o.Err)
-			if h.failed {
+			if kept.failed {
 				out = keypool.StatusOutcome(fasthttp.StatusBadGateway, 0)
 			}
-			h.done(out)
+			kept.done(out)
 			res.Release()
 			s.logStream(l, o.Bytes, o.FirstEvent, o.Err)
 		},
