@@ -222,7 +222,7 @@ func (s *Server) forward(x *exchange) {
 				// seen nothing yet.
 				rd = stream.NewReader(res.Stream, run.cfg.Server.MaxEventBytes)
 				var ev stream.Event
-				if perr := rd.Prime(&ev); perr != nil {
+				if perr := primeWithin(rd, &ev, res.Stream, up.firstEvt-time.Since(sent), up.firstEvt > 0); perr != nil {
 					err = perr
 				} else if isErrorEvent(&ev) {
 					status = fasthttp.StatusBadGateway
@@ -284,7 +284,7 @@ func (s *Server) forward(x *exchange) {
 		case rd != nil:
 			res.Release()
 			lastErr, lastKind = err, wire.BadGateway
-			if retry.Classify(err, 0) == retry.Transient && isTimeout(err) {
+			if isTimeout(err) || errors.Is(err, retry.ErrFirstByteTimeout) {
 				lastKind = wire.Timeout
 			}
 			lastMsg = "upstream stream failed before its first event: " + err.Error()
@@ -310,6 +310,29 @@ func (s *Server) forward(x *exchange) {
 		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.Itoa(retrySeconds(ra)))
 	}
 	s.fail(x, lastKind, lastMsg, "", lastErr)
+}
+
+// primeWithin runs rd.Prime, bounded (when bounded is set) by what is left
+// of the first-byte timeout: the first event of a stream is part of its
+// first answer, and an upstream that sends headers and then nothing must
+// not keep the client waiting with no response at all.
+func primeWithin(rd *stream.Reader, ev *stream.Event, up stream.Upstream, left time.Duration, bounded bool) error {
+	if !bounded {
+		return rd.Prime(ev)
+	}
+	fired := make(chan struct{})
+	t := time.AfterFunc(max(left, 0), func() {
+		_ = up.CloseWithError(retry.ErrFirstByteTimeout)
+		close(fired)
+	})
+	err := rd.Prime(ev)
+	if !t.Stop() {
+		// The timer closed the stream, perhaps just after Prime returned:
+		// wait until it is done with it before anyone releases it.
+		<-fired
+		return retry.ErrFirstByteTimeout
+	}
+	return err
 }
 
 func isTimeout(err error) bool {

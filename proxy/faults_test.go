@@ -193,3 +193,43 @@ func TestEarlyErrorRelayedWhenNoRetryLeft(t *testing.T) {
 		t.Fatalf("key %+v: want the early error counted", ks[0])
 	}
 }
+
+// TestFirstEventBoundedByFirstByteTimeout: an upstream that sends its
+// stream headers and then nothing is cut at the first-byte timeout and
+// failed over, though its idle timeout is longer.
+func TestFirstEventBoundedByFirstByteTimeout(t *testing.T) {
+	checkLeaks(t)
+	release := make(chan struct{})
+	var calls atomic.Int32
+	up := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		if calls.Add(1) == 1 {
+			w.WriteHeader(200)
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		_, _ = io.WriteString(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok\"}}]}\n\ndata: [DONE]\n\n")
+	}))
+	defer close(release)
+	p := openaiProvider("a", up, faultModel)
+	p.APIKeys = []string{"k0", "k1"}
+	p.FirstByteTimeout = 200 * time.Millisecond
+	p.IdleTimeout = 10 * time.Second
+	cfg := baseConfig(p)
+	cfg.Retry = config.Retry{MaxAttempts: 2, PerTarget: 2, BaseBackoff: time.Millisecond}
+	srv, base := startFaultProxy(t, cfg)
+	hc := httpClient(t)
+	start := time.Now()
+	got := chat(t, hc, base, true, nil)
+	if got.status != 200 || got.text != "ok" || !got.done || calls.Load() != 2 {
+		t.Fatalf("after %d upstream calls the client got %+v", calls.Load(), got)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v: the idle timeout, not the first-byte one, cut the silent stream", d)
+	}
+	waitIdle(t, srv, hc)
+}
