@@ -226,3 +226,29 @@ func TestReloadRetiresOldProviders(t *testing.T) {
 		t.Fatal("the old provider's key checks still run")
 	}
 }
+
+// TestReloadRotatesClientKeys: a reload that changes server.api_keys takes
+// effect for the next request.
+func TestReloadRotatesClientKeys(t *testing.T) {
+	checkLeaks(t)
+	a := startFaults(t, faults.Script{})
+	cfg := baseConfig(faultProvider("a", a.URL(), 1))
+	srv, base := startFaultProxy(t, cfg)
+	hc := httpClient(t)
+	next := baseConfig(faultProvider("a", a.URL(), 1))
+	next.Server.APIKeys = []string{"rotated-key"}
+	full, err := config.FromStruct(*next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Reload(full); err != nil {
+		t.Fatal(err)
+	}
+	if r := chat(t, hc, base, false, nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("old key after rotation: %+v", r)
+	}
+	if r := chat(t, hc, base, false, map[string]string{"Authorization": "Bearer rotated-key"}); r.status != 200 {
+		t.Fatalf("new key after rotation: %+v", r)
+	}
+	waitIdle(t, srv, hc)
+}
