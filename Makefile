@@ -11,7 +11,7 @@ FUZZTIME ?= 5s
 FUZZ     := ./stream:FuzzReader ./proxy/jsonpatch:FuzzReplace ./providers/convert:FuzzRequest \
             ./providers/convert:FuzzResponse ./providers/convert:FuzzStream ./providers/convert:FuzzInspect
 
-.PHONY: build run test fmt-check vet unit fuzz bench bench-compare bench-startup install clean
+.PHONY: build run test fmt-check vet unit fuzz bench bench-compare bench-startup soak install clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/proxy
@@ -51,6 +51,12 @@ bench-compare:
 # Time from exec to the first served request, and idle RSS.
 bench-startup:
 	bash loadtest/compare/startup.sh
+
+# Ten minutes of the moderate tier (half streamed) through the embedded
+# proxy; fails on any failed request or an RSS slope over 4 KiB/s after
+# warm-up. SOAK_DURATION=2m shortens it. Not part of `make test`.
+soak:
+	SOAK_DURATION=$(SOAK_DURATION) $(GO) test -tags soak -run '^TestSoak$$' -count=1 -timeout 30m -v ./cmd/proxy/
 
 install: build
 	@if [ ! -f "$(DESTDIR)/etc/proxy/config.yaml" ]; then \

@@ -24,6 +24,9 @@ type Call struct {
 	Header *fasthttp.RequestHeader
 	// RequestID is sent upstream as X-Request-Id for correlation.
 	RequestID string
+	// Key is the credential to send, leased by the caller from the
+	// provider's key pool; empty lets the provider pick one itself.
+	Key string
 }
 
 // Op names an upstream operation.

@@ -100,5 +100,5 @@ func (s *Server) errField(err error) zap.Field {
 	if err == nil {
 		return zap.Skip()
 	}
-	return zap.String("error", s.redactor.String(err.Error()))
+	return zap.String("error", s.current().redactor.String(err.Error()))
 }

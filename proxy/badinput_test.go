@@ -38,7 +38,12 @@ func TestErrorAnswers(t *testing.T) {
 		openaiProvider("remote", up, "remote-gpt"),
 		openaiProvider("dead", closedPortURL(t), "dead-model"),
 		slow,
+		// One provider per scripted case: a 429 puts the provider's only
+		// key in cooldown, and later requests to it are answered 429 by the
+		// proxy without reaching the upstream.
 		openaiProvider("scripted", scripted, "scripted-model"),
+		openaiProvider("scripted-stream", scripted, "scripted-stream-model"),
+		openaiProvider("scripted-html", scripted, "scripted-html-model"),
 	)
 	cfg.Server.MaxBodyBytes = 4096
 	_, base := startProxy(t, cfg)
@@ -93,8 +98,8 @@ func TestErrorAnswers(t *testing.T) {
 		{name: "upstream-500/stream", body: chatBody("remote-gpt", true), hdr: with(map[string]string{mock.HeaderStatus: "500"}), status: 500, typ: "server_error"},
 		{name: "upstream-503", body: chatBody("remote-gpt", false), hdr: with(map[string]string{mock.HeaderStatus: "503"}), status: 503},
 		{name: "upstream-429", body: chatBody("scripted-model", false), hdr: with(map[string]string{"X-Test-Answer": "429"}), status: 429, code: "rate_limit_exceeded", retryAfter: "7"},
-		{name: "upstream-429/stream", body: chatBody("scripted-model", true), hdr: with(map[string]string{"X-Test-Answer": "429"}), status: 429, code: "rate_limit_exceeded", retryAfter: "7"},
-		{name: "upstream-html-error", body: chatBody("scripted-model", false), hdr: with(map[string]string{"X-Test-Answer": "html"}), status: 502, code: "bad_gateway"},
+		{name: "upstream-429/stream", body: chatBody("scripted-stream-model", true), hdr: with(map[string]string{"X-Test-Answer": "429"}), status: 429, code: "rate_limit_exceeded", retryAfter: "7"},
+		{name: "upstream-html-error", body: chatBody("scripted-html-model", false), hdr: with(map[string]string{"X-Test-Answer": "html"}), status: 502, code: "bad_gateway"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -141,16 +141,6 @@ func TestTokensFromUsage(t *testing.T) {
 	_, metrics := do(t, c, "GET", base+"/metrics", "", nil)
 	want := `proxy_tokens_total{provider="mock",model="mock-gpt",direction="output"} 15`
 	if !bytes.Contains(metrics, []byte(want)) {
-		t.Fatalf("metrics lack %s:\n%s", want, grepLines(metrics, "proxy_tokens_total"))
+		t.Fatalf("metrics lack %s:\n%s", want, grepLines(string(metrics), "proxy_tokens_total"))
 	}
-}
-
-func grepLines(b []byte, sub string) string {
-	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }

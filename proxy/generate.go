@@ -2,10 +2,13 @@ package proxy
 
 import (
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/convert"
+	"github.com/llmproxy/proxy/providers/keypool"
 	"github.com/llmproxy/proxy/providers/usage"
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/llmproxy/proxy/proxy/jsonpatch"
@@ -27,6 +30,8 @@ type exchange struct {
 	framing      convert.Framing
 	op           providers.Op
 	rt           routed
+	// run is the runtime the request started with, used to its end.
+	run *snapshot
 }
 
 // log records the exchange once it was answered in the handler.
@@ -44,7 +49,7 @@ func (s *Server) fail(x *exchange, kind wire.Kind, msg, param string, err error)
 }
 
 func (s *Server) chat(ctx *fasthttp.RequestCtx) {
-	x := exchange{ctx: ctx, in: wire.OpenAIChat, start: time.Now()}
+	x := exchange{ctx: ctx, in: wire.OpenAIChat, start: time.Now(), run: s.current()}
 	parser := s.parsers.Get()
 	info, bad := inspectChat(parser, ctx.PostBody())
 	if bad != nil {
@@ -53,7 +58,7 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x.stream, x.includeUsage = info.stream, info.includeUsage
-	rt, kind, msg := s.route(ctx, info.model)
+	rt, kind, msg := x.run.route(ctx, info.model)
 	// From here on nothing may touch info.model: the parser goes back.
 	s.parsers.Put(parser)
 	if msg != "" {
@@ -64,71 +69,14 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx) {
 	s.forward(&x)
 }
 
-// forward sends the exchange to its provider and answers the client.
-func (s *Server) forward(x *exchange) {
-	ctx, prov := x.ctx, x.rt.provider
-	body, err := s.upstreamBody(x)
-	if err != nil {
-		var fe *convert.FieldError
-		if errors.As(err, &fe) {
-			s.fail(x, wire.InvalidRequest, "cannot send this request to provider "+quote(prov.Name())+
-				" ("+prov.Protocol().String()+"): "+fe.Error(), fe.Field, nil)
-			return
-		}
-		s.fail(x, wire.InvalidRequest, "request body: "+err.Error(), "", nil)
-		return
-	}
-	call := providers.Call{
-		Op:        x.op,
-		Model:     x.rt.model,
-		Stream:    x.stream,
-		Body:      body,
-		Header:    &ctx.Request.Header,
-		RequestID: b2s(ctx.Response.Header.Peek("X-Request-Id")),
-	}
-	s.prompts.Log(call.RequestID, x.in.String(), x.rt.model, ctx.PostBody())
-	sent := time.Now()
-	res, err := prov.Do(&call)
-	x.upstream += time.Since(sent)
-	if err != nil {
-		kind := wire.BadGateway
-		var pe *providers.Error
-		if errors.As(err, &pe) {
-			kind = pe.Kind
-		}
-		s.fail(x, kind, upstreamFailure(kind), "", err)
-		return
-	}
-	if len(res.RetryAfter) > 0 {
-		ctx.Response.Header.SetBytesV(fasthttp.HeaderRetryAfter, res.RetryAfter)
-	}
-	switch {
-	case res.Status != fasthttp.StatusOK:
-		s.relayUpstreamError(x, res)
-		res.Release()
-		s.logDone(ctx, x.start, x.upstream, x.in, prov.Name(), x.rt.model, x.stream, nil)
-	case res.Stream == nil:
-		s.recordUsage(prov, x.rt.model, res.Body)
-		err := s.relayAnswer(x, res)
-		res.Release()
-		if err != nil {
-			s.fail(x, wire.BadGateway, "cannot convert the upstream answer: "+err.Error(), "", err)
-			return
-		}
-		s.logDone(ctx, x.start, x.upstream, x.in, prov.Name(), x.rt.model, x.stream, nil)
-	default:
-		s.startStream(x, res)
-	}
-}
-
 // upstreamBody is the request body in the provider's protocol: the client's
 // own bytes when both sides speak the same protocol (with the model name
 // patched if routing changed it), a conversion otherwise.
 func (s *Server) upstreamBody(x *exchange) ([]byte, error) {
 	body := x.ctx.PostBody()
-	if s.sysPrompt != "" && x.op == providers.OpGenerate {
+	if x.run.sysPrompt != "" && x.op == providers.OpGenerate {
 		var err error
-		if body, err = sysprompt.Apply(nil, x.in, body, s.sysPrompt, s.sysMode); err != nil {
+		if body, err = sysprompt.Apply(nil, x.in, body, x.run.sysPrompt, x.run.sysMode); err != nil {
 			return nil, err
 		}
 	}
@@ -173,9 +121,103 @@ func (s *Server) relayAnswer(x *exchange, res *providers.Result) error {
 	return nil
 }
 
+// answer relays a committed upstream answer: a whole body, or a stream
+// whose first event rd already holds.
+func (s *Server) answer(x *exchange, h *held, res *providers.Result, rd *stream.Reader) {
+	ctx := x.ctx
+	if len(res.RetryAfter) > 0 {
+		ctx.Response.Header.SetBytesV(fasthttp.HeaderRetryAfter, res.RetryAfter)
+	}
+	if res.Stream == nil {
+		h.done(keypool.StatusOutcome(res.Status, 0))
+		if res.Status != fasthttp.StatusOK {
+			s.relayUpstreamError(x, res)
+			res.Release()
+			s.logDone(ctx, x.start, x.upstream, x.in, x.provider(), x.rt.model, x.stream, nil)
+			return
+		}
+		s.recordUsage(x.rt.provider, x.rt.model, res.Body)
+		err := s.relayAnswer(x, res)
+		res.Release()
+		if err != nil {
+			s.fail(x, wire.BadGateway, "cannot convert the upstream answer: "+err.Error(), "", err)
+			return
+		}
+		s.logDone(ctx, x.start, x.upstream, x.in, x.provider(), x.rt.model, x.stream, nil)
+		return
+	}
+	s.startStream(x, h, res, rd)
+}
+
+// errTotalTimeout ends a stream that ran past its provider's total timeout.
+var errTotalTimeout = totalTimeout{}
+
+type totalTimeout struct{}
+
+func (totalTimeout) Error() string   { return "upstream exceeded its total timeout" }
+func (totalTimeout) Timeout() bool   { return true }
+func (totalTimeout) Temporary() bool { return false }
+
+// expiring is an upstream stream under a total timeout: once the timer
+// closed it, its reads fail with errTotalTimeout rather than with whatever
+// the closed connection says, so the client is told why.
+type expiring struct {
+	stream.Upstream
+	expired atomic.Bool
+}
+
+func (e *expiring) Read(p []byte) (int, error) {
+	n, err := e.Upstream.Read(p)
+	if err != nil && e.expired.Load() {
+		err = errTotalTimeout
+	}
+	return n, err
+}
+
+// totalGuard runs an attempt's total timeout: its timer closes the
+// upstream stream unless the exchange finished first (the stream may then
+// be back in a pool).
+type totalGuard struct {
+	mu       sync.Mutex
+	finished bool
+	timer    *time.Timer
+}
+
+func (g *totalGuard) stop() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.finished = true
+	g.timer.Stop()
+}
+
+// limitTotal puts res's stream under the provider's total timeout, counted
+// from sent.
+func (h *held) limitTotal(res *providers.Result, total time.Duration, sent time.Time) {
+	ex := &expiring{Upstream: res.Stream}
+	res.Stream = ex
+	g := &totalGuard{}
+	g.timer = time.AfterFunc(max(total-time.Since(sent), 0), func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if !g.finished {
+			ex.expired.Store(true)
+			_ = ex.Upstream.CloseWithError(errTotalTimeout)
+		}
+	})
+	h.total = g
+}
+
+// stopTotal disarms the total timeout of an attempt that is abandoned.
+func (h *held) stopTotal() {
+	if h.total != nil {
+		h.total.stop()
+		h.total = nil
+	}
+}
+
 // startStream hands the upstream stream to a relay that fasthttp runs once
-// the handler returns.
-func (s *Server) startStream(x *exchange, res *providers.Result) {
+// the handler returns. The relay starts with the bytes the hold-back read.
+func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *stream.Reader) {
 	ctx := x.ctx
 	from := x.rt.provider.Protocol()
 	ctx.SetStatusCode(fasthttp.StatusOK)
@@ -198,10 +240,24 @@ func (s *Server) startStream(x *exchange, res *providers.Result) {
 		client:    clientName(clientOf(ctx)),
 	}
 	s.metrics.StreamStarted()
+	// The relay finishes after forward returned: what it holds moves to
+	// the heap, and forward's own copy is marked as handed over.
+	h.streaming = true
+	kept := new(held)
+	*kept = *h
 	opts := stream.Options{
-		Heartbeat:    s.cfg.Server.StreamHeartbeat,
-		MaxEventSize: s.cfg.Server.MaxEventBytes,
+		Heartbeat:    x.run.cfg.Server.StreamHeartbeat,
+		MaxEventSize: x.run.cfg.Server.MaxEventBytes,
+		Reader:       rd,
+		Stop:         s.stop,
+		Conn:         ctx.Conn(),
+		WriteTimeout: x.run.cfg.Server.WriteTimeout,
 		OnFinish: func(o stream.Outcome) {
+			out := streamOutcome(o.Err)
+			if kept.failed {
+				out = keypool.StatusOutcome(fasthttp.StatusBadGateway, 0)
+			}
+			kept.done(out)
 			res.Release()
 			if u := &l.tr.usage; u.Seen {
 				s.metrics.AddTokens(l.provider, l.model, u.Counts.Input, u.Counts.Output)
@@ -248,4 +304,14 @@ func (s *Server) recordUsage(p providers.Provider, model string, body []byte) {
 	if ok {
 		s.metrics.AddTokens(p.Name(), model, c.Input, c.Output)
 	}
+}
+
+// streamOutcome is what a finished stream says about its key: a failure
+// only when the upstream broke it.
+func streamOutcome(err error) keypool.Outcome {
+	switch {
+	case err == nil, errors.Is(err, stream.ErrClientGone), errors.Is(err, stream.ErrStopped):
+		return keypool.Outcome{Kind: keypool.OK, Status: fasthttp.StatusOK}
+	}
+	return keypool.ErrorOutcome()
 }

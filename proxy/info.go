@@ -1,17 +1,20 @@
 package proxy
 
 import (
+	"encoding/json"
 	"strconv"
 
 	"github.com/llmproxy/proxy/providers"
+	"github.com/llmproxy/proxy/providers/breaker"
+	"github.com/llmproxy/proxy/providers/keypool"
 	"github.com/llmproxy/proxy/providers/mock"
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/valyala/fasthttp"
 )
 
 // renderModels pre-renders the OpenAI model list of all providers.
-func (s *Server) renderModels(list []providers.Provider) []byte {
-	return mock.AppendModels(nil, "llmproxy", append(providers.NewRegistry(list).Models(), aliasNames(s.cfg)...))
+func renderModels(list []providers.Provider, aliases []string) []byte {
+	return mock.AppendModels(nil, "llmproxy", append(providers.NewRegistry(list).Models(), aliases...))
 }
 
 // models answers GET /v1/models (all providers) and /{provider}/v1/models,
@@ -20,16 +23,18 @@ func (s *Server) renderModels(list []providers.Provider) []byte {
 // OpenAI's otherwise.
 func (s *Server) models(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
-	names, owner := append(s.registry.Models(), aliasNames(s.cfg)...), "llmproxy"
+	run := s.current()
+	names := append(run.registry.Models(), aliasNames(run.cfg)...)
+	owner := "llmproxy"
 	if name, _ := ctx.UserValue("provider").(string); name != "" {
-		p, ok := s.registry.ByName(name)
+		p, ok := run.registry.ByName(name)
 		if !ok {
 			writeError(ctx, wire.OpenAIChat, wire.NotFound, "unknown provider "+quote(name), "")
 			return
 		}
 		names, owner = providers.NewRegistry([]providers.Provider{p}).Models(), p.Name()
 	} else if protocolOfListing(ctx) == wire.OpenAIChat {
-		ctx.SetBody(s.modelsBody)
+		ctx.SetBody(run.modelsBody)
 		return
 	}
 	switch protocolOfListing(ctx) {
@@ -91,11 +96,16 @@ func appendAnthropicModels(b []byte, names []string) []byte {
 	return append(b, '}')
 }
 
-// health answers GET /health without authentication: the overall status
-// and each provider's state.
+// health answers GET /health without authentication: the overall status,
+// each provider's state, its circuit breaker and its keys by label (never
+// the keys themselves). The status is "degraded" while a breaker is not
+// closed or a provider has no key in service.
 func (s *Server) health(ctx *fasthttp.RequestCtx) {
-	b := append([]byte(nil), `{"status":"ok","providers":[`...)
-	for i, p := range s.registry.All() {
+	run := s.current()
+	status := "ok"
+	b := make([]byte, 0, 512)
+	b = append(b, `,"providers":[`...)
+	for i, p := range run.registry.All() {
 		st := p.State()
 		if i > 0 {
 			b = append(b, ',')
@@ -112,9 +122,48 @@ func (s *Server) health(ctx *fasthttp.RequestCtx) {
 		b = strconv.AppendInt(b, int64(st.Pending), 10)
 		b = append(b, `,"keys":`...)
 		b = strconv.AppendInt(b, int64(st.Keys), 10)
+		if up := run.ups[p.Name()]; up != nil {
+			b = append(b, `,"in_flight":`...)
+			b = strconv.AppendInt(b, int64(up.sem.InUse()), 10)
+			b = append(b, `,"queued":`...)
+			b = strconv.AppendInt(b, int64(up.sem.Waiting()), 10)
+			if up.br != nil {
+				bs := up.br.Stats()
+				if bs.State != breaker.Closed {
+					status = "degraded"
+				}
+				b = append(b, `,"breaker":`...)
+				b = appendJSON(b, bs)
+			}
+			if up.pool != nil {
+				ks := up.pool.Snapshot()
+				usable := 0
+				for _, k := range ks {
+					if k.State == keypool.Healthy || k.State == keypool.Unhealthy {
+						usable++
+					}
+				}
+				if usable == 0 {
+					status = "degraded"
+				}
+				b = append(b, `,"key_states":`...)
+				b = appendJSON(b, ks)
+			}
+		}
 		b = append(b, '}')
 	}
 	b = append(b, "]}"...)
+	out := append([]byte(`{"status":`), wire.AppendJSONString(nil, status)...)
 	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
+	ctx.SetBody(append(out, b...))
+}
+
+// appendJSON renders a health detail with encoding/json: /health is not a
+// hot path, and the keypool and breaker types carry their JSON names.
+func appendJSON(b []byte, v any) []byte {
+	j, err := json.Marshal(v)
+	if err != nil {
+		return append(b, "null"...)
+	}
+	return append(b, j...)
 }

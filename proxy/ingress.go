@@ -24,7 +24,7 @@ func (s *Server) responses(ctx *fasthttp.RequestCtx) {
 
 // generic handles the ingress protocols whose body names the model.
 func (s *Server) generic(ctx *fasthttp.RequestCtx, in wire.Protocol, op providers.Op) {
-	x := exchange{ctx: ctx, in: in, start: time.Now(), op: op}
+	x := exchange{ctx: ctx, in: in, start: time.Now(), op: op, run: s.current()}
 	if op == providers.OpCountTokens {
 		// A count_tokens body has no max_tokens, which Inspect requires of
 		// a Messages request; it needs a model and messages, as chat does.
@@ -53,7 +53,7 @@ func (s *Server) generic(ctx *fasthttp.RequestCtx, in wire.Protocol, op provider
 // countTokens) come from the URL, and ?alt=sse picks SSE framing over a
 // JSON array for streams.
 func (s *Server) gemini(ctx *fasthttp.RequestCtx) {
-	x := exchange{ctx: ctx, in: wire.Gemini, start: time.Now()}
+	x := exchange{ctx: ctx, in: wire.Gemini, start: time.Now(), run: s.current()}
 	action, _ := ctx.UserValue("action").(string)
 	i := strings.LastIndexByte(action, ':')
 	if i <= 0 {
@@ -92,7 +92,7 @@ func (s *Server) badRequest(x *exchange, err error) {
 }
 
 func (s *Server) routeAndForward(x *exchange, model string) {
-	rt, kind, msg := s.route(x.ctx, []byte(model))
+	rt, kind, msg := x.run.route(x.ctx, []byte(model))
 	if msg != "" {
 		s.fail(x, kind, msg, "model", nil)
 		return

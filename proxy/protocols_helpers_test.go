@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -68,6 +69,20 @@ func (r *recorder) find(marker string) (upRequest, bool) {
 	return upRequest{}, false
 }
 
+// matrixErrorStatuses are the upstream errors the matrix injects.
+var matrixErrorStatuses = []int{429, 529, 503}
+
+// errorSuffix names the providers and models kept for one injected status.
+func errorSuffix(status int) string { return "-e" + strconv.Itoa(status) }
+
+func errorSuffixes() []string {
+	var out []string
+	for _, st := range matrixErrorStatuses {
+		out = append(out, errorSuffix(st))
+	}
+	return out
+}
+
 // matrixFixture starts the mock upstream and a proxy routing one model to
 // each upstream type, and returns the proxy's base URL.
 func matrixFixture(t *testing.T) (base string, rec *recorder) {
@@ -94,13 +109,25 @@ func matrixFixture(t *testing.T) (base string, rec *recorder) {
 		p.Type = typ
 		return p
 	}
-	cfg := baseConfig(
-		typed("p-openai", config.TypeOpenAI, up+"/v1", "up-openai"),
-		typed("p-responses", config.TypeOpenAIResponses, up+"/v1", "up-responses"),
-		typed("p-claude", config.TypeClaude, up+"/v1", "up-claude"),
-		typed("p-gemini", config.TypeGemini, up+"/v1beta", "up-gemini"),
-		mockProvider("p-local", matrixTokens, "up-local"),
-	)
+	cfg := baseConfig()
+	// Each upstream also gets one provider per injected error status: a 429
+	// cools its key down and repeated 5xx trip its breaker, which must not
+	// leak into the other cases.
+	for _, suffix := range append([]string{""}, errorSuffixes()...) {
+		cfg.Providers = append(cfg.Providers,
+			typed("p-openai"+suffix, config.TypeOpenAI, up+"/v1", "up-openai"+suffix),
+			typed("p-responses"+suffix, config.TypeOpenAIResponses, up+"/v1", "up-responses"+suffix),
+			typed("p-claude"+suffix, config.TypeClaude, up+"/v1", "up-claude"+suffix),
+			typed("p-gemini"+suffix, config.TypeGemini, up+"/v1beta", "up-gemini"+suffix),
+			mockProvider("p-local"+suffix, matrixTokens, "up-local"+suffix),
+		)
+	}
+	for i := range cfg.Providers {
+		if strings.Contains(cfg.Providers[i].Name, "-e") {
+			// Every client sends each error case: the breaker would open.
+			cfg.Providers[i].Breaker.Disabled = true
+		}
+	}
 	_, base = startProxy(t, cfg)
 	return base, rec
 }

@@ -42,12 +42,16 @@ func toolTokens() int64 {
 }
 
 func runPair(t *testing.T, c matrixClient, up upstreamCase, rec *recorder) {
-	ask := func(t *testing.T, q query) (turn, error) {
+	askModel := func(t *testing.T, q query, model string) (turn, error) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		q.model = up.model
+		q.model = model
 		return c.ask(t, ctx, q)
+	}
+	ask := func(t *testing.T, q query) (turn, error) {
+		t.Helper()
+		return askModel(t, q, up.model)
 	}
 	checkText := func(t *testing.T, got turn, err error) {
 		t.Helper()
@@ -132,7 +136,8 @@ func runPair(t *testing.T, c matrixClient, up upstreamCase, rec *recorder) {
 		stream bool
 	}{{429, false}, {529, true}, {503, false}} {
 		t.Run("status-"+strconv.Itoa(tc.status), func(t *testing.T) {
-			_, err := ask(t, query{stream: tc.stream, prompt: "hi", hdr: map[string]string{mock.HeaderStatus: strconv.Itoa(tc.status)}})
+			_, err := askModel(t, query{stream: tc.stream, prompt: "hi", hdr: map[string]string{mock.HeaderStatus: strconv.Itoa(tc.status)}},
+				up.model+errorSuffix(tc.status))
 			if err == nil {
 				t.Fatal("no error")
 			}

@@ -18,9 +18,9 @@ import (
 func (s *Server) relayUpstreamError(x *exchange, res *providers.Result) {
 	ctx := x.ctx
 	body := bytes.TrimSpace(res.Body)
-	if s.redactor.Contains(body) {
+	if red := x.run.redactor; red.Contains(body) {
 		// Upstreams quote the key they rejected; the client must not see it.
-		body = s.redactor.Bytes(nil, body)
+		body = red.Bytes(nil, body)
 	}
 	ctx.SetContentType("application/json")
 	if from := x.rt.provider.Protocol(); from != x.in {

@@ -25,11 +25,15 @@ type routed struct {
 // Model-Provider header or a "provider:model" name forces one; otherwise the
 // first provider that lists the model serves it.
 func (s *Server) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kind, string) {
+	return s.current().route(ctx, model)
+}
+
+func (rt *snapshot) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kind, string) {
 	if c := clientOf(ctx); !c.allows(model) {
 		return routed{}, wire.Permission, "the model " + quote(string(model)) + " is not allowed for client " + quote(c.name)
 	}
-	if target, ok := s.aliases[string(model)]; ok {
-		return s.routeAlias(ctx, target)
+	if target, ok := rt.aliases[string(model)]; ok {
+		return rt.routeAlias(target)
 	}
 	forced, _ := ctx.UserValue("provider").(string)
 	if forced == "" {
@@ -41,12 +45,12 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kin
 	if i := bytes.IndexByte(model, ':'); i > 0 && (forced == "" || forced == string(model[:i])) {
 		// Model names may contain ':' themselves (ft:..., llama3:8b): only a
 		// prefix naming a configured provider (the forced one, if any) is a provider.
-		if _, ok := s.registry.ByName(string(model[:i])); ok {
+		if _, ok := rt.registry.ByName(string(model[:i])); ok {
 			forced, model, rewrite = string(model[:i]), model[i+1:], true
 		}
 	}
 	if forced != "" {
-		p, ok := s.registry.ByName(forced)
+		p, ok := rt.registry.ByName(forced)
 		if !ok {
 			return routed{}, wire.NotFound, "unknown provider " + quote(forced)
 		}
@@ -55,7 +59,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kin
 		}
 		return routed{provider: p, model: string(model), rewrite: rewrite}, 0, ""
 	}
-	p, name, ok := s.registry.ForModel(model)
+	p, name, ok := rt.registry.ForModel(model)
 	if !ok {
 		return routed{}, wire.ModelNotFound, "the model " + quote(string(model)) + " does not exist or is not served by this proxy"
 	}
@@ -66,13 +70,13 @@ func quote(s string) string { return "'" + s + "'" }
 
 // routeAlias routes a model alias to its target, "provider/model" or a
 // model name routed as usual; the upstream gets the target's model name.
-func (s *Server) routeAlias(ctx *fasthttp.RequestCtx, target string) (routed, wire.Kind, string) {
+func (rt *snapshot) routeAlias(target string) (routed, wire.Kind, string) {
 	if i := strings.IndexByte(target, '/'); i > 0 {
-		if p, ok := s.registry.ByName(target[:i]); ok {
+		if p, ok := rt.registry.ByName(target[:i]); ok {
 			return routed{provider: p, model: target[i+1:], rewrite: true}, 0, ""
 		}
 	}
-	p, name, ok := s.registry.ForModel([]byte(target))
+	p, name, ok := rt.registry.ForModel([]byte(target))
 	if !ok {
 		return routed{}, wire.ModelNotFound, "the alias target " + quote(target) + " is not served by this proxy"
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -21,7 +22,6 @@ import (
 	"github.com/llmproxy/proxy/proxy/cors"
 	"github.com/llmproxy/proxy/proxy/metrics"
 	"github.com/llmproxy/proxy/proxy/promptlog"
-	"github.com/llmproxy/proxy/proxy/redact"
 	"github.com/llmproxy/proxy/proxy/sysprompt"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
@@ -30,27 +30,33 @@ import (
 
 // Server is the proxy's HTTP server.
 type Server struct {
-	cfg      *config.Config
-	log      *zap.Logger
-	registry *providers.Registry
-	keys     *keyring
-	ids      *requestIDs
-	srv      *fasthttp.Server
-	parsers  fastjson.ParserPool
-	// modelsBody is the pre-rendered GET /v1/models answer.
-	modelsBody []byte
-	metrics    *metrics.Set
-	redactor   *redact.Redactor
-	prompts    *promptlog.Logger
-	cors       *cors.Policy
+	// cfg is the configuration the server started with: the listener's
+	// settings (address, timeouts, sizes) come from it and a reload does not
+	// change them. Everything else is read from run.
+	cfg     *config.Config
+	log     *zap.Logger
+	run     atomic.Pointer[snapshot]
+	ids     *requestIDs
+	srv     *fasthttp.Server
+	parsers fastjson.ParserPool
+	metrics *metrics.Set
+	prompts *promptlog.Logger
+	cors    *cors.Policy
+	// stop is closed when the shutdown grace period is over: relays still
+	// running end with an error event.
+	stop     chan struct{}
+	stopOnce sync.Once
+	// reloadMu serialises reloads; retiring tracks old runtimes still
+	// waiting for their requests to finish.
+	reloadMu sync.Mutex
+	retiring sync.WaitGroup
+	closed   chan struct{}
 	// converters reuse their parsers across requests that change protocol.
 	converters sync.Pool
-	// aliases map public model names to provider/model targets.
-	aliases map[string]string
-	// sysPrompt is the operator's system prompt ("" for none).
-	sysPrompt string
-	sysMode   sysprompt.Mode
 }
+
+// current is the runtime new requests use.
+func (s *Server) current() *snapshot { return s.run.Load() }
 
 // New builds a server from cfg. Providers without usable keys are skipped
 // with a warning; having none left is an error.
@@ -58,47 +64,26 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	list, err := buildProviders(cfg, log)
+	s := &Server{
+		cfg:    cfg,
+		log:    log,
+		ids:    newRequestIDs(),
+		stop:   make(chan struct{}),
+		closed: make(chan struct{}),
+	}
+	s.metrics = metrics.New(metrics.Options{ProcessMetrics: true})
+	run, err := newRuntime(cfg, log, s.metrics, nil)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{
-		cfg:      cfg,
-		log:      log,
-		registry: providers.NewRegistry(list),
-		keys:     newKeyring(cfg.Server.APIKeys, cfg.Clients),
-		ids:      newRequestIDs(),
-		redactor: redact.New(secrets(cfg)),
-		aliases:  cfg.Aliases,
-	}
-	s.modelsBody = s.renderModels(list)
-	names := make([]string, len(list))
-	for i, p := range list {
-		names[i] = p.Name()
-	}
-	s.metrics = metrics.New(metrics.Options{Providers: names, Models: append(s.registry.Models(), aliasNames(cfg)...), ProcessMetrics: true})
-	clientNames := []string{"default"}
-	for _, c := range cfg.Clients {
-		clientNames = append(clientNames, c.Name)
-	}
-	s.metrics.SetClients(clientNames)
-	if s.sysPrompt, s.sysMode, err = loadSystemPrompt(cfg.SystemPrompt); err != nil {
-		return nil, err
-	}
-	for _, p := range list {
-		if pg, ok := p.(interface{ PoolStats() (inUse, waiting int) }); ok {
-			s.metrics.RegisterPoolGauges(p.Name(),
-				func() float64 { n, _ := pg.PoolStats(); return float64(n) },
-				func() float64 { _, n := pg.PoolStats(); return float64(n) })
-		}
-	}
+	s.install(run, nil)
 	if s.cors, err = cors.New(cors.Config{
 		Origins: cfg.Server.CORS.Origins, Headers: cfg.Server.CORS.Headers, MaxAge: cfg.Server.CORS.MaxAge,
 	}); err != nil {
 		return nil, fmt.Errorf("server.cors: %w", err)
 	}
 	pl := cfg.PromptLog
-	if s.prompts, err = promptlog.New(pl.Mode, pl.Path, pl.MaxBytes, pl.MaxFiles, s.redactor); err != nil {
+	if s.prompts, err = promptlog.New(pl.Mode, pl.Path, pl.MaxBytes, pl.MaxFiles, run.redactor); err != nil {
 		return nil, fmt.Errorf("prompt_log: %w", err)
 	}
 	s.srv = &fasthttp.Server{
@@ -107,7 +92,10 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		ReadTimeout:        cfg.Server.ReadTimeout,
 		IdleTimeout:        cfg.Server.IdleTimeout,
 		MaxRequestBodySize: cfg.Server.MaxBodyBytes,
-		Concurrency:        cfg.Server.MaxConns,
+		// Bounds the request header block: larger headers are refused with
+		// 431 before any handler or upstream is involved.
+		ReadBufferSize: cfg.Server.MaxHeaderBytes,
+		Concurrency:    cfg.Server.MaxConns,
 		// Room for the headers and a burst of events in one write.
 		WriteBufferSize: 8 << 10,
 		CloseOnShutdown: true,
@@ -116,30 +104,10 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		WriteTimeout: 0,
 		Logger:       zapPrinter{log},
 	}
-	if !s.keys.enabled() {
+	if !run.keys.enabled() {
 		log.Warn("client authentication is OFF: server.api_keys is empty, anyone who can reach the port can use every provider")
 	}
 	return s, nil
-}
-
-func buildProviders(cfg *config.Config, log *zap.Logger) ([]providers.Provider, error) {
-	var list []providers.Provider
-	for i := range cfg.Providers {
-		pc := &cfg.Providers[i]
-		if !pc.HasKeys() {
-			log.Warn("provider skipped: all its api_keys are empty", zap.String("provider", pc.Name))
-			continue
-		}
-		p, err := buildProvider(pc)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, p)
-	}
-	if len(list) == 0 {
-		return nil, errors.New("no usable provider: every provider was skipped for lack of keys")
-	}
-	return list, nil
 }
 
 func buildProvider(pc *config.Provider) (providers.Provider, error) {
@@ -246,13 +214,13 @@ func secrets(cfg *config.Config) []string {
 // auth wraps h with client authentication answered in protocol p.
 func (s *Server) auth(p wire.Protocol, h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		if s.keys.enabled() {
+		if keys := s.current().keys; keys.enabled() {
 			key := clientKey(ctx)
 			if len(key) == 0 {
 				s.reject(ctx, p, wire.Authentication, "missing API key: send it as 'Authorization: Bearer KEY', 'x-api-key', 'x-goog-api-key' or '?key='")
 				return
 			}
-			c := s.keys.lookup(key)
+			c := keys.lookup(key)
 			if c == nil {
 				s.reject(ctx, p, wire.Authentication, "invalid API key")
 				return
@@ -293,6 +261,14 @@ func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 		writeError(ctx, p, wire.RequestTooLarge, fmt.Sprintf("request body exceeds %d bytes", s.cfg.Server.MaxBodyBytes), "")
 		return
 	}
+	var sb *fasthttp.ErrSmallBuffer
+	if errors.As(err, &sb) {
+		ctx.SetStatusCode(fasthttp.StatusRequestHeaderFieldsTooLarge)
+		ctx.SetContentType("application/json")
+		ctx.SetBody(wire.AppendError(nil, p, wire.InvalidRequest,
+			fmt.Sprintf("request headers exceed %d bytes", s.srv.ReadBufferSize), ""))
+		return
+	}
 	var te interface{ Timeout() bool }
 	if errors.As(err, &te) && te.Timeout() {
 		ctx.SetStatusCode(fasthttp.StatusRequestTimeout)
@@ -316,11 +292,13 @@ func (s *Server) Addr() string {
 // Shutdown stops accepting, then waits for in-flight requests and streams
 // until ctx ends. The access log is flushed either way.
 func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.srv.ShutdownWithContext(ctx)
-	for _, p := range s.registry.All() {
-		if c, ok := p.(interface{ Close() }); ok {
-			c.Close()
-		}
+	err := s.drain(ctx)
+	s.reloadMu.Lock()
+	close(s.closed)
+	s.reloadMu.Unlock()
+	s.retiring.Wait()
+	for _, up := range s.current().ups {
+		up.close()
 	}
 	_ = s.prompts.Close()
 	_ = s.log.Sync()

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/llmproxy/proxy/providers/wire"
@@ -12,6 +13,10 @@ import (
 
 // ErrTruncated marks an upstream stream that ended before its terminator.
 var ErrTruncated = errors.New("upstream stream truncated")
+
+// ErrStopped marks a relay ended by its Stop channel (the proxy draining
+// at the end of its shutdown grace period).
+var ErrStopped = errors.New("stream stopped: the proxy is shutting down")
 
 // ErrClientGone marks a relay stopped because the client stopped accepting bytes.
 var ErrClientGone = errors.New("client went away")
@@ -60,6 +65,20 @@ type Relay struct {
 	closeMu sync.Once
 	// pending holds client bytes for the io.Reader fallback path.
 	pending []byte
+
+	// primed: src already holds bytes read before the relay started (the
+	// held-back first event); the first step parses them before reading.
+	primed   bool
+	stop     <-chan struct{}
+	stopping atomic.Bool
+	conn     DeadlineSetter
+	wtimeout time.Duration
+	wdead    time.Time
+}
+
+// DeadlineSetter is the client connection, for per-write deadlines.
+type DeadlineSetter interface {
+	SetWriteDeadline(t time.Time) error
 }
 
 // Options tunes a Relay.
@@ -81,6 +100,17 @@ type Options struct {
 	// body that ends without its terminator is cut short, which the client
 	// sees as a broken response rather than a silent end.
 	FixedLength int64
+	// Reader, if set, is the Reader to relay from, already primed with the
+	// stream's first bytes (see Reader.Prime); they are replayed first.
+	Reader *Reader
+	// Stop, once closed, ends the relay at its next step or heartbeat with
+	// the protocol's error event (Unavailable) and ErrStopped.
+	Stop <-chan struct{}
+	// Conn and WriteTimeout bound each write to the client: a client that
+	// stops reading is cut after WriteTimeout rather than holding the
+	// upstream stream open.
+	Conn         DeadlineSetter
+	WriteTimeout time.Duration
 }
 
 // flusher is the server's buffered writer in fixed-length mode.
@@ -91,8 +121,16 @@ type flusher interface {
 // NewRelay prepares a relay of upstream through tr. The relay owns upstream
 // from here on and closes it when it ends.
 func NewRelay(upstream Upstream, tr Translator, o Options) *Relay {
+	src := o.Reader
+	if src == nil {
+		src = NewReader(upstream, o.MaxEventSize)
+	}
 	r := &Relay{
-		src:       NewReader(upstream, o.MaxEventSize),
+		src:       src,
+		primed:    o.Reader != nil,
+		stop:      o.Stop,
+		conn:      o.Conn,
+		wtimeout:  o.WriteTimeout,
 		upstream:  upstream,
 		tr:        tr,
 		heartbeat: o.Heartbeat,
@@ -160,7 +198,23 @@ var errContinue = errors.New("continue")
 // it ended with its terminator, and the reason otherwise.
 func (r *Relay) step() error {
 	ev := &r.ev
-	readErr := r.src.Fill()
+	if r.stop != nil {
+		select {
+		case <-r.stop:
+			return r.stopped()
+		default:
+		}
+	}
+	var readErr error
+	if r.primed {
+		r.primed = false
+		readErr = r.src.err
+	} else {
+		readErr = r.src.Fill()
+	}
+	if readErr != nil && r.stopping.Load() {
+		return r.stopped()
+	}
 	if r.fixed > 0 && readErr == nil && r.src.total >= r.fixed {
 		// The whole body is in: no need for another read to learn of the end.
 		readErr = io.EOF
@@ -229,6 +283,16 @@ func (r *Relay) step() error {
 	return readErr
 }
 
+// stopped ends a stream the proxy is no longer willing to serve: with an
+// error event the client can tell from a clean end, except in fixed-length
+// mode where the short body itself says so.
+func (r *Relay) stopped() error {
+	if r.fixed == 0 {
+		_ = r.write(r.tr.Fail(r.out[:0], wire.Unavailable, "the proxy is shutting down; retry the request"))
+	}
+	return ErrStopped
+}
+
 // stepFixed finishes a step in fixed-length mode: the client gets exactly
 // the upstream's bytes, flushed per read except for the last read, which
 // the server flushes with the end of the response.
@@ -270,6 +334,7 @@ func (r *Relay) write(b []byte) error {
 	if r.timer != nil {
 		r.timer.Reset(r.heartbeat)
 	}
+	r.armWrite()
 	n, err := r.w.Write(b)
 	r.outcome.Bytes += int64(n)
 	if err != nil {
@@ -291,6 +356,19 @@ func (r *Relay) beat() {
 		r.mu.Unlock()
 		return
 	}
+	if r.stop != nil {
+		select {
+		case <-r.stop:
+			// The relay is blocked reading a silent upstream: unblock it; its
+			// step then writes the error event.
+			r.stopping.Store(true)
+			r.mu.Unlock()
+			r.closeUpstream(ErrStopped)
+			return
+		default:
+		}
+	}
+	r.armWrite()
 	n, err := r.w.Write(r.tr.Heartbeat())
 	r.outcome.Bytes += int64(n)
 	if err == nil {
@@ -299,6 +377,21 @@ func (r *Relay) beat() {
 	r.mu.Unlock()
 	if err != nil {
 		r.closeUpstream(errors.Join(ErrClientGone, err))
+	}
+}
+
+// armWrite moves the client write deadline, under mu. Like the upstream's
+// read deadline it moves only when it has drifted by a sixteenth of the
+// timeout, which spares a timer update on most writes.
+func (r *Relay) armWrite() {
+	if r.conn == nil || r.wtimeout <= 0 {
+		return
+	}
+	want := time.Now().Add(r.wtimeout)
+	if want.Sub(r.wdead) > r.wtimeout/16 {
+		if r.conn.SetWriteDeadline(want) == nil {
+			r.wdead = want
+		}
 	}
 }
 
@@ -315,6 +408,10 @@ func (r *Relay) finish(err error) {
 	r.finished = true
 	if r.timer != nil {
 		r.timer.Stop()
+	}
+	if !r.wdead.IsZero() {
+		// The connection may serve further requests: no stale deadline.
+		_ = r.conn.SetWriteDeadline(time.Time{})
 	}
 	r.mu.Unlock()
 	r.closeUpstream(err)

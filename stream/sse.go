@@ -110,6 +110,36 @@ func (s *Reader) Fill() error {
 	return err
 }
 
+// Prime reads until the first event that carries a name or data is
+// buffered, or the source ends or fails, without consuming anything: a relay
+// given this Reader replays every byte read here. Comment-only events (an
+// upstream's keep-alives) before it are skipped over. It returns nil with ev
+// set when such an event is buffered, else the source's error (io.EOF for a
+// stream that ended before any event).
+func (s *Reader) Prime(ev *Event) error {
+	start := s.r
+	for {
+		found := false
+		for s.Next(ev) {
+			if len(ev.Name) > 0 || len(ev.Data) > 0 {
+				found = true
+				break
+			}
+		}
+		// Rescanning from the start after each read is cheap: the first
+		// event is small, and it keeps Fill free to compact the buffer.
+		s.r = start
+		if found {
+			return nil
+		}
+		if s.err != nil {
+			return s.err
+		}
+		_ = s.Fill()
+		start = s.r
+	}
+}
+
 // Buffered returns the bytes read but not yet returned as events.
 func (s *Reader) Buffered() []byte { return s.buf[s.r:s.w] }
 

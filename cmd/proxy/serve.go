@@ -71,17 +71,46 @@ func serve(args []string, stderr io.Writer) int {
 		log.Warn("sd_notify READY failed", zap.Error(err))
 	}
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	select {
-	case err := <-served:
-		if err != nil {
-			log.Error("server stopped", zap.Error(err))
-			return 1
+	stopWatch := make(chan struct{})
+	defer close(stopWatch)
+	var changed <-chan struct{}
+	if *path != "" {
+		changed = watchFile(*path, 2*time.Second, stopWatch)
+	}
+	// reload loads the file, environment and flags again; an invalid result
+	// keeps the running configuration.
+	reload := func(why string) {
+		next, err := config.Load(config.Source{Path: *path, Required: fs.Changed("config"), Environ: os.Environ(), Flags: fs})
+		if err == nil {
+			err = srv.Reload(next)
 		}
-		return 0
-	case sig := <-sigs:
-		log.Info("shutting down", zap.String("signal", sig.String()), zap.Duration("grace", cfg.Server.ShutdownGrace))
+		if err != nil {
+			log.Error("configuration not reloaded; keeping the running one", zap.String("trigger", why), zap.Error(err))
+			return
+		}
+		log.Info("configuration reloaded", zap.String("trigger", why))
+	}
+wait:
+	for {
+		select {
+		case err := <-served:
+			if err != nil {
+				log.Error("server stopped", zap.Error(err))
+				return 1
+			}
+			return 0
+		case <-changed:
+			reload("file changed")
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reload("SIGHUP")
+				continue
+			}
+			log.Info("shutting down", zap.String("signal", sig.String()), zap.Duration("grace", cfg.Server.ShutdownGrace))
+			break wait
+		}
 	}
 	_ = sdnotify.Stopping()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownGrace)

@@ -26,7 +26,10 @@ func (p *Provider) buildRequest(req *fasthttp.Request, c *providers.Call) {
 	if c.RequestID != "" {
 		req.Header.Set("X-Request-Id", c.RequestID)
 	}
-	key := p.nextKey()
+	key := c.Key
+	if key == "" {
+		key = p.nextKey()
+	}
 	var scratch [256]byte
 	b := scratch[:0]
 	b = append(b, p.basePath...)

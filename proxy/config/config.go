@@ -13,11 +13,18 @@ type Config struct {
 	Log       Log        `koanf:"log"`
 	PromptLog PromptLog  `koanf:"prompt_log"`
 	Providers []Provider `koanf:"providers"`
+	// Fallbacks maps a model to its ordered fallback chain of
+	// "provider/model" targets, tried after the model's own provider fails.
+	// Model names may contain dots: the file's map is read verbatim.
+	Fallbacks map[string][]string `koanf:"-"`
+	// Retry is the retry and failover policy.
+	Retry Retry `koanf:"retry"`
 	// Clients are named client keys, each optionally limited to some models
 	// (server.api_keys stay valid as unnamed keys that may use any model).
 	Clients []Client `koanf:"clients"`
 	// Aliases map a public model name to "provider/model" or a model name.
-	Aliases map[string]string `koanf:"aliases"`
+	// Names may contain dots: the file's map is read verbatim.
+	Aliases map[string]string `koanf:"-"`
 	// SystemPrompt, if set, is applied to every request in every protocol.
 	SystemPrompt SystemPrompt `koanf:"system_prompt"`
 }
@@ -82,6 +89,17 @@ type Server struct {
 	AdminAddr string `koanf:"admin_addr"`
 	// CORS configures browser access.
 	CORS CORS `koanf:"cors"`
+	// MaxConcurrentRequests bounds requests being answered at once, streams
+	// included; beyond it clients get 503 with Retry-After at once. 0: no bound.
+	MaxConcurrentRequests int `koanf:"max_concurrent_requests"`
+	// MaxConcurrentStreams bounds concurrent streaming answers. 0: no bound.
+	MaxConcurrentStreams int `koanf:"max_concurrent_streams"`
+	// MaxHeaderBytes bounds a request's header block (fasthttp's read
+	// buffer); larger headers are answered 431.
+	MaxHeaderBytes int `koanf:"max_header_bytes"`
+	// WriteTimeout bounds one write to a streaming client: a client that
+	// stops reading is cut after it, so it cannot hold an upstream stream.
+	WriteTimeout time.Duration `koanf:"write_timeout"`
 }
 
 // Log configures logging.
@@ -107,6 +125,22 @@ type Provider struct {
 	ConnectTimeout   time.Duration `koanf:"connect_timeout"`
 	FirstByteTimeout time.Duration `koanf:"first_byte_timeout"`
 	IdleTimeout      time.Duration `koanf:"idle_timeout"`
+	// KeyOptions are the weights, caps and labels of APIKeys written as
+	// objects, index for index (shorter than APIKeys when the tail is plain).
+	KeyOptions []KeyOption `koanf:"-"`
+	// Timeouts is the nested form of the timeouts, plus the total one.
+	Timeouts Timeouts `koanf:"timeouts"`
+	Breaker  Breaker  `koanf:"breaker"`
+	// MaxConcurrent bounds this provider's in-flight upstream requests;
+	// Queue more may wait up to QueueWait, the rest get 429 at once.
+	MaxConcurrent int           `koanf:"max_concurrent"`
+	Queue         int           `koanf:"queue"`
+	QueueWait     time.Duration `koanf:"queue_wait"`
+	// Fallbacks is a per-provider form of the top-level fallbacks, for the
+	// models this provider serves; the top-level entry wins for a model.
+	Fallbacks map[string][]string `koanf:"fallbacks"`
+	// HealthCheck enables active checks of the keys.
+	HealthCheck HealthCheck `koanf:"health_check"`
 	// Mock configures the answers of type mock.
 	Mock Mock `koanf:"mock"`
 }
@@ -142,6 +176,8 @@ func Defaults() Config {
 			IdleTimeout:     120 * time.Second,
 			StreamHeartbeat: 500 * time.Millisecond,
 			MaxEventBytes:   8 << 20,
+			MaxHeaderBytes:  4096,
+			WriteTimeout:    30 * time.Second,
 		},
 		Log:       Log{Level: "info", Format: "auto"},
 		PromptLog: PromptLog{Mode: "off", Path: "prompts.log", MaxBytes: 100 << 20, MaxFiles: 5},
@@ -156,6 +192,7 @@ func Defaults() Config {
 
 // providerDefaults fills unset provider fields.
 func providerDefaults(p *Provider) {
+	p.applyTimeouts()
 	if p.MaxConns == 0 {
 		p.MaxConns = 1024
 	}

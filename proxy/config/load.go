@@ -8,9 +8,7 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/env/v2"
-	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/providers/posflag"
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
@@ -41,11 +39,17 @@ func Load(src Source) (*Config, error) {
 			return nil, fmt.Errorf("loading default %s: %w", key, err)
 		}
 	}
+	var extras *fileExtras
 	if src.Path != "" {
 		if _, err := os.Stat(src.Path); err == nil || src.Required || !errors.Is(err, fs.ErrNotExist) {
-			if err := k.Load(file.Provider(src.Path), yaml.Parser()); err != nil {
+			m, ex, err := readFile(src.Path)
+			if err == nil {
+				err = k.Load(m, nil)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("loading %s: %w", src.Path, err)
 			}
+			extras = ex
 		}
 	}
 	if err := k.Load(env.Provider(".", env.Opt{
@@ -67,12 +71,25 @@ func Load(src Source) (*Config, error) {
 	if !k.Exists("providers") {
 		cfg.Providers = def.Providers
 	}
+	if extras != nil {
+		cfg.Fallbacks = extras.fallbacks
+		cfg.Aliases = extras.aliases
+		for i := range cfg.Providers {
+			if i < len(extras.keyOptions) {
+				cfg.Providers[i].KeyOptions = extras.keyOptions[i]
+			}
+		}
+	}
 	lookup := envLookup(src.Environ)
 	expandAll(&cfg, lookup)
 	for i := range cfg.Providers {
 		providerDefaults(&cfg.Providers[i])
 	}
-	if p := cfg.Validate(); p != nil {
+	p := cfg.Validate()
+	if extras != nil {
+		p = append(extras.problems, p...)
+	}
+	if len(p) > 0 {
 		return &cfg, p
 	}
 	return &cfg, nil
@@ -113,7 +130,7 @@ func flatten(prefix string, v reflect.Value) map[string]any {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		key := t.Field(i).Tag.Get("koanf")
-		if key == "" {
+		if key == "" || key == "-" {
 			continue
 		}
 		if prefix != "" {

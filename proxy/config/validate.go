@@ -156,6 +156,7 @@ func (c *Config) Validate() Problems {
 	default:
 		add("system_prompt.mode", "must be append or overwrite, got %q", c.SystemPrompt.Mode)
 	}
+	c.validateReliability(add)
 	if len(ps) == 0 {
 		return nil
 	}

@@ -1,0 +1,105 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/llmproxy/proxy/proxy/config"
+	"go.uber.org/zap"
+)
+
+// Reload swaps in a new configuration: it is built and validated aside,
+// then installed with one atomic store. Requests already running keep the
+// runtime they started with; providers whose settings did not change are
+// carried over with their key health, cooldowns and breaker. The listener's
+// own settings (address, read/idle timeouts, body and header sizes) are
+// fixed at start and need a restart. On error the running configuration
+// stays in place.
+func (s *Server) Reload(cfg *config.Config) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	select {
+	case <-s.closed:
+		return errors.New("reload: the server is shut down")
+	default:
+	}
+	if ps := cfg.Validate(); ps != nil {
+		return fmt.Errorf("reload: %w", ps)
+	}
+	prev := s.current()
+	run, err := newRuntime(cfg, s.log, s.metrics, prev)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	if cfg.Server.Host != s.cfg.Server.Host || cfg.Server.Port != s.cfg.Server.Port {
+		s.log.Warn("reload: server.host and server.port take effect only after a restart")
+	}
+	s.install(run, prev)
+	kept := 0
+	for name, up := range run.ups {
+		if prev.ups[name] == up {
+			kept++
+		}
+	}
+	s.log.Info("configuration reloaded", zap.Int("providers", len(run.ups)), zap.Int("providers_unchanged", kept))
+	return nil
+}
+
+// install makes run the runtime of new requests and retires prev.
+func (s *Server) install(run, prev *snapshot) {
+	names := make([]string, 0, len(run.ups))
+	for _, p := range run.registry.All() {
+		names = append(names, p.Name())
+		if pg, ok := p.(interface{ PoolStats() (inUse, waiting int) }); ok {
+			s.metrics.RegisterPoolGauges(p.Name(),
+				func() float64 { n, _ := pg.PoolStats(); return float64(n) },
+				func() float64 { _, n := pg.PoolStats(); return float64(n) })
+		}
+	}
+	s.metrics.SetLabels(names, append(run.registry.Models(), aliasNames(run.cfg)...))
+	clientNames := []string{"default"}
+	for _, c := range run.cfg.Clients {
+		clientNames = append(clientNames, c.Name)
+	}
+	s.metrics.SetClients(clientNames)
+	s.run.Store(run)
+	if prev == nil {
+		return
+	}
+	for name := range prev.ups {
+		if run.ups[name] == nil {
+			s.metrics.UnregisterPoolGauges(name)
+		}
+	}
+	s.retire(prev)
+}
+
+// retire closes prev's providers that the current runtime does not share
+// once prev's last request finished (or the server shuts down): their idle
+// connections would otherwise linger until the upstream drops them.
+func (s *Server) retire(prev *snapshot) {
+	prev.retired.Store(true)
+	s.retiring.Add(1)
+	go func() {
+		defer s.retiring.Done()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+	wait:
+		for prev.active.Load() > 0 {
+			select {
+			case <-t.C:
+			case <-s.closed:
+				// Shutting down: closing only stops key checks and drops idle
+				// connections, which the requests still running do not need.
+				break wait
+			}
+		}
+		cur := s.current()
+		for name, up := range prev.ups {
+			if cur.ups[name] != up {
+				up.close()
+			}
+		}
+	}()
+}

@@ -1,0 +1,268 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/llmproxy/proxy/providers"
+	"github.com/llmproxy/proxy/providers/breaker"
+	"github.com/llmproxy/proxy/providers/keypool"
+	"github.com/llmproxy/proxy/providers/retry"
+	"github.com/llmproxy/proxy/proxy/config"
+	"github.com/llmproxy/proxy/proxy/metrics"
+	"github.com/llmproxy/proxy/proxy/redact"
+	"github.com/llmproxy/proxy/proxy/sysprompt"
+	"go.uber.org/zap"
+)
+
+// snapshot is everything a configuration determines. The server holds it
+// behind an atomic pointer that a reload swaps; each request loads it once
+// and keeps using that one, so a request never sees two configurations.
+type snapshot struct {
+	cfg        *config.Config
+	registry   *providers.Registry
+	keys       *keyring
+	redactor   *redact.Redactor
+	modelsBody []byte
+	ups        map[string]*upState
+	// fallbacks maps a model to the targets tried after its own provider.
+	fallbacks map[string][]retry.Target
+	// chains holds the whole chain of each listed provider/model pair,
+	// built once so that a request for a listed model allocates none.
+	chains map[string]map[string][]retry.Target
+	lim    *retry.Limiter
+	policy retry.Policy
+	// aliases map public model names to provider/model targets.
+	aliases map[string]string
+	// sysPrompt is the operator's system prompt ("" for none).
+	sysPrompt string
+	sysMode   sysprompt.Mode
+	// active counts requests that went to a provider and have not finished
+	// (streams included): a retired runtime closes its providers at zero.
+	active  atomic.Int64
+	retired atomic.Bool
+}
+
+// upState is one provider with its reliability state. It is carried over
+// unchanged by a reload that leaves the provider's configuration as it was,
+// so that key health, cooldowns and the breaker survive the reload.
+type upState struct {
+	name string
+	prov providers.Provider
+	// pool leases the provider's keys; nil for providers without keys (mock).
+	pool *keypool.Pool
+	// br is nil when the breaker is disabled.
+	br  *breaker.Breaker
+	sem *retry.Sem
+	// sig is the provider's configuration, to tell whether a reload changed it.
+	sig      string
+	checker  *healthChecker
+	closing  sync.Once
+	firstEvt time.Duration
+	total    time.Duration
+}
+
+// newRuntime builds the runtime of cfg, reusing from prev (may be nil) the
+// providers whose configuration did not change.
+func newRuntime(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snapshot) (*snapshot, error) {
+	rt := &snapshot{
+		cfg:       cfg,
+		keys:      newKeyring(cfg.Server.APIKeys, cfg.Clients),
+		aliases:   cfg.Aliases,
+		redactor:  redact.New(secrets(cfg)),
+		ups:       map[string]*upState{},
+		fallbacks: map[string][]retry.Target{},
+		policy: retry.Policy{
+			MaxAttempts: cfg.Retry.MaxAttempts,
+			PerTarget:   cfg.Retry.PerTarget,
+			BaseBackoff: cfg.Retry.BaseBackoff,
+			MaxBackoff:  cfg.Retry.MaxBackoff,
+			MaxTotal:    cfg.Retry.MaxTotal,
+		},
+	}
+	var err error
+	if rt.sysPrompt, rt.sysMode, err = loadSystemPrompt(cfg.SystemPrompt); err != nil {
+		return nil, err
+	}
+	var list []providers.Provider
+	for i := range cfg.Providers {
+		pc := &cfg.Providers[i]
+		if !pc.HasKeys() {
+			log.Warn("provider skipped: all its api_keys are empty", zap.String("provider", pc.Name))
+			continue
+		}
+		sig := fmt.Sprintf("%#v", *pc)
+		if prev != nil {
+			if old := prev.ups[pc.Name]; old != nil && old.sig == sig {
+				rt.ups[pc.Name] = old
+				list = append(list, old.prov)
+				continue
+			}
+		}
+		up, err := newUpState(pc, sig, log, m)
+		if err != nil {
+			rt.closeNew(prev)
+			return nil, err
+		}
+		rt.ups[pc.Name] = up
+		list = append(list, up.prov)
+	}
+	if len(list) == 0 {
+		return nil, errors.New("no usable provider: every provider was skipped for lack of keys")
+	}
+	rt.registry = providers.NewRegistry(list)
+	rt.modelsBody = renderModels(list, aliasNames(cfg))
+	rt.addFallbacks(cfg)
+	rt.chains = map[string]map[string][]retry.Target{}
+	for _, p := range list {
+		byModel := map[string][]retry.Target{}
+		for _, m := range p.Models() {
+			if m != "*" {
+				byModel[m] = rt.buildChain(nil, routed{provider: p, model: m})
+			}
+		}
+		rt.chains[p.Name()] = byModel
+	}
+	lo := retry.LimiterOptions{MaxRequests: cfg.Server.MaxConcurrentRequests, MaxStreams: cfg.Server.MaxConcurrentStreams}
+	if prev != nil && prev.cfg.Server.MaxConcurrentRequests == lo.MaxRequests && prev.cfg.Server.MaxConcurrentStreams == lo.MaxStreams {
+		// The same limiter keeps counting the requests still running on the old runtime.
+		rt.lim = prev.lim
+	} else {
+		rt.lim = retry.NewLimiter(lo)
+	}
+	return rt, nil
+}
+
+func newUpState(pc *config.Provider, sig string, log *zap.Logger, m *metrics.Set) (*upState, error) {
+	p, err := buildProvider(pc)
+	if err != nil {
+		return nil, err
+	}
+	up := &upState{name: pc.Name, prov: p, sig: sig, firstEvt: pc.FirstByteTimeout, total: pc.Timeouts.Total}
+	var keys []keypool.Key
+	if pc.Type != config.TypeMock {
+		for i, k := range pc.APIKeys {
+			if k == "" {
+				continue
+			}
+			key := keypool.Key{Secret: k}
+			if i < len(pc.KeyOptions) {
+				o := pc.KeyOptions[i]
+				key.Weight, key.MaxConcurrent, key.Label = o.Weight, o.MaxConcurrent, o.Label
+			}
+			if key.Label == "" {
+				key.Label = "key#" + fmt.Sprint(i)
+			}
+			keys = append(keys, key)
+		}
+		up.pool = keypool.New(keys, keypool.Options{})
+	}
+	if b := pc.Breaker; !b.Disabled {
+		name := pc.Name
+		up.br = breaker.New(breaker.Options{
+			Window: b.Window, MinRequests: b.MinRequests, FailureRatio: b.FailureRatio,
+			ConsecutiveFailures: b.ConsecutiveFailures, OpenFor: b.OpenFor, MaxOpenFor: b.MaxOpenFor,
+			HalfOpenProbes: b.HalfOpenProbes,
+			OnStateChange: func(from, to breaker.State) {
+				m.SetBreakerState(name, breakerMetric(to))
+				log.Warn("circuit breaker", zap.String("provider", name), zap.Stringer("from", from), zap.Stringer("to", to))
+			},
+		})
+	}
+	up.sem = retry.NewSem(pc.Name, retry.SemOptions{Limit: pc.MaxConcurrent, Queue: pc.Queue, MaxWait: pc.QueueWait, Status: 429})
+	if pc.HealthCheck.Interval > 0 && up.pool != nil {
+		if hc, ok := p.(keyChecker); ok {
+			up.checker = startHealthChecker(pc.Name, hc, up.pool, keys, pc.HealthCheck, log)
+		}
+	}
+	return up, nil
+}
+
+// addFallbacks resolves the fallback chains: top-level entries win over a
+// provider's own for the same model.
+func (rt *snapshot) addFallbacks(cfg *config.Config) {
+	add := func(model string, chain []string) {
+		var ts []retry.Target
+		for _, t := range chain {
+			prov, m, _ := strings.Cut(t, "/")
+			if rt.ups[prov] == nil {
+				continue // validated; a provider skipped for lack of keys
+			}
+			ts = append(ts, retry.Target{Provider: prov, Model: m})
+		}
+		rt.fallbacks[model] = ts
+	}
+	for i := range cfg.Providers {
+		for model, chain := range cfg.Providers[i].Fallbacks {
+			add(model, chain)
+		}
+	}
+	for model, chain := range cfg.Fallbacks {
+		add(model, chain)
+	}
+}
+
+// chain returns the targets for a routed request: its own provider and
+// model first, then the model's fallbacks.
+func (rt *snapshot) chain(r routed) []retry.Target {
+	if c, ok := rt.chains[r.provider.Name()][r.model]; ok {
+		return c
+	}
+	return rt.buildChain(nil, r)
+}
+
+// buildChain appends r's chain to dst (the same pair twice is left out).
+func (rt *snapshot) buildChain(dst []retry.Target, r routed) []retry.Target {
+	first := retry.Target{Provider: r.provider.Name(), Model: r.model}
+	dst = append(dst, first)
+	for _, t := range rt.fallbacks[r.model] {
+		if t != first {
+			dst = append(dst, t)
+		}
+	}
+	return dst
+}
+
+// enter and leave count requests using the runtime's providers.
+func (rt *snapshot) enter() { rt.active.Add(1) }
+func (rt *snapshot) leave() { rt.active.Add(-1) }
+
+// closeNew closes providers built for a runtime that is being abandoned,
+// keeping those shared with prev.
+func (rt *snapshot) closeNew(prev *snapshot) {
+	for name, up := range rt.ups {
+		if prev != nil && prev.ups[name] == up {
+			continue
+		}
+		up.close()
+	}
+}
+
+// close stops the provider's key checks and drops its idle connections;
+// several retired runtimes may share an upState, hence the Once.
+func (up *upState) close() {
+	up.closing.Do(func() {
+		if up.checker != nil {
+			up.checker.stop()
+		}
+		if c, ok := up.prov.(interface{ Close() }); ok {
+			c.Close()
+		}
+	})
+}
+
+// breakerMetric maps a breaker state to the metric's encoding, which orders
+// the states by severity (half-open between closed and open).
+func breakerMetric(s breaker.State) int {
+	switch s {
+	case breaker.Open:
+		return metrics.BreakerOpen
+	case breaker.HalfOpen:
+		return metrics.BreakerHalfOpen
+	}
+	return metrics.BreakerClosed
+}
