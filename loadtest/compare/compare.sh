@@ -12,7 +12,7 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 STREAMS=${STREAMS:-1000}
-UP=18081 NGX=18082 OURS=18083 SLOW=18084
+UP=18081 NGX=18082 OURS=18083 SLOW=18084 FLOOR=18086
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
@@ -37,7 +37,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$root" && go build -trimpath -o "$work/proxy" ./cmd/proxy && go build -o "$work/holdstreams" ./loadtest/compare/holdstreams)
+(cd "$root" && go build -trimpath -o "$work/proxy" ./cmd/proxy && go build -o "$work/holdstreams" ./loadtest/compare/holdstreams &&
+	go build -o "$work/floor" ./loadtest/compare/fasthttpfloor)
 
 # The static upstream: one small chat completion, and one 20-event stream.
 chunk='data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"mock-gpt","choices":[{"index":0,"delta":{"content":" token"},"finish_reason":null}]}\n\n'
@@ -88,7 +89,9 @@ pids+=($!)
 ours_pid=$!
 "$work/proxy" mock-upstream --addr 127.0.0.1:$SLOW --tokens 100000 --delay 1s 2>/dev/null &
 pids+=($!)
-for port in $UP $NGX $OURS $SLOW; do
+"$work/floor" -listen 127.0.0.1:$FLOOR -upstream 127.0.0.1:$UP &
+pids+=($!)
+for port in $UP $NGX $OURS $SLOW $FLOOR; do
 	for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
 
@@ -120,12 +123,14 @@ printf '%-22s %12s %10s %10s\n' target "requests/s" p50 p99
 run "direct (static)" "http://127.0.0.1:$UP/v1/chat/completions" "$plain"
 run "nginx proxy" "http://127.0.0.1:$NGX/v1/chat/completions" "$plain"
 run "our proxy" "http://127.0.0.1:$OURS/json/v1/chat/completions" "$plain"
+run "bare fasthttp proxy" "http://127.0.0.1:$FLOOR/v1/chat/completions" "$plain"
 run "direct stream" "http://127.0.0.1:$UP/stream/v1/chat/completions" "$streamed"
 run "nginx stream" "http://127.0.0.1:$NGX/stream/v1/chat/completions" "$streamed"
 run "our stream" "http://127.0.0.1:$OURS/sse/v1/chat/completions" "$streamed"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo
 echo "ours/nginx requests/s: chat $(ratio "${rps[our proxy]}" "${rps[nginx proxy]}")x, streams $(ratio "${rps[our stream]}" "${rps[nginx stream]}")x"
+echo "bare fasthttp proxy/nginx (the library's floor for this design): $(ratio "${rps[bare fasthttp proxy]}" "${rps[nginx proxy]}")x"
 
 # The load tester's own ceiling: its closed-loop maximum against the static
 # upstream, next to wrk's from the table above (goal: at least 0.8x wrk).
