@@ -82,6 +82,9 @@ func serve(args []string, stderr io.Writer) int {
 	// reload loads the file, environment and flags again; an invalid result
 	// keeps the running configuration.
 	reload := func(why string) {
+		// systemd shows the unit as reloading until READY=1 comes back.
+		_ = sdnotify.Reloading()
+		defer func() { _ = sdnotify.Ready() }()
 		next, err := config.Load(config.Source{Path: *path, Required: fs.Changed("config"), Environ: os.Environ(), Flags: fs})
 		if err == nil {
 			err = srv.Reload(next)
