@@ -85,7 +85,10 @@ func BenchmarkChatStreamPassThrough(b *testing.B) {
 	sse += "data: [DONE]\n\n"
 	h := benchServer(b, staticUpstream(b, "text/event-stream", sse))
 	var ctx fasthttp.RequestCtx
-	ctx.Init(&fasthttp.Request{}, nil, nil)
+	// The relay sets write deadlines on the client connection: give it one.
+	client, _ := net.Pipe()
+	b.Cleanup(func() { _ = client.Close() })
+	ctx.Init2(client, nil, false)
 	body := `{"model":"bench","stream":true,"messages":[{"role":"user","content":"Hello"}]}`
 	b.ReportAllocs()
 	b.ResetTimer()
