@@ -166,3 +166,19 @@ func budgetFromEffort(e string) int {
 	}
 	return 0
 }
+
+// keptMessages lists the indexes of the messages that have at least one
+// part the target protocol keeps: the others vanish from its history
+// (Anthropic and Gemini reject empty turns).
+func keptMessages(r *request, keep func(*part) bool) []int {
+	kept := make([]int, 0, len(r.msgs))
+	for i := range r.msgs {
+		for k := range r.msgs[i].parts {
+			if keep(&r.msgs[i].parts[k]) {
+				kept = append(kept, i)
+				break
+			}
+		}
+	}
+	return kept
+}

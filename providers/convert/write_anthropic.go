@@ -133,15 +133,7 @@ func keptForAnthropic(p *part) bool {
 // appendAnthropicTurns merges consecutive same-role turns (Anthropic wants
 // strict alternation) and puts tool results ahead of other user content.
 func appendAnthropicTurns(dst []byte, r *request) []byte {
-	kept := make([]int, 0, len(r.msgs))
-	for i := range r.msgs {
-		for k := range r.msgs[i].parts {
-			if keptForAnthropic(&r.msgs[i].parts[k]) {
-				kept = append(kept, i)
-				break
-			}
-		}
-	}
+	kept := keptMessages(r, keptForAnthropic)
 	for a := 0; a < len(kept); {
 		role := r.msgs[kept[a]].role
 		b := a

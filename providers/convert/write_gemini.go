@@ -114,15 +114,7 @@ func geminiBudget(r *request) (int, bool) {
 // turns merged so every function response of a step sits in one user turn,
 // ahead of any other user parts.
 func appendGeminiTurns(dst []byte, r *request, names map[string]string) ([]byte, error) {
-	kept := make([]int, 0, len(r.msgs))
-	for i := range r.msgs {
-		for k := range r.msgs[i].parts {
-			if keptForGemini(&r.msgs[i].parts[k]) {
-				kept = append(kept, i)
-				break
-			}
-		}
-	}
+	kept := keptMessages(r, keptForGemini)
 	for a := 0; a < len(kept); {
 		role := r.msgs[kept[a]].role
 		b := a
