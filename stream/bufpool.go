@@ -10,27 +10,33 @@ var bufPools = [...]struct {
 }{{size: 4 << 10}, {size: 16 << 10}, {size: 64 << 10}}
 
 // getBuf returns a buffer of at least n bytes (n rounded up to a class, or
-// exactly n above the largest class).
-func getBuf(n int) []byte {
+// exactly n above the largest class). The pointer goes back with putBuf, so
+// that returning a buffer allocates nothing.
+func getBuf(n int) *[]byte {
 	for i := range bufPools {
 		c := &bufPools[i]
 		if n <= c.size {
 			if b, ok := c.pool.Get().(*[]byte); ok {
-				return (*b)[:c.size]
+				*b = (*b)[:c.size]
+				return b
 			}
-			return make([]byte, c.size)
+			b := make([]byte, c.size)
+			return &b
 		}
 	}
-	return make([]byte, n)
+	b := make([]byte, n)
+	return &b
 }
 
 // putBuf returns b to its pool if it is of a pooled size.
-func putBuf(b []byte) {
+func putBuf(b *[]byte) {
+	if b == nil {
+		return
+	}
 	for i := range bufPools {
 		c := &bufPools[i]
-		if cap(b) == c.size {
-			b = b[:c.size]
-			c.pool.Put(&b)
+		if cap(*b) == c.size {
+			c.pool.Put(b)
 			return
 		}
 	}

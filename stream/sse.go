@@ -37,7 +37,8 @@ type Event struct {
 type Reader struct {
 	src     io.Reader
 	buf     []byte
-	r, w    int // buf[r:w] holds bytes not yet returned as events
+	bufp    *[]byte // buf's pool handle
+	r, w    int     // buf[r:w] holds bytes not yet returned as events
 	max     int
 	scratch []byte // joins multi-line data
 	err     error
@@ -53,14 +54,15 @@ func NewReader(src io.Reader, maxEvent int) *Reader {
 	if maxEvent <= 0 {
 		maxEvent = DefaultMaxEventSize
 	}
-	return &Reader{src: src, buf: getBuf(InitialBufferSize), max: maxEvent}
+	bp := getBuf(InitialBufferSize)
+	return &Reader{src: src, bufp: bp, buf: *bp, max: maxEvent}
 }
 
 // Release returns the Reader's buffer to its pool; the Reader must not be
 // used afterwards.
 func (s *Reader) Release() {
-	putBuf(s.buf)
-	s.buf = nil
+	putBuf(s.bufp)
+	s.bufp, s.buf = nil, nil
 }
 
 // Reserve grows the buffer so that n bytes fit at once (up to the event
@@ -70,12 +72,13 @@ func (s *Reader) Reserve(n int) {
 	if n <= len(s.buf) {
 		return
 	}
-	nb := getBuf(n)
+	nbp := getBuf(n)
+	nb := *nbp
 	copy(nb, s.buf[s.r:s.w])
 	s.w -= s.r
 	s.r = 0
-	putBuf(s.buf)
-	s.buf = nb
+	putBuf(s.bufp)
+	s.bufp, s.buf = nbp, nb
 }
 
 // Reset points the Reader at a new source, keeping its buffer.
@@ -200,10 +203,10 @@ func (s *Reader) Rest(ev *Event) bool {
 	}
 	// Terminate it so that Next can parse it as any other event.
 	if s.w+2 > len(s.buf) {
-		nb := getBuf(s.w + 2)
-		copy(nb, s.buf[:s.w])
-		putBuf(s.buf)
-		s.buf = nb
+		nbp := getBuf(s.w + 2)
+		copy(*nbp, s.buf[:s.w])
+		putBuf(s.bufp)
+		s.bufp, s.buf = nbp, *nbp
 	}
 	s.buf[s.w], s.buf[s.w+1] = '\n', '\n'
 	s.w += 2
