@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildProxy compiles the proxy binary once for the tests that run it as a
+// real process (signals, systemd notifications).
+func buildProxy(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "proxy")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+// notifications reads sd_notify datagrams from a socket like systemd's.
+func notifications(t *testing.T, path string) <-chan string {
+	t.Helper()
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Net: "unixgram", Name: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ch := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(ch)
+				return
+			}
+			ch <- string(buf[:n])
+		}
+	}()
+	return ch
+}
+
+func expectState(t *testing.T, ch <-chan string, want string) {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case s, ok := <-ch:
+			if !ok {
+				t.Fatalf("notify socket closed before %q", want)
+			}
+			if strings.Contains(s, want) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no %q notification", want)
+		}
+	}
+}
+
+func modelsOf(t *testing.T, base string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/v1/models", nil)
+	req.Header.Set("Authorization", "Bearer sig-key")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET /v1/models: %v", err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return b.String()
+}
+
+// TestServiceLifecycleWithRealSignals runs the built binary as systemd
+// would: READY=1 once it listens, RELOADING=1 and READY=1 around a SIGHUP
+// that picks up an edited config file, STOPPING=1 and a clean exit on
+// SIGTERM.
+func TestServiceLifecycleWithRealSignals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildProxy(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	write := func(models string) {
+		cfg := "server: {host: 127.0.0.1, port: " + port + ", api_keys: [sig-key], shutdown_grace: 5s}\n" +
+			"log: {level: warn}\n" +
+			"providers:\n  - {name: mock, type: mock, models: [" + models + "]}\n"
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("first-model")
+	notify := notifications(t, filepath.Join(dir, "notify.sock"))
+
+	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify.sock"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("proxy stderr:\n%s", stderr.String())
+		}
+	})
+
+	expectState(t, notify, "READY=1")
+	base := "http://127.0.0.1:" + port
+	if m := modelsOf(t, base); !strings.Contains(m, `"first-model"`) {
+		t.Fatalf("models before reload: %s", m)
+	}
+
+	write("second-model")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	expectState(t, notify, "RELOADING=1")
+	expectState(t, notify, "READY=1")
+	if m := modelsOf(t, base); !strings.Contains(m, `"second-model"`) || strings.Contains(m, `"first-model"`) {
+		t.Fatalf("models after SIGHUP: %s", m)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	expectState(t, notify, "STOPPING=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Fatalf("exit after SIGTERM: %v", waitErr)
+		}
+	case <-ctx.Done():
+		t.Fatal("still running 15 s after SIGTERM")
+	}
+}
