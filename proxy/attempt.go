@@ -3,7 +3,10 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"net"
 	"strconv"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/llmproxy/proxy/providers"
@@ -56,6 +59,10 @@ func (h *held) done(o keypool.Outcome) {
 	}
 	h.run.leave()
 }
+
+// statusClientClosed is logged for a request whose client left before any
+// answer (nginx's 499).
+const statusClientClosed = 499
 
 // errEarlyStreamError is an upstream stream whose first event is an error.
 var errEarlyStreamError = errors.New("upstream stream began with an error event")
@@ -222,7 +229,24 @@ func (s *Server) forward(x *exchange) {
 				// seen nothing yet.
 				rd = stream.NewReader(res.Stream, run.cfg.Server.MaxEventBytes)
 				var ev stream.Event
-				if perr := primeWithin(rd, &ev, res.Stream, up.firstEvt-time.Since(sent), up.firstEvt > 0); perr != nil {
+				perr := primeWithin(rd, &ev, res.Stream, up.firstEvt-time.Since(sent), up.firstEvt > 0,
+					ctx.Conn(), run.cfg.Server.StreamHeartbeat)
+				if errors.Is(perr, stream.ErrClientGone) {
+					// The client left while the first event was awaited:
+					// nothing to answer and nothing to retry.
+					x.upstream += time.Since(sent)
+					abandon(up, tk)
+					h.stopTotal()
+					rd.Release()
+					res.Release()
+					h.lease.Release(keypool.Outcome{Kind: keypool.Ignored})
+					h.slot()
+					h.slot = nil
+					ctx.SetStatusCode(statusClientClosed)
+					s.logDone(ctx, x.start, x.upstream, x.in, up.name, rt.model, x.stream, perr)
+					return
+				}
+				if perr != nil {
 					err = perr
 				} else if isErrorEvent(&ev) {
 					status = fasthttp.StatusBadGateway
@@ -315,24 +339,82 @@ func (s *Server) forward(x *exchange) {
 // primeWithin runs rd.Prime, bounded (when bounded is set) by what is left
 // of the first-byte timeout: the first event of a stream is part of its
 // first answer, and an upstream that sends headers and then nothing must
-// not keep the client waiting with no response at all.
-func primeWithin(rd *stream.Reader, ev *stream.Event, up stream.Upstream, left time.Duration, bounded bool) error {
-	if !bounded {
+// not keep the client waiting with no response at all. While it waits it
+// also checks every tick whether the client went away (no heartbeat can
+// reach a client before the headers): then the upstream is closed at once,
+// so the model stops generating, and Prime reports stream.ErrClientGone.
+func primeWithin(rd *stream.Reader, ev *stream.Event, up stream.Upstream, left time.Duration, bounded bool,
+	client net.Conn, tick time.Duration) error {
+	if !bounded && (client == nil || tick <= 0) {
 		return rd.Prime(ev)
 	}
-	fired := make(chan struct{})
-	t := time.AfterFunc(max(left, 0), func() {
-		_ = up.CloseWithError(retry.ErrFirstByteTimeout)
-		close(fired)
-	})
+	deadline := time.Now().Add(max(left, 0))
+	next := func(now time.Time) time.Duration {
+		d := deadline.Sub(now)
+		if !bounded || (tick > 0 && client != nil && tick < d) {
+			return tick
+		}
+		return max(d, 0)
+	}
+	var (
+		mu     sync.Mutex
+		done   bool
+		reason error
+		t      *time.Timer
+	)
+	check := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return
+		}
+		now := time.Now()
+		switch {
+		case bounded && !now.Before(deadline):
+			reason = retry.ErrFirstByteTimeout
+		case client != nil && tick > 0 && peerClosed(client):
+			reason = stream.ErrClientGone
+		default:
+			t.Reset(next(now))
+			return
+		}
+		// Unblocks Prime's read; it returns before this close completes.
+		_ = up.CloseWithError(reason)
+	}
+	mu.Lock()
+	t = time.AfterFunc(next(time.Now()), check)
+	mu.Unlock()
 	err := rd.Prime(ev)
-	if !t.Stop() {
-		// The timer closed the stream, perhaps just after Prime returned:
-		// wait until it is done with it before anyone releases it.
-		<-fired
-		return retry.ErrFirstByteTimeout
+	mu.Lock()
+	done = true
+	t.Stop()
+	why := reason
+	mu.Unlock()
+	if why != nil {
+		return why
 	}
 	return err
+}
+
+// peerClosed reports whether the client closed its end of conn, by peeking
+// at its socket without consuming or waiting. Connections that are not
+// plain sockets (TLS, in-memory) are taken to be open.
+func peerClosed(conn net.Conn) bool {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	var buf [1]byte
+	_ = rc.Control(func(fd uintptr) {
+		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		closed = n == 0 && err == nil || err == syscall.ECONNRESET
+	})
+	return closed
 }
 
 func isTimeout(err error) bool {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,4 +139,44 @@ func TestSlowClient(t *testing.T) {
 	_ = c.Close()
 	<-done
 	waitIdle(t, srv, httpClient(t))
+}
+
+// TestClientDisconnectsBeforeFirstEvent: while the proxy holds a stream
+// back for its first event (no headers sent yet, so no heartbeat can reach
+// the client), a client that leaves is still noticed, by peeking at its
+// socket every heartbeat tick, and the upstream closed at once instead of
+// generating on until the first-byte timeout; nothing is retried.
+func TestClientDisconnectsBeforeFirstEvent(t *testing.T) {
+	checkLeaks(t)
+	var requests atomic.Int32
+	gone := make(chan struct{}, 4)
+	up := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush() // headers, then a model that thinks for a long time
+		select {
+		case <-r.Context().Done():
+			gone <- struct{}{}
+		case <-time.After(20 * time.Second):
+		}
+	}))
+	p := openaiProvider("a", up, faultModel)
+	p.FirstByteTimeout = 30 * time.Second
+	p.IdleTimeout = 30 * time.Second
+	cfg := baseConfig(p)
+	cfg.Server.StreamHeartbeat = 100 * time.Millisecond
+	srv, base := startFaultProxy(t, cfg)
+	c, _ := rawStream(t, base, 0)
+	time.Sleep(300 * time.Millisecond) // the request reaches the silent upstream
+	_ = c.Close()
+	select {
+	case <-gone:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the upstream connection was not closed within 2 s of the client leaving")
+	}
+	waitIdle(t, srv, httpClient(t))
+	if n := requests.Load(); n != 1 {
+		t.Fatalf("upstream saw %d requests: the client's leaving was retried", n)
+	}
 }
