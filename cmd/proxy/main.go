@@ -10,9 +10,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/spf13/pflag"
 )
 
 func main() {
@@ -55,3 +58,12 @@ commands:
   version         print the version
 Run 'proxy <command> --help' for a command's flags.
 `
+
+// helpOrUsageError is the exit code after a flag parse error: 0 when help
+// was asked for (pflag printed it), 2 for a usage error.
+func helpOrUsageError(err error) int {
+	if errors.Is(err, pflag.ErrHelp) {
+		return 0
+	}
+	return 2
+}

@@ -27,7 +27,7 @@ func mockUpstream(args []string, stderr io.Writer) int {
 	stall := fs.Duration("stall", 0, "wait before answering each chat request")
 	models := fs.StringSlice("models", []string{"mock-gpt"}, "models listed by GET /v1/models")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return helpOrUsageError(err)
 	}
 	if *errRate < 0 || *errRate > 1 {
 		fmt.Fprintln(stderr, "mock-upstream: --error-rate must be between 0 and 1")

@@ -25,7 +25,7 @@ func serve(args []string, stderr io.Writer) int {
 	path := fs.StringP("config", "c", "config.yaml", "configuration file (optional when the default path is missing)")
 	config.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return helpOrUsageError(err)
 	}
 	cfg, err := config.Load(config.Source{
 		Path:     *path,
