@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"strings"
+
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/valyala/fasthttp"
 )
@@ -18,21 +20,12 @@ func writeError(ctx *fasthttp.RequestCtx, p wire.Protocol, kind wire.Kind, messa
 func protocolForPath(path []byte) wire.Protocol {
 	s := string(path)
 	switch {
-	case contains(s, "/v1beta/") || contains(s, "/v1/models/") && contains(s, ":"):
+	case strings.Contains(s, "/v1beta/") || strings.Contains(s, "/v1/models/") && strings.Contains(s, ":"):
 		return wire.Gemini
-	case contains(s, "/v1/messages"):
+	case strings.Contains(s, "/v1/messages"):
 		return wire.Anthropic
-	case contains(s, "/v1/responses"):
+	case strings.Contains(s, "/v1/responses"):
 		return wire.OpenAIResponses
 	}
 	return wire.OpenAIChat
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }

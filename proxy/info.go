@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"strings"
+
 	"encoding/json"
 	"strconv"
 
@@ -24,7 +26,8 @@ func renderModels(list []providers.Provider, aliases []string) []byte {
 func (s *Server) models(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	run := s.current()
-	names := append(run.registry.Models(), aliasNames(run.cfg)...)
+	proto := protocolOfListing(ctx)
+	var names []string
 	owner := "llmproxy"
 	if name, _ := ctx.UserValue("provider").(string); name != "" {
 		p, ok := run.registry.ByName(name)
@@ -33,11 +36,13 @@ func (s *Server) models(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		names, owner = providers.NewRegistry([]providers.Provider{p}).Models(), p.Name()
-	} else if protocolOfListing(ctx) == wire.OpenAIChat {
-		ctx.SetBody(run.modelsBody)
+	} else if proto == wire.OpenAIChat {
+		ctx.SetBody(run.modelsBody) // pre-rendered, aliases included
 		return
+	} else {
+		names = append(run.registry.Models(), aliasNames(run.cfg)...)
 	}
-	switch protocolOfListing(ctx) {
+	switch proto {
 	case wire.Gemini:
 		ctx.SetBody(appendGeminiModels(nil, names))
 	case wire.Anthropic:
@@ -49,7 +54,7 @@ func (s *Server) models(ctx *fasthttp.RequestCtx) {
 
 func protocolOfListing(ctx *fasthttp.RequestCtx) wire.Protocol {
 	switch {
-	case contains(string(ctx.Path()), "/v1beta/"), len(ctx.Request.Header.Peek("X-Goog-Api-Key")) > 0,
+	case strings.Contains(string(ctx.Path()), "/v1beta/"), len(ctx.Request.Header.Peek("X-Goog-Api-Key")) > 0,
 		len(ctx.QueryArgs().Peek("key")) > 0:
 		return wire.Gemini
 	case len(ctx.Request.Header.Peek("Anthropic-Version")) > 0:
