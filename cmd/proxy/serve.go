@@ -43,6 +43,12 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer flush()
+	// Every signal handler is in place before the port opens and before
+	// READY=1: systemd sends SIGHUP for a reload as soon as it sees READY,
+	// and a SIGHUP with no handler kills the process.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	srv, err := proxy.New(cfg, log)
 	if err != nil {
 		log.Error("cannot start", zap.Error(err))
@@ -70,9 +76,6 @@ func serve(args []string, stderr io.Writer) int {
 	if err := sdnotify.Ready(); err != nil {
 		log.Warn("sd_notify READY failed", zap.Error(err))
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 	stopWatch := make(chan struct{})
 	defer close(stopWatch)
 	var changed <-chan struct{}

@@ -164,3 +164,51 @@ func TestServiceLifecycleWithRealSignals(t *testing.T) {
 		t.Fatal("still running 15 s after SIGTERM")
 	}
 }
+
+// TestReloadRightAfterReady sends SIGHUP the instant READY=1 arrives, as
+// `systemctl start` followed by `systemctl reload` does: the process must
+// reload, not die of an unhandled signal. Several starts, since the window
+// the old code left open was a few hundred microseconds.
+func TestReloadRightAfterReady(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildProxy(t)
+	for i := range 5 {
+		dir := t.TempDir()
+		cfgPath := filepath.Join(dir, "config.yaml")
+		cfg := "server: {host: 127.0.0.1, port: " + freePort(t) + ", api_keys: [sig-key], shutdown_grace: 1s}\n" +
+			"log: {level: warn}\nproviders:\n  - {name: mock, type: mock, models: [m]}\n"
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		notify := notifications(t, filepath.Join(dir, "notify.sock"))
+		cmd := exec.Command(bin, "serve", "--config", cfgPath)
+		cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify.sock"))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		expectState(t, notify, "READY=1")
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		expectState(t, notify, "RELOADING=1")
+		expectState(t, notify, "READY=1")
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("start %d: exit after SIGHUP then SIGTERM: %v\n%s", i, err, stderr.String())
+			}
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("start %d: still running 15 s after SIGTERM", i)
+		}
+	}
+}
