@@ -19,9 +19,11 @@ type Call struct {
 	Model  string
 	Stream bool
 	Body   []byte
-	// Header holds the client's request headers; providers forward the
-	// end-to-end ones and never the client's credentials.
+	// Header holds the client's request headers; providers forward only the
+	// version and beta headers of the client's protocol family (Ingress).
 	Header *fasthttp.RequestHeader
+	// Ingress is the protocol the client spoke.
+	Ingress wire.Protocol
 	// RequestID is sent upstream as X-Request-Id for correlation.
 	RequestID string
 	// Key is the credential to send, leased by the caller from the

@@ -204,6 +204,7 @@ func (s *Server) forward(x *exchange) {
 			Stream:    x.stream,
 			Body:      body,
 			Header:    &ctx.Request.Header,
+			Ingress:   x.in,
 			RequestID: b2s(ctx.Response.Header.Peek("X-Request-Id")),
 		}
 		if h.lease.Valid() {
@@ -260,9 +261,7 @@ func (s *Server) forward(x *exchange) {
 		if err == errEarlyStreamError {
 			class = retry.Transient
 		}
-		if up.br != nil {
-			up.br.Done(tk, class != retry.Transient)
-		}
+		settleBreaker(up, tk, class, err, x.stream)
 		if ok {
 			plan.Commit()
 			release()
@@ -275,10 +274,15 @@ func (s *Server) forward(x *exchange) {
 		if err != nil && !early {
 			outcome = keypool.ErrorOutcome()
 		}
+		credential := err == nil && wire.CredentialRejected(up.prov.Protocol(), status, res.Body)
+		if credential {
+			outcome = keypool.RejectedOutcome(status)
+		}
 		if outcome.Kind == keypool.RateLimited {
 			s.metrics.Cooldown(up.name)
 		}
-		retryIt := plan.Fail(retry.Failure{Err: errNilIfEarly(err), Status: status, RetryAfter: ra, Delivery: retry.NothingSent})
+		retryIt := plan.Fail(retry.Failure{Err: errNilIfEarly(err), Status: status, RetryAfter: ra,
+			Delivery: retry.NothingSent, Credential: credential})
 		if early && !retryIt {
 			// The upstream's own error event is the best answer left: relay
 			// it, in the client's protocol.
@@ -427,6 +431,23 @@ func errNilIfEarly(err error) error {
 		return nil
 	}
 	return err
+}
+
+// settleBreaker tells the provider's breaker how an attempt went. Only
+// failures on the upstream's side count against it (5xx, connect errors,
+// resets, a stream that gives no first event in time): a client must not be
+// able to open the breaker for everyone. A non-stream request that runs
+// past the first-byte timeout is neutral, since its client chose how long
+// a generation to ask for; 4xx and 429 count as the upstream working.
+func settleBreaker(up *upState, tk breaker.Ticket, class retry.Class, err error, stream bool) {
+	if up.br == nil {
+		return
+	}
+	if err != nil && !stream && (isTimeout(err) || errors.Is(err, retry.ErrFirstByteTimeout)) {
+		up.br.Abandon(tk)
+		return
+	}
+	up.br.Done(tk, class != retry.Transient)
 }
 
 func abandon(up *upState, tk breaker.Ticket) {

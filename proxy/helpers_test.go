@@ -54,8 +54,14 @@ func openaiProvider(name, baseURL string, models ...string) config.Provider {
 		ConnectTimeout:   2 * time.Second,
 		FirstByteTimeout: 10 * time.Second,
 		IdleTimeout:      10 * time.Second,
+		// The scripting headers of the mock and of the tests' own upstreams
+		// reach them because the operator (the test) says so.
+		ForwardHeaders: testForwardHeaders,
 	}
 }
+
+// testForwardHeaders are the client headers test upstreams act on.
+var testForwardHeaders = append([]string{"X-Test-Stall", "X-Test-Answer", "X-Custom-Trace"}, mock.Headers...)
 
 func mockProvider(name string, tokens int, models ...string) config.Provider {
 	return config.Provider{Name: name, Type: config.TypeMock, Models: models, Mock: config.Mock{Tokens: tokens}}

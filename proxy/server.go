@@ -132,7 +132,14 @@ func buildProvider(pc *config.Provider) (providers.Provider, error) {
 			keys = append(keys, k)
 		}
 	}
+	var headers [][2]string
+	for name, v := range pc.Headers {
+		headers = append(headers, [2]string{name, v})
+	}
+	sort.Slice(headers, func(i, j int) bool { return headers[i][0] < headers[j][0] })
 	return upstream.New(upstream.Config{
+		Headers:          headers,
+		ForwardHeaders:   pc.ForwardHeaders,
 		Name:             pc.Name,
 		Protocol:         proto,
 		BaseURL:          pc.BaseURL,

@@ -98,6 +98,11 @@ func newRuntime(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snaps
 		sig := fmt.Sprintf("%#v", *pc)
 		if prev != nil {
 			if old := prev.ups[pc.Name]; old != nil && old.sig == sig {
+				if old.pool != nil {
+					// A reload is how an operator says "I fixed the
+					// account": keys the upstream rejected get another try.
+					old.pool.ClearRejections()
+				}
 				rt.ups[pc.Name] = old
 				list = append(list, old.prov)
 				continue

@@ -13,6 +13,7 @@ import (
 	"github.com/llmproxy/proxy/providers/breaker"
 	"github.com/llmproxy/proxy/providers/keypool"
 	"github.com/llmproxy/proxy/providers/retry"
+	"github.com/llmproxy/proxy/providers/wire"
 )
 
 // This file wires keypool, breaker and retry against fault servers the way
@@ -117,9 +118,13 @@ func (r *sketchRelay) do(t *testing.T, chain []retry.Target, stream bool) relayR
 			ra, _ = keypool.ParseRetryAfter(string(resp.Header.Peek("Retry-After")), time.Now())
 		}
 		class := retry.Classify(err, status)
-		if err != nil {
+		credential := err == nil && status >= 400 && wire.CredentialRejected(wire.OpenAIChat, status, resp.Body())
+		switch {
+		case err != nil:
 			lease.Release(keypool.ErrorOutcome())
-		} else {
+		case credential:
+			lease.Release(keypool.RejectedOutcome(status))
+		default:
 			lease.Release(keypool.StatusOutcome(status, ra))
 		}
 		// Only transient failures speak against the provider as a whole.
@@ -144,7 +149,7 @@ func (r *sketchRelay) do(t *testing.T, chain []retry.Target, stream bool) relayR
 		if err == nil {
 			last = relayResult{status: status, body: string(resp.Body())}
 		}
-		if !plan.Fail(retry.Failure{Err: err, Status: status, RetryAfter: ra, Delivery: retry.NothingSent}) {
+		if !plan.Fail(retry.Failure{Err: err, Status: status, RetryAfter: ra, Delivery: retry.NothingSent, Credential: credential}) {
 			break
 		}
 		now = time.Now()

@@ -90,6 +90,12 @@ func (p *Pool) Acquire(now time.Time, exclude ...int) (Lease, error) {
 				continue
 			}
 			limit := s.max
+			if ru := s.rejectedUntil.Load(); ru != 0 {
+				if nowN < ru {
+					continue
+				}
+				limit = 1 // probing a rejected credential: one request decides
+			}
 			resort := false
 			if uu := s.unhealthyUntil.Load(); uu != 0 {
 				if nowN < uu {
@@ -173,13 +179,14 @@ func (p *Pool) noKey(nowN int64, exclude []int) error {
 	for i := range p.slots {
 		s := &p.slots[i]
 		cu := s.cooldownUntil.Load()
-		if cu > nowN && !s.disabled.Load() && (soonest == 0 || cu < soonest) {
+		out := s.disabled.Load() || s.rejectedUntil.Load() > nowN
+		if cu > nowN && !out && (soonest == 0 || cu < soonest) {
 			soonest = cu
 		}
 		switch {
 		case excluded(i, exclude):
 			e.Excluded++
-		case s.disabled.Load():
+		case out:
 			e.Disabled++
 		case cu > nowN:
 			e.Cooling++

@@ -7,6 +7,7 @@ import "time"
 func (p *Pool) Reenable(label string) bool {
 	return p.each(label, func(s *slot) {
 		s.disabled.Store(false)
+		clearRejection(s)
 		s.unhealthyUntil.Store(0)
 		resetWindow(s)
 	})
@@ -27,12 +28,31 @@ func (p *Pool) ReportHealthCheck(label string, ok bool) bool {
 	return p.each(label, func(s *slot) {
 		if ok {
 			s.disabled.Store(false)
+			clearRejection(s)
 			s.unhealthyUntil.Store(0)
 			resetWindow(s)
 			return
 		}
 		s.unhealthyUntil.Store(nowN + int64(p.opts.UnhealthyFor))
 	})
+}
+
+// ClearRejections puts back every key the upstream rejected, as a reload
+// does: the operator may just have fixed the account behind it. Keys an
+// operator disabled stay out.
+func (p *Pool) ClearRejections() {
+	for i := range p.slots {
+		s := &p.slots[i]
+		s.mu.Lock()
+		clearRejection(s)
+		s.mu.Unlock()
+	}
+}
+
+// clearRejection forgets a credential rejection. Called with s.mu held.
+func clearRejection(s *slot) {
+	s.rejections = 0
+	s.rejectedUntil.Store(0)
 }
 
 func (p *Pool) each(label string, f func(*slot)) bool {
@@ -75,6 +95,10 @@ func (p *Pool) Snapshot() []KeyState {
 		if cu := s.cooldownUntil.Load(); cu > nowN {
 			ks.CooldownUntil = time.Unix(0, cu)
 			ks.State = Cooldown
+		}
+		if ru := s.rejectedUntil.Load(); ru > nowN {
+			ks.DisabledUntil = time.Unix(0, ru)
+			ks.State = Disabled
 		}
 		if s.disabled.Load() {
 			ks.State = Disabled

@@ -158,7 +158,7 @@ func TestCooldownSkipsKeyAndReportsSoonestEnd(t *testing.T) {
 		}
 		l.Release(Outcome{Kind: OK})
 	}
-	use(t, p, c, 2, StatusOutcome(401, 0))
+	use(t, p, c, 2, RejectedOutcome(401))
 	_, err := p.Acquire(c.Now())
 	var nk *NoKeyError
 	if !errors.As(err, &nk) {
@@ -189,29 +189,28 @@ func TestCooldownSkipsKeyAndReportsSoonestEnd(t *testing.T) {
 	l.Release(Outcome{Kind: OK})
 }
 
-func TestDisableAndReenable(t *testing.T) {
+func TestRejectedKeyRevives(t *testing.T) {
 	tests := []struct {
 		name   string
-		status int
 		revive func(p *Pool) bool
 		want   State
 	}{
-		{"401 then reenable", 401, func(p *Pool) bool { return p.Reenable("key#0") }, Healthy},
-		{"403 then passing check", 403, func(p *Pool) bool { return p.ReportHealthCheck("key#0", true) }, Healthy},
-		{"402 stays out on failing check", 402, func(p *Pool) bool { return p.ReportHealthCheck("key#0", false) }, Disabled},
-		{"unknown label", 401, func(p *Pool) bool { return !p.Reenable("nope") }, Disabled},
+		{"reenable", func(p *Pool) bool { return p.Reenable("key#0") }, Healthy},
+		{"passing check", func(p *Pool) bool { return p.ReportHealthCheck("key#0", true) }, Healthy},
+		{"failing check keeps it out", func(p *Pool) bool { return p.ReportHealthCheck("key#0", false) }, Disabled},
+		{"reload", func(p *Pool) bool { p.ClearRejections(); return true }, Healthy},
+		{"unknown label", func(p *Pool) bool { return !p.Reenable("nope") }, Disabled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClock()
 			p := testPool(keysN(2), Options{}, c)
-			use(t, p, c, 0, StatusOutcome(tc.status, 0))
+			use(t, p, c, 0, RejectedOutcome(401))
 			if s := stateOf(p, 0); s.State != Disabled {
-				t.Fatalf("after %d: %v", tc.status, s.State)
+				t.Fatalf("after a rejection: %v", s.State)
 			}
-			c.Advance(24 * time.Hour) // time alone never revives a disabled key
 			if _, err := p.Acquire(c.Now(), 1); !errors.Is(err, ErrNoKey) {
-				t.Fatalf("disabled key leased: %v", err)
+				t.Fatalf("rejected key leased: %v", err)
 			}
 			if !tc.revive(p) {
 				t.Fatal("revive reported no key")
@@ -220,6 +219,47 @@ func TestDisableAndReenable(t *testing.T) {
 				t.Fatalf("after revive: %v, want %v", s.State, tc.want)
 			}
 		})
+	}
+}
+
+// TestRejectionBacksOffThenProbes: a rejected key is out for RejectedFor,
+// then one probe request may use it; a failed probe doubles the spell, a
+// passing one brings the key back for good.
+func TestRejectionBacksOffThenProbes(t *testing.T) {
+	c := newClock()
+	p := testPool(keysN(2), Options{RejectedFor: time.Minute, MaxRejectedFor: 3 * time.Minute}, c)
+	use(t, p, c, 0, RejectedOutcome(401))
+	for _, spell := range []time.Duration{time.Minute, 2 * time.Minute, 3 * time.Minute, 3 * time.Minute} {
+		c.Advance(spell - time.Second)
+		if _, err := p.Acquire(c.Now(), 1); !errors.Is(err, ErrNoKey) {
+			t.Fatalf("leased %v before its %v spell ended: %v", time.Second, spell, err)
+		}
+		c.Advance(time.Second)
+		probe, err := p.Acquire(c.Now(), 1)
+		if err != nil || probe.Index() != 0 {
+			t.Fatalf("no probe after %v: %v", spell, err)
+		}
+		if _, err := p.Acquire(c.Now(), 1); !errors.Is(err, ErrNoKey) {
+			t.Fatalf("a second request joined the probe: %v", err)
+		}
+		probe.Release(RejectedOutcome(401))
+	}
+	c.Advance(3 * time.Minute)
+	use(t, p, c, 0, Outcome{Kind: OK})
+	if s := stateOf(p, 0); s.State != Healthy || !s.DisabledUntil.IsZero() {
+		t.Fatalf("after a passing probe: %+v", s)
+	}
+	use(t, p, c, 0, RejectedOutcome(401))
+	if s := stateOf(p, 0); !s.DisabledUntil.Equal(c.Now().Add(time.Minute)) {
+		t.Fatalf("the spell did not start over after a pass: %+v", s)
+	}
+}
+
+func TestStatusAloneNeverDisables(t *testing.T) {
+	for _, status := range []int{400, 401, 403, 404} {
+		if o := StatusOutcome(status, 0); o.Kind != OK {
+			t.Fatalf("StatusOutcome(%d) = %v, want ok: only the body can say the credential is bad", status, o.Kind)
+		}
 	}
 }
 
@@ -242,7 +282,7 @@ func TestSnapshotNeverShowsSecrets(t *testing.T) {
 	ks := []Key{{Secret: "sk-live-AAAA1111"}, {Secret: "sk-live-BBBB2222", Label: Fingerprint("sk-live-BBBB2222")}}
 	p := testPool(ks, Options{}, c)
 	use(t, p, c, 0, StatusOutcome(429, 0))
-	use(t, p, c, 1, StatusOutcome(401, 0))
+	use(t, p, c, 1, RejectedOutcome(401))
 	js, err := json.Marshal(p.Snapshot())
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,8 @@ const (
 	Failed
 	// RateLimited: 429. The key cools down; its health is untouched.
 	RateLimited
-	// Unauthorized: 401, 402 or 403. The key is disabled until re-enabled.
+	// Unauthorized: the upstream said the credential is bad (see
+	// wire.CredentialRejected). The key is out for a growing spell, then probed.
 	Unauthorized
 	// Ignored: no verdict (the client went away before the upstream answered,
 	// or the relay never sent the request). Only the in-flight count changes.
@@ -54,16 +55,22 @@ func StatusOutcome(status int, retryAfter time.Duration) Outcome {
 	switch {
 	case status == 429:
 		o.Kind = RateLimited
-	case status == 401 || status == 402 || status == 403:
-		// 402 is a billing/quota refusal tied to the account behind the key.
-		o.Kind = Unauthorized
 	case status == 408 || status >= 500 || status <= 0:
 		o.Kind = Failed
 	default:
+		// Client errors, 401 and 403 included, say nothing against the key
+		// by their status alone: a client can provoke them (a foreign
+		// organization header, a model the key may not use). The caller
+		// passes RejectedOutcome when the body says the credential is bad.
 		o.Kind = OK
 	}
 	return o
 }
+
+// RejectedOutcome is the outcome of an answer that says the key's
+// credential is bad (wire.CredentialRejected): the key goes out of service
+// for a growing spell.
+func RejectedOutcome(status int) Outcome { return Outcome{Kind: Unauthorized, Status: status} }
 
 // ErrorOutcome is the outcome of a transport failure (connect error, reset,
 // timeout) before any status was received.

@@ -40,6 +40,12 @@ type Options struct {
 	BaseCooldown time.Duration
 	// MaxCooldown caps any cooldown before jitter (default 60 s).
 	MaxCooldown time.Duration
+	// RejectedFor is how long a key whose credential the upstream rejected
+	// stays out before one probe request may try it again; it doubles on
+	// each further rejection (default 1 min).
+	RejectedFor time.Duration
+	// MaxRejectedFor caps that spell (default 1 h).
+	MaxRejectedFor time.Duration
 	// Jitter adds up to this fraction of a cooldown, at random, so that keys
 	// limited together do not come back together (default 0.2; negative = none).
 	Jitter float64
@@ -75,6 +81,12 @@ func (o *Options) defaults() {
 	if o.MaxCooldown <= 0 {
 		o.MaxCooldown = 60 * time.Second
 	}
+	if o.RejectedFor <= 0 {
+		o.RejectedFor = time.Minute
+	}
+	if o.MaxRejectedFor <= 0 {
+		o.MaxRejectedFor = time.Hour
+	}
 	if o.Jitter == 0 {
 		o.Jitter = 0.2
 	}
@@ -99,8 +111,13 @@ const maxWeight = 1 << 16
 // window and 429 streak are guarded by mu, which only Release and admin
 // calls take.
 type slot struct {
-	inflight       atomic.Int32
-	disabled       atomic.Bool
+	inflight atomic.Int32
+	// disabled: the operator took the key out (Disable); only Reenable or
+	// a passing health check brings it back.
+	disabled atomic.Bool
+	// rejectedUntil: the upstream rejected the credential; out until then
+	// (unix ns), then probed by one request. 0 = not rejected.
+	rejectedUntil  atomic.Int64
 	cooldownUntil  atomic.Int64 // unix ns; in the past or 0 = not cooling
 	unhealthyUntil atomic.Int64 // unix ns; 0 = healthy
 	pass           atomic.Uint64
@@ -115,6 +132,8 @@ type slot struct {
 	fails     uint64 // ring of outcomes: bit set = failure
 	n, pos    int    // outcomes held, next write position
 	streak429 int
+	// rejections counts consecutive credential rejections, for the backoff.
+	rejections int
 
 	_ [64]byte // keep hot atomics of neighbouring keys off one cache line
 }

@@ -12,21 +12,24 @@ func (l *Lease) Release(o Outcome) {
 	s := &p.slots[l.i]
 	l.p = nil
 	s.inflight.Add(-1)
-	switch o.Kind {
-	case Ignored:
-		return
-	case Unauthorized:
-		s.disabled.Store(true)
+	if o.Kind == Ignored {
 		return
 	}
 	nowN := p.opts.Now().UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch o.Kind {
+	case Unauthorized:
+		p.reject(s, nowN)
 	case RateLimited:
 		p.coolDown(s, nowN, o.RetryAfter)
 	case OK:
 		s.streak429 = 0
+		if s.rejectedUntil.Load() != 0 {
+			// The probe after a rejection passed: the credential works again.
+			s.rejections = 0
+			s.rejectedUntil.Store(0)
+		}
 		p.record(s, nowN, false)
 	default:
 		p.record(s, nowN, true)
@@ -50,6 +53,20 @@ func (p *Pool) coolDown(s *slot, nowN int64, retryAfter time.Duration) {
 	if until > s.cooldownUntil.Load() {
 		s.cooldownUntil.Store(until)
 	}
+}
+
+// reject takes a key whose credential the upstream refused out of service
+// for RejectedFor, doubling with each consecutive rejection up to
+// MaxRejectedFor. A key is never out for good on the upstream's word: a
+// revoked key costs one probe request per spell, a key refused by mistake
+// comes back by itself. Called with s.mu held.
+func (p *Pool) reject(s *slot, nowN int64) {
+	d := p.opts.RejectedFor << min(s.rejections, 20)
+	if d > p.opts.MaxRejectedFor || d <= 0 {
+		d = p.opts.MaxRejectedFor
+	}
+	s.rejections++
+	s.rejectedUntil.Store(nowN + int64(d))
 }
 
 // record adds an outcome to the window and moves the key between healthy

@@ -12,7 +12,8 @@ const (
 	// Unhealthy: too many failures in the window; used only when no healthy
 	// key is left, and probed one request at a time after UnhealthyUntil.
 	Unhealthy
-	// Disabled: rejected its credentials; out until re-enabled.
+	// Disabled: the operator took it out, or the upstream rejected its
+	// credential (out until DisabledUntil, then probed).
 	Disabled
 )
 
@@ -43,6 +44,7 @@ type KeyState struct {
 	MaxConcurrent  int       `json:"max_concurrent,omitzero"`
 	CooldownUntil  time.Time `json:"cooldown_until,omitzero"`  // zero unless cooling down
 	UnhealthyUntil time.Time `json:"unhealthy_until,omitzero"` // zero unless unhealthy
+	DisabledUntil  time.Time `json:"disabled_until,omitzero"`  // end of a credential rejection's spell
 	// WindowSuccesses and WindowFailures count the outcomes in the sliding
 	// health window.
 	WindowSuccesses int `json:"window_successes"`

@@ -54,6 +54,10 @@ const (
 	HeaderFinish = "X-Mock-Finish-Reason"
 )
 
+// Headers lists every scripting header, for an operator's forward_headers
+// when a test drives the mock through the proxy.
+var Headers = []string{HeaderTokens, HeaderDelay, HeaderStatus, HeaderStall, HeaderTruncate, HeaderTools, HeaderFinish}
+
 // Override applies one X-Mock-* header; peek returns a header's value.
 func (b *Behaviour) Override(peek func(string) []byte) {
 	if v := peek(HeaderTokens); len(v) > 0 {

@@ -26,9 +26,10 @@ const (
 	Transient
 	// RateLimited: 429. Retry at once on another key; the key cools down.
 	RateLimited
-	// KeyRejected: 401, 402 or 403. Retry at once on another key; the key is
-	// disabled. Not retryable in the Retryable sense: the same request on the
-	// same key would fail the same way.
+	// KeyRejected: the upstream said the key's credential is bad (a 401,
+	// 402 or 403 whose body says so: Failure.Credential). Retry at once on
+	// another key; the key goes out of service. Not retryable in the
+	// Retryable sense: the same request on the same key would fail the same way.
 	KeyRejected
 )
 
@@ -48,7 +49,9 @@ func (c Class) String() string {
 }
 
 // Classify sorts an attempt by its transport error (err, nil if a response
-// arrived) or its HTTP status. err must come from before the response
+// arrived) or its HTTP status. A 401 or 403 is Fatal by its status alone:
+// only the answer's body can say that the key, not the request, is at
+// fault (see Failure.Credential). err must come from before the response
 // headers: an EOF in the middle of a body is not a retry signal, since the
 // client may already have part of it.
 func Classify(err error, status int) Class {
@@ -58,8 +61,6 @@ func Classify(err error, status int) Class {
 	switch {
 	case status == 429:
 		return RateLimited
-	case status == 401 || status == 402 || status == 403:
-		return KeyRejected
 	case status == 408 || (status >= 500 && status <= 599):
 		return Transient
 	}

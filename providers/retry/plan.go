@@ -31,6 +31,17 @@ type Failure struct {
 	RetryAfter time.Duration
 	// Delivery must be NothingSent for the attempt to be retried.
 	Delivery Delivery
+	// Credential: the answer says the key's credential is bad
+	// (wire.CredentialRejected), whatever its status.
+	Credential bool
+}
+
+// class sorts the failure: a rejected credential is the key's fault.
+func (f *Failure) class() Class {
+	if f.Credential {
+		return KeyRejected
+	}
+	return Classify(f.Err, f.Status)
 }
 
 // Attempt is the next upstream attempt a Plan allows.
@@ -49,7 +60,8 @@ type Attempt struct {
 }
 
 // maxTried bounds the keys remembered per target; a pool with more keys may
-// see one retried, which is harmless.
+// see one retried, which is harmless. It also bounds the attempts per target
+// that key-specific failures get for free.
 const maxTried = 16
 
 // Plan walks one client request through its attempts. Use it as a value on
@@ -69,18 +81,22 @@ type Plan struct {
 	deadline time.Time
 
 	target   int // index into chain
-	attempts int
+	attempts int // attempts charged to the budget (MaxAttempts)
+	made     int // attempts made, free ones included
 	onTarget int
 	wait     time.Duration
 	prevWait time.Duration
 	done     bool
 	pending  bool // an attempt was handed out and not yet reported
 
-	cur        int // key of the pending attempt, -1 if none
-	tried      [maxTried]int
-	nTried     int
-	refused    [maxTried]int // keys that refused this request (429, 401/403)
-	nRefused   int
+	cur      int // key of the pending attempt, -1 if none
+	tried    [maxTried]int
+	nTried   int
+	refused  [maxTried]int // keys that refused this request (429, rejected credential)
+	nRefused int
+	// free counts the attempts on the current target that a key-specific
+	// failure gave back to the budget.
+	free       int
 	retryAfter time.Duration
 }
 
@@ -106,13 +122,14 @@ func (pl *Plan) Next(now time.Time) (Attempt, bool) {
 		return Attempt{}, false
 	}
 	pl.attempts++
+	pl.made++
 	pl.onTarget++
 	pl.pending = true
 	pl.cur = -1
 	a := Attempt{
 		Target:      pl.chain[pl.target],
 		TargetIndex: pl.target,
-		Number:      pl.attempts,
+		Number:      pl.made,
 		Wait:        pl.wait,
 		Deadline:    pl.deadline,
 	}
@@ -144,6 +161,7 @@ func (pl *Plan) Skip(retryAfter time.Duration) {
 	}
 	pl.pending = false
 	pl.attempts--
+	pl.made--
 	pl.noteRetryAfter(retryAfter)
 	pl.nextTarget()
 }
@@ -161,11 +179,21 @@ func (pl *Plan) Fail(f Failure) bool {
 		pl.done = true
 		return false
 	}
-	c := Classify(f.Err, f.Status)
+	c := f.class()
 	if c == RateLimited {
 		pl.noteRetryAfter(f.RetryAfter)
 	}
-	pl.noteKey(c == RateLimited || c == KeyRejected)
+	keyFault := c == RateLimited || c == KeyRejected
+	pl.noteKey(keyFault)
+	if keyFault && pl.free < maxTried {
+		// A rate-limited or rejected key says nothing about the provider:
+		// the next key is tried without spending the request's attempts,
+		// until every key was tried once (Acquire then finds none and the
+		// plan moves on); MaxTotal still bounds the time.
+		pl.free++
+		pl.attempts--
+		pl.onTarget--
+	}
 	if c == Fatal || pl.attempts >= pl.policy.MaxAttempts {
 		pl.done = true
 		return false
@@ -198,8 +226,9 @@ func (pl *Plan) Commit() {
 // Done reports whether the plan is over (committed or exhausted).
 func (pl *Plan) Done() bool { return pl.done }
 
-// Attempts is the number of upstream attempts made.
-func (pl *Plan) Attempts() int { return pl.attempts }
+// Attempts is the number of upstream attempts made, including those a
+// key-specific failure did not charge to the budget.
+func (pl *Plan) Attempts() int { return pl.made }
 
 // RetryAfter is the soonest Retry-After seen from skipped targets and 429s,
 // 0 if none: a hint for the 429/503 the relay sends when the plan fails.
@@ -225,6 +254,7 @@ func (pl *Plan) nextTarget() {
 	pl.onTarget = 0
 	pl.nTried = 0
 	pl.nRefused = 0
+	pl.free = 0
 	pl.wait = 0
 	pl.prevWait = 0
 }

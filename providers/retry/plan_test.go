@@ -21,6 +21,10 @@ func fail(status int) func(*Plan) bool {
 	return func(pl *Plan) bool { return pl.Fail(Failure{Status: status, Delivery: NothingSent}) }
 }
 
+func rejected(status int) func(*Plan) bool {
+	return func(pl *Plan) bool { return pl.Fail(Failure{Status: status, Credential: true, Delivery: NothingSent}) }
+}
+
 func failErr(err error) func(*Plan) bool {
 	return func(pl *Plan) bool { return pl.Fail(Failure{Err: err, Delivery: NothingSent}) }
 }
@@ -52,10 +56,15 @@ func TestPlanWalk(t *testing.T) {
 			{want: 0, report: func(pl *Plan) bool {
 				return pl.Fail(Failure{Status: 429, RetryAfter: 7 * time.Second, Delivery: NothingSent})
 			}},
-			{want: 0, report: fail(401)},
+			{want: 0, report: rejected(401)},
+			{want: 0, report: fail(500)},
+			{want: 0, wait: 100 * ms, report: fail(500)},
 			{want: 1, report: fail(500)},
 			{want: 1, wait: 100 * ms, report: fail(500)},
-		}, 4, 7 * time.Second},
+		}, 6, 7 * time.Second},
+		{"a 401 that does not reject the credential ends the plan", base, []planStep{
+			{want: 0, report: fail(401)},
+		}, 1, 0},
 		{"fatal status stops", base, []planStep{
 			{want: 0, report: fail(400)},
 		}, 1, 0},
@@ -148,7 +157,7 @@ func TestPlanExcludedKeys(t *testing.T) {
 	}{
 		{2, Failure{Status: 429, Delivery: NothingSent}, []int{2}, []int{2}},
 		{0, Failure{Err: errReset, Delivery: NothingSent}, []int{2, 0}, []int{2}},
-		{1, Failure{Status: 403, Delivery: NothingSent}, []int{2, 0, 1}, []int{2, 1}},
+		{1, Failure{Status: 403, Credential: true, Delivery: NothingSent}, []int{2, 0, 1}, []int{2, 1}},
 	}
 	for i, st := range steps {
 		if _, ok := pl.Next(now); !ok {
@@ -231,4 +240,49 @@ func TestPlanDoesNotAllocate(t *testing.T) {
 		t.Fatalf("plan allocates %v times", allocs)
 	}
 	_ = sink
+}
+
+// TestKeyFaultsAreFree: with the default budget (3 attempts, 2 per target),
+// keys that are rate limited or rejected do not use it up, so one good key
+// among bad ones is still reached; the free attempts are bounded.
+func TestKeyFaultsAreFree(t *testing.T) {
+	now := time.Now()
+	pl := Policy{MaxAttempts: 3, PerTarget: 2, BaseBackoff: time.Millisecond}.NewPlan(now, []Target{{"a", "m"}}, fixedRand{})
+	failures := []Failure{
+		{Status: 429, Delivery: NothingSent},
+		{Status: 401, Credential: true, Delivery: NothingSent},
+		{Status: 500, Delivery: NothingSent},
+		{Status: 429, Delivery: NothingSent},
+		{Status: 401, Credential: true, Delivery: NothingSent},
+	}
+	for i, f := range failures {
+		a, ok := pl.Next(now)
+		if !ok {
+			t.Fatalf("attempt %d refused", i)
+		}
+		if a.Number != i+1 {
+			t.Fatalf("attempt %d numbered %d", i, a.Number)
+		}
+		pl.UseKey(i)
+		if !pl.Fail(f) {
+			t.Fatalf("no retry after %+v", f)
+		}
+	}
+	if _, ok := pl.Next(now); !ok {
+		t.Fatal("the good key was never reached")
+	}
+	pl.Commit()
+
+	bounded := Policy{MaxAttempts: 1, PerTarget: 1}.NewPlan(now, []Target{{"a", "m"}}, fixedRand{})
+	n := 0
+	for _, ok := bounded.Next(now); ok; _, ok = bounded.Next(now) {
+		n++
+		bounded.UseKey(n)
+		if !bounded.Fail(Failure{Status: 429, Delivery: NothingSent}) {
+			break
+		}
+	}
+	if n != maxTried+1 {
+		t.Fatalf("%d attempts for endless 429s, want %d", n, maxTried+1)
+	}
 }

@@ -37,6 +37,12 @@ type Config struct {
 	MaxErrorBody int
 	// AnthropicVersion is sent as anthropic-version when the client sent none.
 	AnthropicVersion string
+	// Headers are the operator's extra headers (name, value), sent on
+	// every request; validated by the config.
+	Headers [][2]string
+	// ForwardHeaders names client headers the operator lets through as
+	// they are (validated by the config).
+	ForwardHeaders []string
 }
 
 // Provider forwards calls to one HTTP upstream.

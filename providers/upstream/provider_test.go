@@ -50,7 +50,8 @@ func startMock(t *testing.T, b mock.Behaviour) string {
 func provider(t *testing.T, base string, firstByte, idle time.Duration) *Provider {
 	t.Helper()
 	p, err := New(Config{Name: "up", Protocol: wire.OpenAIChat, BaseURL: base, Keys: []string{"k"}, Models: []string{"*"},
-		MaxConns: 4, PoolWait: time.Second, ConnectTimeout: time.Second, FirstByteTimeout: firstByte, IdleTimeout: idle})
+		MaxConns: 4, PoolWait: time.Second, ConnectTimeout: time.Second, FirstByteTimeout: firstByte, IdleTimeout: idle,
+		ForwardHeaders: mock.Headers})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package upstream
 
 import (
-	"bytes"
-
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/valyala/fasthttp"
@@ -16,7 +14,15 @@ func (p *Provider) buildRequest(req *fasthttp.Request, c *providers.Call) {
 	uri.SetScheme(p.scheme)
 	uri.SetHost(p.host)
 	if c.Header != nil {
-		copyEndToEnd(&req.Header, c.Header)
+		forwardClientHeaders(&req.Header, c.Header, c.Ingress, p.cfg.Protocol)
+		for _, name := range p.cfg.ForwardHeaders {
+			for _, v := range c.Header.PeekAll(name) {
+				req.Header.AddBytesV(name, v)
+			}
+		}
+	}
+	for _, h := range p.cfg.Headers {
+		req.Header.Set(h[0], h[1])
 	}
 	req.Header.SetHost(p.host)
 	req.Header.SetContentType("application/json")
@@ -78,48 +84,45 @@ func setBearer(req *fasthttp.Request, key string) {
 	req.Header.Set(fasthttp.HeaderAuthorization, "Bearer "+key)
 }
 
-// copyEndToEnd copies the client's headers that belong to the request
-// itself, dropping hop-by-hop headers (the fixed list and those the client's
-// Connection header names), anything that names the client's credentials or
-// this proxy's routing, and those the proxy sets itself.
-func copyEndToEnd(dst, src *fasthttp.RequestHeader) {
-	conn := src.Peek(fasthttp.HeaderConnection)
-	for k, v := range src.All() {
-		if dropHeader(k) || listedIn(conn, k) {
-			continue
+// forwardClientHeaders copies the few client headers an upstream may see:
+// the protocol's version and beta headers, and only when the client speaks
+// the upstream's own protocol family (an Anthropic beta means nothing to
+// OpenAI). Everything else a client sends stays here: scoping headers
+// (OpenAI-Organization, OpenAI-Project, X-Goog-User-Project), browser
+// headers (Origin, Referer, Cookie) and routing headers could make a shared
+// key answer 401 or reach another account, and the operator sets those per
+// provider instead (headers: in the config).
+func forwardClientHeaders(dst, src *fasthttp.RequestHeader, ingress, upstream wire.Protocol) {
+	if family(ingress) != family(upstream) {
+		return
+	}
+	for _, name := range familyHeaders(upstream) {
+		for _, v := range src.PeekAll(name) {
+			dst.AddBytesV(name, v)
 		}
-		dst.AddBytesKV(k, v)
 	}
 }
 
-// listedIn reports whether header name k is one of the comma-separated
-// tokens of a Connection header value: such headers are hop-by-hop too
-// (RFC 9110, section 7.6.1).
-func listedIn(conn, k []byte) bool {
-	for len(conn) > 0 {
-		tok := conn
-		if i := bytes.IndexByte(conn, ','); i >= 0 {
-			tok, conn = conn[:i], conn[i+1:]
-		} else {
-			conn = nil
-		}
-		if bytes.EqualFold(bytes.TrimSpace(tok), k) {
-			return true
-		}
+// family groups protocols whose headers mean the same thing.
+func family(p wire.Protocol) wire.Protocol {
+	if p == wire.OpenAIResponses {
+		return wire.OpenAIChat
 	}
-	return false
+	return p
 }
 
-// dropHeader reports whether a client header must not reach the upstream.
-// Names arrive normalised (Canonical-Case) from fasthttp.
-func dropHeader(k []byte) bool {
-	switch string(k) {
-	case "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-		"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-		"Host", "Content-Length", "Content-Type", "Accept-Encoding", "Accept",
-		"Authorization", "X-Api-Key", "X-Goog-Api-Key", "Cookie",
-		"Model-Provider", "X-Request-Id", "Expect":
-		return true
+var (
+	openAIHeaders    = []string{"OpenAI-Beta"}
+	anthropicHeaders = []string{"anthropic-version", "anthropic-beta"}
+)
+
+// familyHeaders lists the client headers forwarded within a protocol family.
+func familyHeaders(p wire.Protocol) []string {
+	switch family(p) {
+	case wire.OpenAIChat:
+		return openAIHeaders
+	case wire.Anthropic:
+		return anthropicHeaders
 	}
-	return false
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/llmproxy/proxy/providers"
@@ -44,7 +45,7 @@ func TestBuildRequest(t *testing.T) {
 			uri: "https://api.example.com/v1/responses", auth: map[string]string{"Authorization": "Bearer k1"}},
 		{name: "anthropic", proto: wire.Anthropic, base: "https://api.example.com/v1", call: providers.Call{Model: "m"},
 			uri: "https://api.example.com/v1/messages", auth: map[string]string{"X-Api-Key": "k1", "Authorization": ""}, anthropV: "2023-06-01"},
-		{name: "anthropic/client-version", proto: wire.Anthropic, base: "https://api.example.com/v1", call: providers.Call{Model: "m"},
+		{name: "anthropic/client-version", proto: wire.Anthropic, base: "https://api.example.com/v1", call: providers.Call{Model: "m", Ingress: wire.Anthropic},
 			client: map[string]string{"anthropic-version": "2099-01-01", "anthropic-beta": "x"},
 			uri:    "https://api.example.com/v1/messages", auth: map[string]string{"X-Api-Key": "k1"}, anthropV: "2099-01-01"},
 		{name: "anthropic/count-tokens", proto: wire.Anthropic, base: "https://api.example.com/v1", call: providers.Call{Op: providers.OpCountTokens, Model: "m"},
@@ -110,52 +111,67 @@ func TestKeysRoundRobin(t *testing.T) {
 	}
 }
 
-func TestCopyEndToEnd(t *testing.T) {
+// TestClientHeadersAllowlist: a client reaches the upstream with the
+// version and beta headers of the upstream's own protocol family and the
+// headers the operator lets through, never with scoping, browser, routing
+// or hop-by-hop headers; the operator's own headers are always sent.
+func TestClientHeadersAllowlist(t *testing.T) {
 	var src fasthttp.RequestHeader
-	src.Set("Connection", "keep-alive, X-Hop")
-	src.Set("X-Hop", "1")
-	for _, h := range []string{"Keep-Alive", "Proxy-Authorization", "Proxy-Connection", "Te", "Trailer", "Upgrade",
-		"Authorization", "X-Api-Key", "X-Goog-Api-Key", "Cookie", "Model-Provider", "X-Request-Id", "Expect", "Accept-Encoding"} {
-		src.Set(h, "v")
+	for _, h := range []string{"Connection", "Keep-Alive", "Proxy-Authorization", "Te", "Upgrade",
+		"Authorization", "X-Api-Key", "X-Goog-Api-Key", "Cookie", "Model-Provider", "Expect", "Accept-Encoding",
+		"OpenAI-Organization", "OpenAI-Project", "Origin", "Referer", "X-Goog-User-Project", "X-Forwarded-For"} {
+		src.Set(h, "client-"+h)
 	}
-	src.Set("X-Trace", "t")
 	src.Set("OpenAI-Beta", "assistants=v2")
-	src.Set("X-Mock-Tokens", "5")
-	var dst fasthttp.RequestHeader
-	copyEndToEnd(&dst, &src)
-	var got []string
-	for k := range dst.All() {
-		got = append(got, string(k))
-	}
-	want := map[string]bool{"X-Trace": true, "Openai-Beta": true, "X-Mock-Tokens": true, "User-Agent": true}
-	for _, k := range got {
-		if !want[k] {
-			t.Errorf("header %s copied upstream", k)
-		}
-	}
-	for k := range want {
-		if k != "User-Agent" && len(dst.Peek(k)) == 0 {
-			t.Errorf("end-to-end header %s not copied", k)
-		}
-	}
-}
-
-func TestListedIn(t *testing.T) {
+	src.Set("anthropic-version", "2023-06-01")
+	src.Add("anthropic-beta", "mid-conversation-system-2026-04-07")
+	src.Add("anthropic-beta", "interleaved-thinking-2025-05-14")
+	src.Set("X-Trace", "t")
 	tests := []struct {
-		conn, k string
-		want    bool
+		name     string
+		ingress  wire.Protocol
+		upstream wire.Protocol
+		want     map[string][]string
 	}{
-		{"", "X-A", false},
-		{"keep-alive", "Keep-Alive", true},
-		{"close, x-a", "X-A", true},
-		{" X-A ,X-B", "X-B", true},
-		{"x-ab", "X-A", false},
-		{",,", "X-A", false},
+		{"openai to openai", wire.OpenAIChat, wire.OpenAIChat, map[string][]string{"Openai-Beta": {"assistants=v2"}}},
+		{"chat to responses", wire.OpenAIChat, wire.OpenAIResponses, map[string][]string{"Openai-Beta": {"assistants=v2"}}},
+		{"anthropic to anthropic", wire.Anthropic, wire.Anthropic, map[string][]string{
+			"Anthropic-Version": {"2023-06-01"},
+			"Anthropic-Beta":    {"mid-conversation-system-2026-04-07", "interleaved-thinking-2025-05-14"}}},
+		{"anthropic to openai", wire.Anthropic, wire.OpenAIChat, map[string][]string{}},
+		{"openai to gemini", wire.OpenAIChat, wire.Gemini, map[string][]string{}},
 	}
 	for _, tc := range tests {
-		if got := listedIn([]byte(tc.conn), []byte(tc.k)); got != tc.want {
-			t.Errorf("listedIn(%q, %q) = %v", tc.conn, tc.k, got)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := New(Config{Name: "p", Protocol: tc.upstream, BaseURL: "https://up.example/v1", Keys: []string{"k"},
+				Headers: [][2]string{{"OpenAI-Organization", "org-operator"}}, ForwardHeaders: []string{"X-Trace"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var req fasthttp.Request
+			p.buildRequest(&req, &providers.Call{Model: "m", Header: &src, Ingress: tc.ingress})
+			want := map[string][]string{"X-Trace": {"t"}, "Openai-Organization": {"org-operator"}}
+			for k, v := range tc.want {
+				want[k] = v
+			}
+			got := map[string][]string{}
+			for k, v := range req.Header.All() {
+				got[string(k)] = append(got[string(k)], string(v))
+			}
+			for k, v := range got {
+				if strings.HasPrefix(v[0], "client-") {
+					t.Errorf("client header %s: %q reached the upstream", k, v)
+				}
+			}
+			for k, v := range want {
+				if strings.Join(got[k], "|") != strings.Join(v, "|") {
+					t.Errorf("header %s = %q, want %q", k, got[k], v)
+				}
+			}
+			if tc.upstream != wire.Anthropic && len(got["Anthropic-Beta"]) > 0 {
+				t.Errorf("anthropic-beta sent to a %v upstream", tc.upstream)
+			}
+		})
 	}
 }
 

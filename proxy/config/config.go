@@ -143,6 +143,15 @@ type Provider struct {
 	HealthCheck HealthCheck `koanf:"health_check"`
 	// Mock configures the answers of type mock.
 	Mock Mock `koanf:"mock"`
+	// Headers are sent upstream on every request, e.g. OpenAI-Organization
+	// or OpenAI-Project: scoping headers come from the operator, never
+	// from clients.
+	Headers map[string]string `koanf:"headers"`
+	// ForwardHeaders names client headers that this provider may receive
+	// as the client sent them (tracing, or a test upstream's scripting
+	// headers). Nothing else a client sends is forwarded but the version
+	// and beta headers of the upstream's own protocol.
+	ForwardHeaders []string `koanf:"forward_headers"`
 }
 
 // Mock configures the built-in mock provider's answer.

@@ -128,6 +128,16 @@ func (c *Config) Validate() Problems {
 				add(key+"."+d.name, "must not be negative")
 			}
 		}
+		for name, v := range p.Headers {
+			if msg := badOperatorHeader(name, v); msg != "" {
+				add(key+".headers."+name, "%s", msg)
+			}
+		}
+		for j, name := range p.ForwardHeaders {
+			if msg := badOperatorHeader(name, ""); msg != "" {
+				add(fmt.Sprintf("%s.forward_headers[%d]", key, j), "%s", msg)
+			}
+		}
 		if p.Type == TypeMock && (p.Mock.Tokens < 0 || p.Mock.Delay < 0) {
 			add(key+".mock", "tokens and delay must not be negative")
 		}
@@ -175,4 +185,23 @@ func (p *Provider) HasKeys() bool {
 		}
 	}
 	return false
+}
+
+// badOperatorHeader says what is wrong with a provider's extra header, or
+// "". The proxy owns framing, routing and credentials: those headers are
+// set from the provider's own settings and keys.
+func badOperatorHeader(name, value string) string {
+	if name == "" || strings.ContainsAny(name, " \t\r\n:") {
+		return "not a valid header name"
+	}
+	if strings.ContainsAny(value, "\r\n") {
+		return "the value must not contain a line break"
+	}
+	switch strings.ToLower(name) {
+	case "host", "content-length", "content-type", "transfer-encoding", "connection",
+		"authorization", "x-api-key", "x-goog-api-key", "accept", "accept-encoding",
+		"cookie", "proxy-authorization", "keep-alive", "te", "trailer", "upgrade", "expect":
+		return "set by the proxy itself (keys go in api_keys)"
+	}
+	return ""
 }
