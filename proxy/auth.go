@@ -4,14 +4,31 @@ import (
 	"bytes"
 	"crypto/subtle"
 
+	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/llmproxy/proxy/proxy/config"
 	"github.com/valyala/fasthttp"
 )
 
+// missingKeyMessage answers a request that presented no key.
+const missingKeyMessage = "missing API key: send it as 'Authorization: Bearer KEY', 'x-api-key' or 'x-goog-api-key' (or '?key=' on Gemini routes)"
+
 // clientKey returns the key the client presented, from any of the places
-// the SDKs put it: Authorization: Bearer, x-api-key, x-goog-api-key, ?key=.
-func clientKey(ctx *fasthttp.RequestCtx) []byte {
-	h := &ctx.Request.Header
+// the SDKs put it: Authorization: Bearer, x-api-key, x-goog-api-key, and
+// ?key= for Gemini routes only (Google's SDKs may use it; elsewhere a key
+// in a URL is a key in every log and browser history, and lets a plain
+// link or form from a web page authenticate).
+func clientKey(ctx *fasthttp.RequestCtx, p wire.Protocol) []byte {
+	if v := headerCredential(&ctx.Request.Header); len(v) > 0 {
+		return v
+	}
+	if p != wire.Gemini {
+		return nil
+	}
+	return ctx.QueryArgs().Peek("key")
+}
+
+// headerCredential returns the key presented in a request header.
+func headerCredential(h *fasthttp.RequestHeader) []byte {
 	if v := h.Peek(fasthttp.HeaderAuthorization); len(v) > 0 {
 		if len(v) > 7 && bytes.EqualFold(v[:7], []byte("bearer ")) {
 			return bytes.TrimSpace(v[7:])
@@ -21,10 +38,7 @@ func clientKey(ctx *fasthttp.RequestCtx) []byte {
 	if v := h.Peek("X-Api-Key"); len(v) > 0 {
 		return v
 	}
-	if v := h.Peek("X-Goog-Api-Key"); len(v) > 0 {
-		return v
-	}
-	return ctx.QueryArgs().Peek("key")
+	return h.Peek("X-Goog-Api-Key")
 }
 
 // client is who presented a key: a named client from the config's clients

@@ -23,6 +23,7 @@ func streamWhole(c *http.Client, url, body string, tokens int) error {
 	if err != nil {
 		return err
 	}
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+testKey)
 	resp, err := c.Do(req)
 	if err != nil {

@@ -123,6 +123,7 @@ func chat(t *testing.T, hc *http.Client, base string, stream bool, hdr map[strin
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Content-Type", "application/json")
 	for k, v := range h {
 		req.Header.Set(k, v)
 	}
@@ -220,7 +221,7 @@ func rawStream(t *testing.T, base string, rcvBuf int) (net.Conn, *bufio.Reader) 
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	body := chatBody(faultModel, true)
-	req := "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + testKey +
+	req := "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + testKey +
 		"\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatal(err)

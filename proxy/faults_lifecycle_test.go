@@ -43,6 +43,7 @@ func openStreams(t *testing.T, hc *http.Client, base string, n int) <-chan chatR
 	for range n {
 		go func() {
 			req, _ := http.NewRequest(http.MethodPost, base+"/v1/chat/completions", strings.NewReader(chatBody(faultModel, true)))
+			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+testKey)
 			resp, err := hc.Do(req)
 			started.Done()

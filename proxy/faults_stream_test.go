@@ -65,6 +65,7 @@ func TestFaultsBadStreams(t *testing.T) {
 				hdr["anthropic-version"] = "2023-06-01"
 			}
 			req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
 			for k, v := range hdr {
 				req.Header.Set(k, v)
 			}

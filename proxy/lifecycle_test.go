@@ -38,6 +38,7 @@ func TestHeartbeat(t *testing.T) {
 	_, base := startProxy(t, cfg)
 	hc := httpClient(t)
 	req, _ := http.NewRequest(http.MethodPost, base+"/v1/chat/completions", strings.NewReader(chatBody("m", true)))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+testKey)
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -179,7 +179,7 @@ func TestClientDisconnectClosesUpstream(t *testing.T) {
 				t.Fatal(err)
 			}
 			body := chatBody("m", true)
-			fmt.Fprintf(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", testKey, len(body), body)
+			fmt.Fprintf(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", testKey, len(body), body)
 			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 			br := bufio.NewReader(conn)
 			status, err := br.ReadString('\n')

@@ -29,6 +29,9 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kin
 }
 
 func (rt *snapshot) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kind, string) {
+	if msg := wire.CheckModelName(b2s(model)); msg != "" {
+		return routed{}, wire.InvalidRequest, msg
+	}
 	if c := clientOf(ctx); !c.allows(model) {
 		return routed{}, wire.Permission, "the model " + quote(string(model)) + " is not allowed for client " + quote(c.name)
 	}

@@ -179,7 +179,7 @@ func TestHopByHopHeaders(t *testing.T) {
 	}
 	defer conn.Close()
 	body := chatBody("gpt-a", false)
-	fmt.Fprintf(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: proxy.example\r\n"+
+	fmt.Fprintf(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\n"+
 		"Authorization: Bearer %[1]s\r\nX-Api-Key: %[1]s\r\nX-Goog-Api-Key: %[1]s\r\n"+
 		"Connection: keep-alive, X-Hop-Secret\r\nX-Hop-Secret: s\r\nKeep-Alive: timeout=5\r\nProxy-Authorization: Basic c2VjcmV0\r\n"+
 		"Proxy-Connection: keep-alive\r\nTe: trailers\r\nTrailer: X-Checksum\r\nUpgrade: websocket\r\n"+

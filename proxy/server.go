@@ -53,6 +53,10 @@ type Server struct {
 	closed   chan struct{}
 	// converters reuse their parsers across requests that change protocol.
 	converters sync.Pool
+	// bodies is the byte budget of large request bodies being read.
+	bodies *bodyBudget
+	// hosts guards a loopback listener against DNS rebinding.
+	hosts hostAllowed
 }
 
 // current is the runtime new requests use.
@@ -70,6 +74,8 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		ids:    newRequestIDs(),
 		stop:   make(chan struct{}),
 		closed: make(chan struct{}),
+		bodies: newBodyBudget(cfg.Server.Limits.MaxInflightBodyBytes),
+		hosts:  newHostAllowed(cfg.Server.Host, cfg.Server.AllowedHosts),
 	}
 	s.metrics = metrics.New(metrics.Options{ProcessMetrics: true})
 	run, err := newRuntime(cfg, log, s.metrics, nil)
@@ -100,6 +106,13 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		WriteBufferSize: 8 << 10,
 		CloseOnShutdown: true,
 		ErrorHandler:    s.parseError,
+		// The key is checked and large bodies are budgeted on the headers,
+		// before fasthttp allocates a body buffer (admission.go).
+		HeaderReceived: s.headerReceived,
+		ExpectHandler:  s.expect,
+		// fasthttp's own messages quote no request data: keys travel in
+		// headers and URLs.
+		SecureErrorLogMessage: true,
 		// Streams are long: a whole-response write deadline would cut them.
 		WriteTimeout: 0,
 		Logger:       zapPrinter{log},
@@ -167,18 +180,27 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	r.GET("/metrics", s.metrics.Handler)
 	r.GET("/v1/models", s.auth(wire.OpenAIChat, s.models))
 	r.GET("/{provider}/v1/models", s.auth(wire.OpenAIChat, s.models))
+	post := func(path string, p wire.Protocol, h fasthttp.RequestHandler) {
+		r.POST(path, s.auth(p, s.jsonBody(p, h)))
+	}
 	for _, prefix := range []string{"", "/{provider}"} {
-		r.POST(prefix+"/v1/chat/completions", s.auth(wire.OpenAIChat, s.chat))
-		r.POST(prefix+"/v1/responses", s.auth(wire.OpenAIResponses, s.responses))
-		r.POST(prefix+"/v1/messages", s.auth(wire.Anthropic, s.messages))
-		r.POST(prefix+"/v1/messages/count_tokens", s.auth(wire.Anthropic, s.countTokens))
+		post(prefix+"/v1/chat/completions", wire.OpenAIChat, s.chat)
+		post(prefix+"/v1/responses", wire.OpenAIResponses, s.responses)
+		post(prefix+"/v1/messages", wire.Anthropic, s.messages)
+		post(prefix+"/v1/messages/count_tokens", wire.Anthropic, s.countTokens)
 		r.GET(prefix+"/v1beta/models", s.auth(wire.Gemini, s.models))
 		// Google's SDKs differ on the API version: go-genai uses v1beta, the Node one v1.
-		r.POST(prefix+"/v1beta/models/{action}", s.auth(wire.Gemini, s.gemini))
-		r.POST(prefix+"/v1/models/{action}", s.auth(wire.Gemini, s.gemini))
+		post(prefix+"/v1beta/models/{action}", wire.Gemini, s.gemini)
+		post(prefix+"/v1/models/{action}", wire.Gemini, s.gemini)
 	}
 	return s.cors.Wrap(func(ctx *fasthttp.RequestCtx) {
 		s.setRequestID(ctx)
+		defer s.bodies.release(&ctx.Request.Header)
+		if !s.hosts.allows(ctx.Host()) {
+			s.reject(ctx, protocolForPath(ctx.Path()), wire.Permission, "Host "+strconv.Quote(capString(ctx.Host(), 100))+
+				" is not an allowed name for this proxy (server.allowed_hosts); a web page reaching a local port by DNS rebinding is refused")
+			return
+		}
 		r.Handler(ctx)
 	})
 }
@@ -222,9 +244,9 @@ func secrets(cfg *config.Config) []string {
 func (s *Server) auth(p wire.Protocol, h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		if keys := s.current().keys; keys.enabled() {
-			key := clientKey(ctx)
+			key := clientKey(ctx, p)
 			if len(key) == 0 {
-				s.reject(ctx, p, wire.Authentication, "missing API key: send it as 'Authorization: Bearer KEY', 'x-api-key', 'x-goog-api-key' or '?key='")
+				s.reject(ctx, p, wire.Authentication, missingKeyMessage)
 				return
 			}
 			c := keys.lookup(key)
@@ -240,8 +262,13 @@ func (s *Server) auth(p wire.Protocol, h fasthttp.RequestHandler) fasthttp.Reque
 
 // reject answers an error decided before any provider was involved.
 func (s *Server) reject(ctx *fasthttp.RequestCtx, p wire.Protocol, kind wire.Kind, msg string) {
+	s.rejectParam(ctx, p, kind, msg, "")
+}
+
+// rejectParam is reject naming the request field at fault.
+func (s *Server) rejectParam(ctx *fasthttp.RequestCtx, p wire.Protocol, kind wire.Kind, msg, param string) {
 	start := time.Now()
-	writeError(ctx, p, kind, msg, "")
+	writeError(ctx, p, kind, msg, param)
 	s.logDone(ctx, start, 0, p, "", "", false, nil)
 }
 
@@ -263,11 +290,13 @@ func (s *Server) panicked(ctx *fasthttp.RequestCtx, v any) {
 // parseError answers requests fasthttp could not read, in the protocol the
 // path suggests: a body over the limit is 413, anything else 400.
 func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
-	p := protocolForPath(ctx.Path())
+	defer s.bodies.release(&ctx.Request.Header)
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		writeError(ctx, p, wire.RequestTooLarge, fmt.Sprintf("request body exceeds %d bytes", s.cfg.Server.MaxBodyBytes), "")
+		// Also how admission refuses a body it will not read.
+		s.refuseBody(ctx)
 		return
 	}
+	p := protocolForPath(ctx.Path())
 	var sb *fasthttp.ErrSmallBuffer
 	if errors.As(err, &sb) {
 		ctx.SetStatusCode(fasthttp.StatusRequestHeaderFieldsTooLarge)

@@ -24,10 +24,10 @@ func TestHostileClients(t *testing.T) {
 		status int // the answer expected, in the API's error shape
 	}{
 		{name: "oversized-headers", status: http.StatusRequestHeaderFieldsTooLarge, send: func(c net.Conn) {
-			_, _ = io.WriteString(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 8<<10)+"\r\n\r\n")
+			_, _ = io.WriteString(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nX-Big: "+strings.Repeat("a", 8<<10)+"\r\n\r\n")
 		}},
 		{name: "slowloris-headers", status: http.StatusRequestTimeout, send: func(c net.Conn) {
-			for _, b := range []byte("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Slow: 1234567890") {
+			for _, b := range []byte("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1234567890") {
 				if _, err := c.Write([]byte{b}); err != nil {
 					return
 				}
@@ -35,7 +35,7 @@ func TestHostileClients(t *testing.T) {
 			}
 		}},
 		{name: "body-never-completes", status: http.StatusRequestTimeout, send: func(c net.Conn) {
-			_, _ = io.WriteString(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+testKey+
+			_, _ = io.WriteString(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "+testKey+
 				"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"model\":")
 			for range 100 {
 				if _, err := c.Write([]byte(" ")); err != nil {

@@ -156,6 +156,13 @@ func (p *Provider) nextKey() string {
 // Do sends the call upstream and returns once the answer's headers (and, for
 // non-stream answers, its body) have arrived.
 func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
+	if p.cfg.Protocol == wire.Gemini {
+		// The model goes into the URL, sent with the operator's key: a
+		// name that is not one model resource must never get there.
+		if _, ok := wire.GeminiModelPath(c.Model); !ok {
+			return nil, &providers.Error{Kind: wire.InvalidRequest, Err: fmt.Errorf("model %q cannot be sent to a Gemini upstream", c.Model)}
+		}
+	}
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	p.buildRequest(req, c)

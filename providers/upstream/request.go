@@ -58,8 +58,10 @@ func (p *Provider) buildRequest(req *fasthttp.Request, c *providers.Call) {
 			req.Header.Set("anthropic-version", p.cfg.AnthropicVersion)
 		}
 	case wire.Gemini:
-		b = append(b, "/models/"...)
-		b = append(b, c.Model...)
+		// Do refused a model that is not one model resource.
+		path, _ := wire.GeminiModelPath(c.Model)
+		b = append(b, '/')
+		b = append(b, path...)
 		switch {
 		case c.Op == providers.OpCountTokens:
 			b = append(b, ":countTokens"...)
@@ -73,6 +75,9 @@ func (p *Provider) buildRequest(req *fasthttp.Request, c *providers.Call) {
 			req.Header.Set("x-goog-api-key", key)
 		}
 	}
+	// The path is built from checked parts; fasthttp must not resolve
+	// anything in it.
+	uri.DisablePathNormalizing = true
 	uri.SetPathBytes(b)
 	req.SetBodyRaw(c.Body)
 }

@@ -52,6 +52,7 @@ const (
 	BadGateway                   // 502
 	Unavailable                  // 503
 	Timeout                      // 504
+	UnsupportedMediaType         // 415
 )
 
 // Status is the HTTP status a Kind is answered with.
@@ -69,6 +70,8 @@ func (k Kind) Status() int {
 		return 405
 	case RequestTooLarge:
 		return 413
+	case UnsupportedMediaType:
+		return 415
 	case RateLimited:
 		return 429
 	case BadGateway:
@@ -94,6 +97,8 @@ func KindForStatus(status int) Kind {
 		return MethodNotAllowed
 	case status == 413:
 		return RequestTooLarge
+	case status == 415:
+		return UnsupportedMediaType
 	case status == 429:
 		return RateLimited
 	case status == 502:
@@ -124,6 +129,8 @@ func (k Kind) openAI() (typ, code string) {
 		return "invalid_request_error", "method_not_allowed"
 	case RequestTooLarge:
 		return "invalid_request_error", "request_too_large"
+	case UnsupportedMediaType:
+		return "invalid_request_error", "unsupported_media_type"
 	case RateLimited:
 		return "rate_limit_error", "rate_limit_exceeded"
 	case BadGateway:
@@ -138,7 +145,7 @@ func (k Kind) openAI() (typ, code string) {
 
 func (k Kind) anthropic() string {
 	switch k {
-	case InvalidRequest, MethodNotAllowed:
+	case InvalidRequest, MethodNotAllowed, UnsupportedMediaType:
 		return "invalid_request_error"
 	case Authentication:
 		return "authentication_error"
@@ -160,7 +167,7 @@ func (k Kind) anthropic() string {
 
 func (k Kind) gemini() string {
 	switch k {
-	case InvalidRequest, RequestTooLarge:
+	case InvalidRequest, RequestTooLarge, UnsupportedMediaType:
 		return "INVALID_ARGUMENT"
 	case Authentication:
 		return "UNAUTHENTICATED"

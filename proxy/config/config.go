@@ -100,6 +100,29 @@ type Server struct {
 	// WriteTimeout bounds one write to a streaming client: a client that
 	// stops reading is cut after it, so it cannot hold an upstream stream.
 	WriteTimeout time.Duration `koanf:"write_timeout"`
+	// Limits bound what one request body may contain and what all bodies
+	// being read may take together.
+	Limits Limits `koanf:"limits"`
+	// AllowedHosts are names besides localhost, 127.0.0.1 and [::1] that
+	// clients may use in Host while the proxy listens on loopback (a name
+	// in /etc/hosts, say). Other names are refused: a web page that
+	// resolves its own name to 127.0.0.1 (DNS rebinding) sends it.
+	AllowedHosts []string `koanf:"allowed_hosts"`
+}
+
+// Limits bound the cost of request bodies.
+type Limits struct {
+	// MaxJSONValues bounds the JSON values (strings, numbers, objects, ...)
+	// in one body: a parsed body costs tens of bytes per value.
+	MaxJSONValues int `koanf:"max_json_values"`
+	// MaxJSONDepth bounds the nesting of objects and arrays.
+	MaxJSONDepth int `koanf:"max_json_depth"`
+	// MaxArrayItems bounds a top-level array (messages, contents, input, tools).
+	MaxArrayItems int `koanf:"max_array_items"`
+	// MaxInflightBodyBytes bounds the bytes of large bodies being read and
+	// handled at once (by their Content-Length); a request beyond it gets
+	// 503 with Retry-After before its body is read.
+	MaxInflightBodyBytes int64 `koanf:"max_inflight_body_bytes"`
 }
 
 // Log configures logging.
@@ -187,6 +210,12 @@ func Defaults() Config {
 			MaxEventBytes:   8 << 20,
 			MaxHeaderBytes:  4096,
 			WriteTimeout:    30 * time.Second,
+			Limits: Limits{
+				MaxJSONValues:        250_000,
+				MaxJSONDepth:         128,
+				MaxArrayItems:        10_000,
+				MaxInflightBodyBytes: 512 << 20,
+			},
 		},
 		Log:       Log{Level: "info", Format: "auto"},
 		PromptLog: PromptLog{Mode: "off", Path: "prompts.log", MaxBytes: 100 << 20, MaxFiles: 5},

@@ -38,6 +38,11 @@ func (c *Config) Validate() Problems {
 	if s.Host == "" {
 		add("server.host", "must not be empty")
 	}
+	if l := s.Limits; l.MaxJSONValues <= 0 || l.MaxJSONDepth <= 0 || l.MaxArrayItems <= 0 || l.MaxInflightBodyBytes <= 0 {
+		add("server.limits", "max_json_values, max_json_depth, max_array_items and max_inflight_body_bytes must be positive")
+	} else if l.MaxInflightBodyBytes < int64(s.MaxBodyBytes) {
+		add("server.limits.max_inflight_body_bytes", "must be at least server.max_body_bytes (%d), or no body of the largest size could be read", s.MaxBodyBytes)
+	}
 	if s.MaxBodyBytes <= 0 {
 		add("server.max_body_bytes", "must be positive, got %d", s.MaxBodyBytes)
 	}
