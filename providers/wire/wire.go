@@ -40,19 +40,19 @@ func (p Protocol) String() string {
 type Kind uint8
 
 const (
-	InvalidRequest   Kind = iota // 400
-	Authentication               // 401
-	Permission                   // 403
-	NotFound                     // 404 (unknown path)
-	ModelNotFound                // 404 (unknown model)
-	MethodNotAllowed             // 405
-	RequestTooLarge              // 413
-	RateLimited                  // 429
-	Internal                     // 500
-	BadGateway                   // 502
-	Unavailable                  // 503
-	Timeout                      // 504
-	UnsupportedMediaType         // 415
+	InvalidRequest       Kind = iota // 400
+	Authentication                   // 401
+	Permission                       // 403
+	NotFound                         // 404 (unknown path)
+	ModelNotFound                    // 404 (unknown model)
+	MethodNotAllowed                 // 405
+	RequestTooLarge                  // 413
+	RateLimited                      // 429
+	Internal                         // 500
+	BadGateway                       // 502
+	Unavailable                      // 503
+	Timeout                          // 504
+	UnsupportedMediaType             // 415
 )
 
 // Status is the HTTP status a Kind is answered with.
