@@ -113,9 +113,12 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		// fasthttp's own messages quote no request data: keys travel in
 		// headers and URLs.
 		SecureErrorLogMessage: true,
+		// No multipart parsing: the API takes JSON, and fasthttp would read
+		// a form (spilling files to disk) before any handler checks it.
+		DisablePreParseMultipartForm: true,
 		// Streams are long: a whole-response write deadline would cut them.
 		WriteTimeout: 0,
-		Logger:       zapPrinter{log},
+		Logger:       newZapPrinter(log),
 	}
 	if !run.keys.enabled() {
 		log.Warn("client authentication is OFF: server.api_keys is empty, anyone who can reach the port can use every provider")
@@ -344,9 +347,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // OpenConnections reports the client connections being served.
 func (s *Server) OpenConnections() int32 { return s.srv.GetOpenConnectionsCount() }
 
-// zapPrinter routes fasthttp's own messages into zap.
-type zapPrinter struct{ l *zap.Logger }
+// zapPrinter routes fasthttp's own messages into zap, at most one a second:
+// each is provoked by a client (a malformed request, a reset connection),
+// so without a bound a client could fill the log. The count of lines left
+// out goes with the next one.
+type zapPrinter struct {
+	l       *zap.Logger
+	mu      sync.Mutex
+	last    time.Time
+	dropped int
+}
 
-func (z zapPrinter) Printf(format string, args ...any) {
-	z.l.Warn("fasthttp", zap.String("message", fmt.Sprintf(format, args...)))
+func newZapPrinter(l *zap.Logger) *zapPrinter { return &zapPrinter{l: l} }
+
+func (z *zapPrinter) Printf(format string, args ...any) {
+	z.mu.Lock()
+	now := time.Now()
+	if now.Sub(z.last) < time.Second {
+		z.dropped++
+		z.mu.Unlock()
+		return
+	}
+	z.last = now
+	dropped := z.dropped
+	z.dropped = 0
+	z.mu.Unlock()
+	z.l.Warn("fasthttp", zap.String("message", fmt.Sprintf(format, args...)), zap.Int("suppressed_before", dropped))
 }
