@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"net"
 	"strconv"
@@ -249,7 +248,7 @@ func (s *Server) forward(x *exchange) {
 				}
 				if perr != nil {
 					err = perr
-				} else if isErrorEvent(&ev) {
+				} else if stream.IsErrorEvent(&ev) {
 					status = fasthttp.StatusBadGateway
 					err = errEarlyStreamError
 				}
@@ -315,7 +314,7 @@ func (s *Server) forward(x *exchange) {
 			if isTimeout(err) || errors.Is(err, retry.ErrFirstByteTimeout) {
 				lastKind = wire.Timeout
 			}
-			lastMsg = "upstream stream failed before its first event: " + err.Error()
+			lastMsg = "upstream stream failed before its first event: " + stream.Describe(err)
 		default:
 			last, lastRt, lastErr = res, rt, nil
 		}
@@ -486,20 +485,4 @@ func (s *Server) badUpstreamBody(x *exchange, err error) {
 		return
 	}
 	s.fail(x, wire.InvalidRequest, "request body: "+err.Error(), "", nil)
-}
-
-var (
-	eventError     = []byte("error")
-	responseFailed = []byte("response.failed")
-	errorObject    = []byte(`{"error"`)
-)
-
-// isErrorEvent reports whether a stream's first event is an upstream error:
-// "event: error" (Anthropic, Responses), "event: response.failed", or a
-// data payload that is an error object (OpenAI, Gemini).
-func isErrorEvent(ev *stream.Event) bool {
-	if bytes.Equal(ev.Name, eventError) || bytes.Equal(ev.Name, responseFailed) {
-		return true
-	}
-	return bytes.HasPrefix(bytes.TrimLeft(ev.Data, " \t"), errorObject)
 }

@@ -154,9 +154,10 @@ var errTotalTimeout = totalTimeout{}
 
 type totalTimeout struct{}
 
-func (totalTimeout) Error() string   { return "upstream exceeded its total timeout" }
-func (totalTimeout) Timeout() bool   { return true }
-func (totalTimeout) Temporary() bool { return false }
+func (totalTimeout) Error() string    { return "upstream exceeded its total timeout" }
+func (t totalTimeout) Public() string { return t.Error() }
+func (totalTimeout) Timeout() bool    { return true }
+func (totalTimeout) Temporary() bool  { return false }
 
 // expiring is an upstream stream under a total timeout: once the timer
 // closed it, its reads fail with errTotalTimeout rather than with whatever
@@ -252,6 +253,7 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 		Stop:         s.stop,
 		Conn:         ctx.Conn(),
 		WriteTimeout: x.run.cfg.Server.WriteTimeout,
+		Redact:       x.run.redactor.Bytes,
 		OnFinish: func(o stream.Outcome) {
 			out := streamOutcome(o.Err)
 			if kept.failed {

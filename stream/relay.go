@@ -51,6 +51,7 @@ type Relay struct {
 	onFinish  func(Outcome)
 	// classify maps an upstream read error to the error kind told to the client.
 	classify func(error) wire.Kind
+	redact   func(dst, b []byte) []byte
 	fixed    int64
 	flush    flusher
 
@@ -111,6 +112,11 @@ type Options struct {
 	// upstream stream open.
 	Conn         DeadlineSetter
 	WriteTimeout time.Duration
+	// Redact, if set, rewrites a chunk that holds an upstream error event
+	// (upstreams quote the key they rejected) or an error of the relay's
+	// own, appending the result to dst. Other chunks are model output and
+	// go as they came.
+	Redact func(dst, b []byte) []byte
 }
 
 // flusher is the server's buffered writer in fixed-length mode.
@@ -136,6 +142,7 @@ func NewRelay(upstream Upstream, tr Translator, o Options) *Relay {
 		heartbeat: o.Heartbeat,
 		onFinish:  o.OnFinish,
 		classify:  o.Classify,
+		redact:    o.Redact,
 		fixed:     o.FixedLength,
 	}
 	if r.fixed > 0 {
@@ -223,26 +230,39 @@ func (r *Relay) step() error {
 	start := r.src.r
 	r.out = r.out[:0]
 	var trErr error
+	errored := false
 	for r.src.Next(ev) {
 		r.outcome.Events++
+		errored = errored || IsErrorEvent(ev)
 		if r.out, trErr = r.tr.Event(r.out, ev); trErr != nil {
 			break
 		}
 	}
-	if readErr == io.EOF && trErr == nil && r.src.Rest(ev) {
-		r.outcome.Events++
-		r.out, trErr = r.tr.Event(r.out, ev)
+	end := r.src.r
+	if readErr == io.EOF && trErr == nil {
+		end = r.lastEvent(ev, &errored)
 	}
 	chunk := r.out
 	if r.tr.PassThrough() {
 		// Complete events sit contiguously in the buffer: forward them as they came.
-		chunk = r.src.buf[start:r.src.r]
+		chunk = r.src.buf[start:end]
+	}
+	if errored && r.redact != nil {
+		if r.fixed > 0 {
+			if red := r.redact(nil, chunk); len(red) != len(chunk) {
+				// A secret in a body of fixed length: withhold the rest,
+				// the short body tells the client it broke.
+				return ErrTruncated
+			}
+		} else {
+			chunk = r.redact(nil, chunk)
+		}
 	}
 	if r.fixed > 0 {
 		return r.stepFixed(chunk, readErr)
 	}
 	if trErr != nil {
-		fail := r.tr.Fail(nil, wire.BadGateway, "cannot translate upstream event: "+trErr.Error())
+		fail := r.failEvent(nil, wire.BadGateway, "cannot translate upstream event: "+trErr.Error())
 		if r.tr.PassThrough() {
 			chunk = append(append(make([]byte, 0, len(chunk)+len(fail)), chunk...), fail...)
 		} else {
@@ -277,10 +297,43 @@ func (r *Relay) step() error {
 	if errors.Is(readErr, ErrEventTooLarge) {
 		kind = wire.BadGateway
 	}
-	if err := r.write(r.tr.Fail(r.out[:0], kind, "upstream stream failed: "+readErr.Error())); err != nil {
+	if err := r.write(r.failEvent(r.out[:0], kind, "upstream stream failed: "+Describe(readErr))); err != nil {
 		return err
 	}
 	return readErr
+}
+
+// lastEvent handles the bytes an upstream left after its last complete
+// event when it ended: a last event that completes the stream (a
+// terminator sent without its blank line) is relayed; anything else is a
+// fragment of a cut event, dropped, since the error event that follows
+// says the stream broke. It returns where the pass-through chunk ends.
+func (r *Relay) lastEvent(ev *Event, errored *bool) int {
+	from := r.src.r
+	if !r.src.Rest(ev) {
+		return r.src.r
+	}
+	mark := len(r.out)
+	out, err := r.tr.Event(r.out, ev)
+	if err == nil && r.tr.Done() {
+		r.outcome.Events++
+		*errored = *errored || IsErrorEvent(ev)
+		r.out = out
+		return r.src.r
+	}
+	r.out = r.out[:mark]
+	r.src.synthetic = 0
+	return from
+}
+
+// failEvent is the client protocol's error event for a failure the relay
+// found, redacted like an upstream error.
+func (r *Relay) failEvent(dst []byte, kind wire.Kind, message string) []byte {
+	ev := r.tr.Fail(dst, kind, message)
+	if r.redact != nil {
+		ev = r.redact(nil, ev)
+	}
+	return ev
 }
 
 // stopped ends a stream the proxy is no longer willing to serve: with an
