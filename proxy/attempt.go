@@ -308,6 +308,9 @@ func (s *Server) forward(x *exchange) {
 				lastKind = pe.Kind
 			}
 			lastMsg = upstreamFailure(lastKind)
+			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+				lastMsg = "the upstream's answer is larger than its provider's max_response_bytes"
+			}
 		case rd != nil:
 			res.Release()
 			lastErr, lastKind = err, wire.BadGateway

@@ -254,3 +254,44 @@ func suChat(t *testing.T, hc *http.Client, base, model string, hdr map[string]st
 	}
 	return chatResult{status: resp.StatusCode, raw: b.String()}
 }
+
+// TestUpstreamAnswersAreBounded: a whole answer larger than the provider's
+// max_response_bytes fails as a bad gateway instead of being buffered, and
+// one that trickles on past max_response_time is cut.
+func TestUpstreamAnswersAreBounded(t *testing.T) {
+	big := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Header.Get("X-Test-Answer") == "trickle" {
+			for i := 0; i < 100; i++ {
+				if _, err := w.Write([]byte(" ")); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				time.Sleep(50 * time.Millisecond)
+			}
+			return
+		}
+		chunk := []byte(strings.Repeat("x", 1<<20))
+		for i := 0; i < 64; i++ {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	p := openaiProvider("big", big, "su-model")
+	p.MaxResponseBytes = 1 << 20
+	p.MaxResponseTime = 500 * time.Millisecond
+	cfg := baseConfig(p)
+	cfg.Retry = config.Retry{MaxAttempts: 1, PerTarget: 1, MaxTotal: 10 * time.Second}
+	_, url := startFaultProxy(t, cfg)
+	hc := httpClient(t)
+	r := suChat(t, hc, url, "su-model", nil)
+	if r.status != 502 || !strings.Contains(r.raw, "max_response_bytes") {
+		t.Fatalf("64 MiB answer: %d %.200s, want 502", r.status, r.raw)
+	}
+	start := time.Now()
+	r = suChat(t, hc, url, "su-model", map[string]string{"X-Test-Answer": "trickle"})
+	if r.status != 504 || time.Since(start) > 3*time.Second {
+		t.Fatalf("trickling answer: %d after %v: %.200s, want 504 within the bound", r.status, time.Since(start), r.raw)
+	}
+}

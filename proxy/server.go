@@ -156,6 +156,8 @@ func buildProvider(pc *config.Provider) (providers.Provider, error) {
 	return upstream.New(upstream.Config{
 		Headers:          headers,
 		ForwardHeaders:   pc.ForwardHeaders,
+		MaxResponseBytes: pc.MaxResponseBytes,
+		MaxResponseTime:  pc.MaxResponseTime,
 		Name:             pc.Name,
 		Protocol:         proto,
 		BaseURL:          pc.BaseURL,

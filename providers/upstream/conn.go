@@ -19,12 +19,17 @@ type timedConn struct {
 	// timer update on most reads at the cost of that much slack.
 	deadline time.Time
 	mode     bool // awaitingFirst when deadline was set
+	// whole is the deadline of the whole answer fasthttp was asked for
+	// (DoTimeout), zero when none: no read goes past it.
+	whole time.Time
 }
 
 // SetReadDeadline is called by fasthttp right before it reads a response:
-// the moment an answer starts being awaited.
-func (c *timedConn) SetReadDeadline(time.Time) error {
+// the moment an answer starts being awaited. t is the whole answer's
+// deadline, or zero.
+func (c *timedConn) SetReadDeadline(t time.Time) error {
 	c.awaitingFirst = true
+	c.whole = t
 	return nil
 }
 
@@ -33,8 +38,11 @@ func (c *timedConn) Read(p []byte) (int, error) {
 	if c.awaitingFirst {
 		d = c.firstByte
 	}
-	if d > 0 {
+	if d > 0 || !c.whole.IsZero() {
 		want := time.Now().Add(d)
+		if d <= 0 || (!c.whole.IsZero() && c.whole.Before(want)) {
+			want = c.whole
+		}
 		if c.mode != c.awaitingFirst || want.Sub(c.deadline) > d/16 {
 			if err := c.Conn.SetReadDeadline(want); err != nil {
 				return 0, err

@@ -35,6 +35,12 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxErrorBody bounds how much of an error body is read from a stream.
 	MaxErrorBody int
+	// MaxResponseBytes bounds a whole (non-stream) answer; a larger one
+	// fails as a bad gateway instead of being buffered (default 32 MiB).
+	MaxResponseBytes int
+	// MaxResponseTime bounds reading a whole answer, from sending the
+	// request: an upstream that trickles bytes forever is cut (default 15 min).
+	MaxResponseTime time.Duration
 	// AnthropicVersion is sent as anthropic-version when the client sent none.
 	AnthropicVersion string
 	// Headers are the operator's extra headers (name, value), sent on
@@ -80,6 +86,12 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.MaxErrorBody <= 0 {
 		cfg.MaxErrorBody = 64 << 10
 	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = 32 << 20
+	}
+	if cfg.MaxResponseTime <= 0 {
+		cfg.MaxResponseTime = 15 * time.Minute
+	}
 	if cfg.AnthropicVersion == "" {
 		cfg.AnthropicVersion = "2023-06-01"
 	}
@@ -116,6 +128,7 @@ func New(cfg Config) (*Provider, error) {
 		// dropping ours first avoids most write-on-closed races.
 		MaxIdleConnDuration:           30 * time.Second,
 		ReadBufferSize:                8192,
+		MaxResponseBodySize:           cfg.MaxResponseBytes,
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: false,
 		// A POST is retried only when the upstream closed a pooled
@@ -167,7 +180,12 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 	resp := fasthttp.AcquireResponse()
 	p.buildRequest(req, c)
 	resp.StreamBody = c.Stream
-	err := p.client.Do(req, resp)
+	var err error
+	if c.Stream {
+		err = p.client.Do(req, resp)
+	} else {
+		err = p.client.DoTimeout(req, resp, p.cfg.MaxResponseTime)
+	}
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
@@ -224,6 +242,8 @@ func classify(err error) wire.Kind {
 		return wire.Timeout
 	case errors.Is(err, fasthttp.ErrNoFreeConns):
 		return wire.Unavailable
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return wire.BadGateway
 	}
 	return wire.BadGateway
 }

@@ -175,6 +175,11 @@ type Provider struct {
 	// headers). Nothing else a client sends is forwarded but the version
 	// and beta headers of the upstream's own protocol.
 	ForwardHeaders []string `koanf:"forward_headers"`
+	// MaxResponseBytes bounds a whole (non-stream) upstream answer; a
+	// larger one is answered 502 instead of being buffered. 0: 32 MiB.
+	MaxResponseBytes int `koanf:"max_response_bytes"`
+	// MaxResponseTime bounds reading a whole answer. 0: 15 min.
+	MaxResponseTime time.Duration `koanf:"max_response_time"`
 }
 
 // Mock configures the built-in mock provider's answer.

@@ -121,6 +121,9 @@ func (c *Config) Validate() Problems {
 				add(fmt.Sprintf("%s.models[%d]", key, j), "empty model name")
 			}
 		}
+		if p.MaxResponseBytes < 0 || p.MaxResponseTime < 0 {
+			add(key+".max_response_bytes", "max_response_bytes and max_response_time must not be negative")
+		}
 		if p.MaxConns < 0 {
 			add(key+".max_conns", "must not be negative")
 		}
