@@ -79,6 +79,15 @@ type keyring struct {
 	clients []*client
 }
 
+// clientKeys is the keyring of a configuration: empty (everyone may
+// call) only when server.auth is off.
+func clientKeys(cfg *config.Config) *keyring {
+	if cfg.Server.Auth == "off" {
+		return &keyring{}
+	}
+	return newKeyring(cfg.Server.APIKeys, cfg.Clients)
+}
+
 func newKeyring(apiKeys []string, named []config.Client) *keyring {
 	k := &keyring{}
 	for _, s := range apiKeys {

@@ -121,7 +121,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		Logger:       newZapPrinter(log),
 	}
 	if !run.keys.enabled() {
-		log.Warn("client authentication is OFF: server.api_keys is empty, anyone who can reach the port can use every provider")
+		log.Warn("client authentication is OFF (server.auth: off): anyone who can reach the port can use every provider")
 	}
 	return s, nil
 }

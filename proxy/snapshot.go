@@ -71,7 +71,7 @@ type upState struct {
 func newRuntime(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snapshot) (*snapshot, error) {
 	rt := &snapshot{
 		cfg:       cfg,
-		keys:      newKeyring(cfg.Server.APIKeys, cfg.Clients),
+		keys:      clientKeys(cfg),
 		aliases:   cfg.Aliases,
 		redactor:  redact.New(secrets(cfg)),
 		ups:       map[string]*upState{},

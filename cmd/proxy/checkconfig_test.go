@@ -48,6 +48,7 @@ providers:
 		{
 			name: "bad",
 			args: []string{"check-config", write("bad.yaml", `
+server: {api_keys: [own-key]}
 log: {level: loud}
 providers:
   - {name: a, type: openai, base_url: "ftp://x", api_keys: [k], models: [m]}

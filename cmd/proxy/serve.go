@@ -43,6 +43,9 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer flush()
+	if fs.Changed("api-keys") {
+		log.Warn("client keys given with --api-keys are visible to every local user in /proc/PID/cmdline (and in pprof's cmdline); prefer PROXY_SERVER_API_KEYS or the config file")
+	}
 	// Every signal handler is in place before the port opens and before
 	// READY=1: systemd sends SIGHUP for a reload as soon as it sees READY,
 	// and a SIGHUP with no handler kills the process.

@@ -68,9 +68,14 @@ type CORS struct {
 type Server struct {
 	Host string `koanf:"host"`
 	Port int    `koanf:"port"`
-	// APIKeys are the keys clients must present; empty turns auth off.
-	APIKeys      []string `koanf:"api_keys"`
-	MaxBodyBytes int      `koanf:"max_body_bytes"`
+	// APIKeys are the keys clients must present.
+	APIKeys []string `koanf:"api_keys"`
+	// Auth is "on" (the default: clients need a key from api_keys or
+	// clients) or "off". Off must be said: an empty api_keys alone (an
+	// unset variable in PROXY_SERVER_API_KEYS=$KEY) is an error, not an
+	// open proxy.
+	Auth         string `koanf:"auth"`
+	MaxBodyBytes int    `koanf:"max_body_bytes"`
 	// ShutdownGrace is how long in-flight requests and streams may run on
 	// after SIGINT/SIGTERM.
 	ShutdownGrace time.Duration `koanf:"shutdown_grace"`
@@ -199,6 +204,11 @@ const (
 	TypeOpenAIResponses = "openai-responses"
 )
 
+// ExampleKey is the client key the shipped configuration uses, so that
+// `make run` works with no set-up. It is refused as soon as a real provider
+// is enabled: everyone knows it.
+const ExampleKey = "123456"
+
 // Defaults returns the built-in configuration: the mock provider on
 // 127.0.0.1:3000, so the proxy chats with no file and no keys.
 func Defaults() Config {
@@ -206,7 +216,8 @@ func Defaults() Config {
 		Server: Server{
 			Host:            "127.0.0.1",
 			Port:            3000,
-			APIKeys:         []string{"123456"},
+			APIKeys:         []string{ExampleKey},
+			Auth:            "on",
 			MaxBodyBytes:    10 << 20,
 			ShutdownGrace:   30 * time.Second,
 			ReadTimeout:     30 * time.Second,

@@ -40,10 +40,12 @@ func Load(src Source) (*Config, error) {
 		}
 	}
 	var extras *fileExtras
+	var strict Problems
 	if src.Path != "" {
 		if _, err := os.Stat(src.Path); err == nil || src.Required || !errors.Is(err, fs.ErrNotExist) {
 			m, ex, err := readFile(src.Path)
 			if err == nil {
+				strict = checkKeys(m)
 				err = k.Load(m, nil)
 			}
 			if err != nil {
@@ -52,9 +54,10 @@ func Load(src Source) (*Config, error) {
 			extras = ex
 		}
 	}
+	var unknownEnv []string
 	if err := k.Load(env.Provider(".", env.Opt{
 		Prefix:        EnvPrefix,
-		TransformFunc: envKeyMapper(k),
+		TransformFunc: envKeyMapper(k, &unknownEnv),
 		EnvironFunc:   func() []string { return src.Environ },
 	}), nil); err != nil {
 		return nil, fmt.Errorf("loading environment: %w", err)
@@ -63,6 +66,9 @@ func Load(src Source) (*Config, error) {
 		if err := k.Load(posflag.ProviderWithFlag(src.Flags, ".", k, flagKey(src.Flags)), nil); err != nil {
 			return nil, fmt.Errorf("loading flags: %w", err)
 		}
+	}
+	for _, name := range unknownEnv {
+		strict = append(strict, Problem{Key: name, Message: "unknown environment variable" + envSuggestion(k, name)})
 	}
 	var cfg Config
 	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
@@ -85,7 +91,7 @@ func Load(src Source) (*Config, error) {
 	for i := range cfg.Providers {
 		providerDefaults(&cfg.Providers[i])
 	}
-	p := cfg.Validate()
+	p := append(strict, cfg.Validate()...)
 	if extras != nil {
 		p = append(extras.problems, p...)
 	}
@@ -98,18 +104,14 @@ func Load(src Source) (*Config, error) {
 // envKeyMapper maps PROXY_SERVER_MAX_BODY_BYTES to server.max_body_bytes by
 // matching against the known scalar keys, so that keys containing
 // underscores need no special delimiter. Lists take comma-separated values.
-// Unknown variables are ignored.
-func envKeyMapper(k *koanf.Koanf) func(string, string) (string, any) {
-	known := map[string]string{}
-	for _, key := range k.Keys() {
-		if strings.HasPrefix(key, "providers") {
-			continue
-		}
-		known[strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] = key
-	}
+// Unknown PROXY_* variables are collected in unknown: a misspelt variable
+// must not be ignored silently.
+func envKeyMapper(k *koanf.Koanf, unknown *[]string) func(string, string) (string, any) {
+	known := envNames(k)
 	return func(name, value string) (string, any) {
 		key, ok := known[strings.TrimPrefix(name, EnvPrefix)]
 		if !ok {
+			*unknown = append(*unknown, name)
 			return "", nil
 		}
 		if _, isList := k.Get(key).([]any); isList {
@@ -120,6 +122,31 @@ func envKeyMapper(k *koanf.Koanf) func(string, string) (string, any) {
 		}
 		return key, value
 	}
+}
+
+// envNames maps the environment form of every scalar key (SERVER_PORT) to
+// the key (server.port).
+func envNames(k *koanf.Koanf) map[string]string {
+	known := map[string]string{}
+	for _, key := range k.Keys() {
+		if strings.HasPrefix(key, "providers") {
+			continue
+		}
+		known[strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] = key
+	}
+	return known
+}
+
+// envSuggestion names the variable closest to an unknown one.
+func envSuggestion(k *koanf.Koanf, name string) string {
+	var names []string
+	for n := range envNames(k) {
+		names = append(names, strings.ToLower(n))
+	}
+	if near := nearest(strings.TrimPrefix(name, EnvPrefix), names); near != "" {
+		return "; did you mean " + EnvPrefix + strings.ToUpper(near) + "?"
+	}
+	return " (providers are configured in the file)"
 }
 
 // flatten lists the scalar and list leaves of a configuration struct under

@@ -60,7 +60,7 @@ log:
 		{name: "defaults", noFlags: true, port: 3000, keys: []string{"123456"}, level: "info", heartbeat: 500 * time.Millisecond, maxBody: 10 << 20},
 		{name: "file", file: file, noFlags: true, port: 4000, keys: []string{"file-key"}, level: "warn", heartbeat: 3 * time.Second, maxBody: 10 << 20},
 		{name: "env-over-file", file: file, noFlags: true,
-			env:  []string{"PROXY_SERVER_PORT=5000", "PROXY_SERVER_API_KEYS=env-a, env-b", "PROXY_SERVER_STREAM_HEARTBEAT=2s", "PROXY_SERVER_MAX_BODY_BYTES=1234", "PROXY_UNKNOWN_THING=1", "OTHER=2"},
+			env:  []string{"PROXY_SERVER_PORT=5000", "PROXY_SERVER_API_KEYS=env-a, env-b", "PROXY_SERVER_STREAM_HEARTBEAT=2s", "PROXY_SERVER_MAX_BODY_BYTES=1234", "OTHER=2"},
 			port: 5000, keys: []string{"env-a", "env-b"}, level: "warn", heartbeat: 2 * time.Second, maxBody: 1234},
 		{name: "env-over-defaults", env: []string{"PROXY_LOG_LEVEL=debug"}, noFlags: true, port: 3000, keys: []string{"123456"}, level: "debug", heartbeat: 500 * time.Millisecond, maxBody: 10 << 20},
 		{name: "flags-over-env", file: file,
@@ -193,11 +193,13 @@ providers:
   - {name: a, models: [m]}
 `, keys: []string{"providers[0].type"}},
 		{name: "bad-base-url", yaml: `
+server: {api_keys: [own-key]}
 providers:
   - {name: a, type: openai, base_url: "ftp://example.com/v1", api_keys: [k], models: [m]}
   - {name: b, type: claude, base_url: "not a url", api_keys: [k], models: [m]}
 `, keys: []string{"providers[0].base_url", "providers[1].base_url"}},
 		{name: "no-models", yaml: `
+server: {api_keys: [own-key]}
 providers:
   - {name: a, type: openai, api_keys: [k]}
   - {name: b, type: mock, models: [""]}
@@ -213,8 +215,9 @@ providers:
 `, keys: []string{"providers[0].name", "providers[1].name", "providers[2].name"}},
 		{name: "server", yaml: `
 server: {port: 70000, max_body_bytes: 0, max_event_bytes: 10, stream_heartbeat: -1s, api_keys: ["${UNSET}"]}
-`, keys: []string{"server.port", "server.max_body_bytes", "server.max_event_bytes", "server.stream_heartbeat", "server.api_keys[0]"}},
+`, keys: []string{"server.port", "server.max_body_bytes", "server.max_event_bytes", "server.stream_heartbeat", "server.api_keys[0]", "server.api_keys"}},
 		{name: "negative-timeouts", yaml: `
+server: {api_keys: [own-key]}
 providers:
   - {name: a, type: openai, api_keys: [k], models: [m], first_byte_timeout: -1s, max_conns: -1}
 `, keys: []string{"providers[0].first_byte_timeout", "providers[0].max_conns"}},
@@ -255,6 +258,7 @@ log: {level: info}
 // leaves them out.
 func TestProviderDefaults(t *testing.T) {
 	c, err := Load(Source{Path: writeFile(t, `
+server: {api_keys: [own-key]}
 providers:
   - {name: o, type: openai, api_keys: [k], models: ["*"]}
   - {name: c, type: claude, api_keys: [k], models: [m], first_byte_timeout: 5s}

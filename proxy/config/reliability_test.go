@@ -14,6 +14,7 @@ import (
 func TestReliabilitySettings(t *testing.T) {
 	path := writeFile(t, `
 server:
+  api_keys: [own-key]
   max_concurrent_requests: 100
   max_concurrent_streams: 50
 retry:

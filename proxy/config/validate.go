@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 )
@@ -42,6 +43,24 @@ func (c *Config) Validate() Problems {
 		add("server.limits", "max_json_values, max_json_depth, max_array_items and max_inflight_body_bytes must be positive")
 	} else if l.MaxInflightBodyBytes < int64(s.MaxBodyBytes) {
 		add("server.limits.max_inflight_body_bytes", "must be at least server.max_body_bytes (%d), or no body of the largest size could be read", s.MaxBodyBytes)
+	}
+	switch s.Auth {
+	case "on":
+		if len(nonEmpty(s.APIKeys)) == 0 && len(c.Clients) == 0 {
+			add("server.api_keys", "no client key is set: set one (PROXY_SERVER_API_KEYS, the file or --api-keys), or say server.auth: off to run without authentication")
+		}
+	case "off":
+	default:
+		add("server.auth", "must be on or off, got %q", s.Auth)
+	}
+	if s.Auth != "off" && c.usesExampleKey() {
+		if name := c.realProvider(); name != "" {
+			add("server.api_keys", "the example client key %s is still set while provider %q (a real upstream) is enabled; "+
+				"anyone who read the README could spend its keys: set your own, e.g. PROXY_SERVER_API_KEYS=$(openssl rand -hex 24)", ExampleKey, name)
+		}
+	}
+	if s.AdminAddr != "" && !loopbackAddr(s.AdminAddr) {
+		add("server.admin_addr", "%q is not a loopback address: pprof shows memory, goroutines and the command line; keep it on 127.0.0.1 or [::1] and reach it through SSH", s.AdminAddr)
 	}
 	if s.MaxBodyBytes <= 0 {
 		add("server.max_body_bytes", "must be positive, got %d", s.MaxBodyBytes)
@@ -212,4 +231,52 @@ func badOperatorHeader(name, value string) string {
 		return "set by the proxy itself (keys go in api_keys)"
 	}
 	return ""
+}
+
+func nonEmpty(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		if k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// usesExampleKey reports whether a client key is still the README's example.
+func (c *Config) usesExampleKey() bool {
+	for _, k := range c.Server.APIKeys {
+		if k == ExampleKey {
+			return true
+		}
+	}
+	for _, cl := range c.Clients {
+		if cl.Key == ExampleKey {
+			return true
+		}
+	}
+	return false
+}
+
+// realProvider names an enabled provider that is not the mock, or "".
+func (c *Config) realProvider() string {
+	for _, p := range c.Providers {
+		if p.Type != TypeMock && p.HasKeys() {
+			return p.Name
+		}
+	}
+	return ""
+}
+
+// loopbackAddr reports whether host:port names a loopback address.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
