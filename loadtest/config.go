@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -82,6 +83,9 @@ type Config struct {
 }
 
 // parseConfig reads the flags of `proxy loadtest`.
+// errUsagePrinted is a flag mistake already reported with the usage.
+var errUsagePrinted = errors.New("usage printed")
+
 func parseConfig(args []string, out io.Writer) (*Config, error) {
 	fs := pflag.NewFlagSet("loadtest", pflag.ContinueOnError)
 	fs.SetOutput(out)
@@ -114,6 +118,12 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	mockDelay := fs.Duration("mock-chunk-delay", 0, "embedded mode: delay between streamed chunks")
 	mockLatency := fs.Duration("mock-latency", 0, "embedded mode: delay before the answer starts")
 	if err := fs.Parse(args); err != nil {
+		if !errors.Is(err, pflag.ErrHelp) {
+			// Say what was wrong first, then how to say it right.
+			fmt.Fprintf(out, "loadtest: %v\n\nusage: proxy loadtest [--tier light|moderate|heavy|stress] [flags]\n\nflags:\n", err)
+			fs.PrintDefaults()
+			return nil, errUsagePrinted
+		}
 		return nil, err
 	}
 	if fs.NArg() > 0 {

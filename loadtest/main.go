@@ -27,6 +27,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, embed Em
 	if errors.Is(err, pflag.ErrHelp) {
 		return ExitOK
 	}
+	if errors.Is(err, errUsagePrinted) {
+		return ExitUsage
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
 		return ExitUsage

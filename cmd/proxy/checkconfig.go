@@ -12,8 +12,13 @@ import (
 // checkConfig validates a configuration file as `serve` would load it and
 // prints every problem with its key path.
 func checkConfig(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stderr, "usage: proxy check-config FILE")
+	const usage = "usage: proxy check-config FILE\n\nValidates FILE (with the PROXY_* environment) as serve would load it and\nprints every problem with its key path. Exit status 0: valid, 1: problems, 2: usage.\n"
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if len(args) != 1 {
+		fmt.Fprintf(stderr, "proxy check-config: want exactly one FILE, got %d arguments\n\n%s", len(args), usage)
 		return 2
 	}
 	cfg, err := config.Load(config.Source{Path: args[0], Required: true, Environ: os.Environ()})

@@ -25,16 +25,24 @@ func main() {
 // run dispatches a subcommand and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
+	if len(args) > 0 {
+		switch args[0] {
+		case "--version", "-version":
+			args[0] = "version"
+		case "--help", "-h", "-help":
+			args[0] = "help"
+		}
+	}
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
 	case "serve":
-		return serve(args, stderr)
+		return serve(args, stdout, stderr)
 	case "check-config":
 		return checkConfig(args, stdout, stderr)
 	case "mock-upstream":
-		return mockUpstream(args, stderr)
+		return mockUpstream(args, stdout, stderr)
 	case "loadtest":
 		return loadTest(args, stdout, stderr)
 	case "version":
@@ -55,15 +63,29 @@ commands:
   check-config    validate a configuration file and list every problem
   mock-upstream   run the standalone mock upstream (OpenAI, Anthropic and Gemini APIs)
   loadtest        load-test the proxy (embedded) or any endpoint (--target URL)
-  version         print the version
+  version         print the version (also --version)
 Run 'proxy <command> --help' for a command's flags.
 `
 
-// helpOrUsageError is the exit code after a flag parse error: 0 when help
-// was asked for (pflag printed it), 2 for a usage error.
-func helpOrUsageError(err error) int {
-	if errors.Is(err, pflag.ErrHelp) {
-		return 0
+// parseFlags parses a command's flags. On --help it prints the usage to
+// stdout and returns 0; on a mistake it says what was wrong, then the
+// usage, on stderr and returns 2; otherwise it returns -1 (go on).
+func parseFlags(fs *pflag.FlagSet, args []string, usageLine string, stdout, stderr io.Writer) int {
+	fs.SetOutput(io.Discard) // pflag would print half of it, to one stream
+	err := fs.Parse(args)
+	printUsage := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: %s\n\nflags:\n", usageLine)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
 	}
-	return 2
+	switch {
+	case errors.Is(err, pflag.ErrHelp):
+		printUsage(stdout)
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "proxy %s: %v\n\n", fs.Name(), err)
+		printUsage(stderr)
+		return 2
+	}
+	return -1
 }

@@ -16,9 +16,8 @@ import (
 
 // mockUpstream runs the standalone mock upstream, which speaks the OpenAI
 // Chat and Responses, Anthropic Messages and Gemini APIs.
-func mockUpstream(args []string, stderr io.Writer) int {
+func mockUpstream(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("mock-upstream", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:9001", "listen address")
 	tokens := fs.Int("tokens", 20, "answer length in tokens (one stream chunk each)")
 	delay := fs.Duration("delay", 0, "delay between stream chunks")
@@ -26,8 +25,8 @@ func mockUpstream(args []string, stderr io.Writer) int {
 	errStatus := fs.Int("error-status", 500, "status of injected errors")
 	stall := fs.Duration("stall", 0, "wait before answering each chat request")
 	models := fs.StringSlice("models", []string{"mock-gpt"}, "models listed by GET /v1/models")
-	if err := fs.Parse(args); err != nil {
-		return helpOrUsageError(err)
+	if code := parseFlags(fs, args, "proxy mock-upstream [--addr HOST:PORT] [flags]", stdout, stderr); code >= 0 {
+		return code
 	}
 	if *errRate < 0 || *errRate > 1 {
 		fmt.Fprintln(stderr, "mock-upstream: --error-rate must be between 0 and 1")

@@ -19,13 +19,17 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-func serve(args []string, stderr io.Writer) int {
+func serve(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
 	path := fs.StringP("config", "c", "config.yaml", "configuration file (optional when the default path is missing)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	config.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return helpOrUsageError(err)
+	if code := parseFlags(fs, args, "proxy [serve] [--config FILE] [flags]", stdout, stderr); code >= 0 {
+		return code
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "proxy", version())
+		return 0
 	}
 	cfg, err := config.Load(config.Source{
 		Path:     *path,
