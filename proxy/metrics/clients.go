@@ -35,7 +35,7 @@ func (s *Set) ClientRequest(client string, status int) {
 	c, ok := s.clients.series.load(k)
 	if !ok {
 		c = s.clients.series.loadOrCreate(k, func() *vm.Counter {
-			return s.vm.GetOrCreateCounter("proxy_client_requests_total{" +
+			return s.vm.GetOrCreateCounter(nameClientRequests + "{" +
 				labels("client", name, "status", statusLabel(k.status)) + "}")
 		})
 	}

@@ -36,6 +36,7 @@
 package metrics
 
 import (
+	"bytes"
 	"io"
 	"sync/atomic"
 
@@ -44,20 +45,21 @@ import (
 
 // Metric names.
 const (
-	nameRequests      = "proxy_requests_total"
-	nameDuration      = "proxy_request_duration_seconds"
-	nameUpstream      = "proxy_upstream_duration_seconds"
-	nameOverhead      = "proxy_overhead_duration_seconds"
-	nameTTFT          = "proxy_ttft_seconds"
-	nameBytesIn       = "proxy_request_bytes_total"
-	nameBytesOut      = "proxy_response_bytes_total"
-	nameTokens        = "proxy_tokens_total"
-	nameActiveStreams = "proxy_active_streams"
-	namePool          = "proxy_upstream_pool_connections"
-	nameRetries       = "proxy_retries_total"
-	nameCooldowns     = "proxy_cooldowns_total"
-	nameFailovers     = "proxy_failovers_total"
-	nameBreaker       = "proxy_breaker_state"
+	nameRequests       = "proxy_requests_total"
+	nameDuration       = "proxy_request_duration_seconds"
+	nameUpstream       = "proxy_upstream_duration_seconds"
+	nameOverhead       = "proxy_overhead_duration_seconds"
+	nameTTFT           = "proxy_ttft_seconds"
+	nameBytesIn        = "proxy_request_bytes_total"
+	nameBytesOut       = "proxy_response_bytes_total"
+	nameTokens         = "proxy_tokens_total"
+	nameActiveStreams  = "proxy_active_streams"
+	namePool           = "proxy_upstream_pool_connections"
+	nameRetries        = "proxy_retries_total"
+	nameCooldowns      = "proxy_cooldowns_total"
+	nameFailovers      = "proxy_failovers_total"
+	nameBreaker        = "proxy_breaker_state"
+	nameClientRequests = "proxy_client_requests_total"
 )
 
 // Breaker states for SetBreakerState.
@@ -125,7 +127,9 @@ func (s *Set) SetLabels(providers, models []string) {
 
 // WritePrometheus writes every series in Prometheus text format.
 func (s *Set) WritePrometheus(w io.Writer) {
-	s.vm.WritePrometheus(w)
+	var buf bytes.Buffer
+	s.vm.WritePrometheus(&buf)
+	_, _ = w.Write(annotate(make([]byte, 0, buf.Len()+4096), buf.Bytes()))
 	if s.process {
 		vm.WriteProcessMetrics(w)
 	}

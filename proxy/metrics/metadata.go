@@ -1,0 +1,63 @@
+package metrics
+
+import (
+	"bytes"
+)
+
+// family is the metadata Prometheus wants before a family's first sample.
+type family struct{ typ, help string }
+
+// families describes every counter and gauge this package exports (the
+// histograms write their own metadata). Without it scrapers read them as
+// untyped, and `promtool check metrics` complains for each.
+var families = map[string]family{
+	nameRequests:       {"counter", "Requests answered, by ingress protocol, provider, model and HTTP status."},
+	nameBytesIn:        {"counter", "Bytes of client request bodies."},
+	nameBytesOut:       {"counter", "Bytes sent to clients."},
+	nameTokens:         {"counter", "Tokens reported by upstream usage, by provider, model and direction."},
+	nameActiveStreams:  {"gauge", "Streaming answers being relayed now."},
+	namePool:           {"gauge", "Upstream connections in use and requests waiting for one, by provider."},
+	nameRetries:        {"counter", "Upstream attempts after the first, by provider."},
+	nameCooldowns:      {"counter", "Keys put in cooldown after a 429, by provider."},
+	nameFailovers:      {"counter", "Requests that moved from one provider to another."},
+	nameBreaker:        {"gauge", "Circuit breaker state by provider: 0 closed, 1 half-open, 2 open."},
+	nameClientRequests: {"counter", "Requests by named client and HTTP status."},
+}
+
+// annotate copies the exposition in src to dst, writing # HELP and # TYPE
+// before the first sample of each family in families that has none yet.
+func annotate(dst, src []byte) []byte {
+	seen := map[string]bool{}
+	for len(src) > 0 {
+		line := src
+		if i := bytes.IndexByte(src, '\n'); i >= 0 {
+			line, src = src[:i+1], src[i+1:]
+		} else {
+			src = nil
+		}
+		if bytes.HasPrefix(line, []byte("# TYPE ")) {
+			if f := bytes.Fields(line); len(f) >= 3 {
+				seen[string(f[2])] = true
+			}
+		} else if len(line) > 0 && line[0] != '#' {
+			name := line
+			if i := bytes.IndexAny(line, "{ "); i >= 0 {
+				name = line[:i]
+			}
+			if f, ok := families[string(name)]; ok && !seen[string(name)] {
+				seen[string(name)] = true
+				dst = append(dst, "# HELP "...)
+				dst = append(dst, name...)
+				dst = append(dst, ' ')
+				dst = append(dst, f.help...)
+				dst = append(dst, "\n# TYPE "...)
+				dst = append(dst, name...)
+				dst = append(dst, ' ')
+				dst = append(dst, f.typ...)
+				dst = append(dst, '\n')
+			}
+		}
+		dst = append(dst, line...)
+	}
+	return dst
+}
