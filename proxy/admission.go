@@ -84,13 +84,6 @@ func (b *bodyBudget) holds(h *fasthttp.RequestHeader) int64 {
 	return b.held[h]
 }
 
-// inUse reports the bytes reserved now.
-func (b *bodyBudget) inUse() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.used
-}
-
 // Marks in the budget's map say why admission refused a request, for the
 // answer parseError gives once fasthttp has refused the body.
 const (

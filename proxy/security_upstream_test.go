@@ -17,10 +17,10 @@ import (
 // about the key) and a revoked key (invalid_api_key). It records which key
 // each request carried and which client headers reached it.
 type suVendor struct {
-	mu      sync.Mutex
-	keys    []string
-	leaked  []string
-	stallMs time.Duration
+	mu     sync.Mutex
+	keys   []string
+	leaked []string
+	stall  time.Duration
 }
 
 const suRevoked = "su-revoked-key"
@@ -52,7 +52,7 @@ func (v *suVendor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(401)
 		_, _ = w.Write([]byte(`{"error":{"message":"You have insufficient permissions for this operation. Missing scopes: model.request.","type":"invalid_request_error","code":null}}`))
 	case strings.Contains(string(body[:n]), `"model":"su-slow"`):
-		time.Sleep(v.stallMs)
+		time.Sleep(v.stall)
 		fallthrough
 	default:
 		_, _ = w.Write([]byte(`{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`))
@@ -208,7 +208,7 @@ func TestPoolReachesTheGoodKey(t *testing.T) {
 // the first-byte timeout are the client's choice of a long answer; they
 // must not open the provider's breaker for everyone else.
 func TestLongGenerationsDoNotOpenTheBreaker(t *testing.T) {
-	v := &suVendor{stallMs: 400 * time.Millisecond}
+	v := &suVendor{stall: 400 * time.Millisecond}
 	base := startUpstream(t, v)
 	cfg := suConfig(base, "su-k1")
 	p := &cfg.Providers[0]

@@ -11,7 +11,7 @@ import (
 )
 
 // fixtures returns every input fixture whose name contains kind.
-func fixtures(f *testing.F, kind string) map[string][]byte {
+func fixtures(f testing.TB, kind string) map[string][]byte {
 	f.Helper()
 	out := map[string][]byte{}
 	ents, err := os.ReadDir(filepath.Join("testdata", "in"))

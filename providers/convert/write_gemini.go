@@ -217,7 +217,7 @@ func appendGeminiResult(dst []byte, p *part) []byte {
 			}
 		}
 	}
-	if raw != nil && len(raw) > 0 && raw[0] == '{' {
+	if len(raw) > 0 && raw[0] == '{' {
 		return append(dst, raw...)
 	}
 	key := `{"result":`
