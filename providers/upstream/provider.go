@@ -99,7 +99,7 @@ func New(cfg Config) (*Provider, error) {
 		cfg:      cfg,
 		scheme:   u.Scheme,
 		host:     u.Host,
-		basePath: strings.TrimSuffix(u.Path, "/"),
+		basePath: apiPath(cfg.Protocol, u.Path),
 		keys:     cfg.Keys,
 	}
 	dialer := &fasthttp.TCPDialer{Concurrency: 0, DNSCacheDuration: time.Minute}
@@ -138,6 +138,22 @@ func New(cfg Config) (*Provider, error) {
 		},
 	}
 	return p, nil
+}
+
+// apiPath is the path under which the protocol's endpoints live. A base URL
+// with no path is taken in the SDKs' convention (ANTHROPIC_BASE_URL and
+// Google's base URL name only the host) and gets the API version; a base URL
+// with a path (https://api.openai.com/v1, https://example.com/openai/v1) is
+// used as it is.
+func apiPath(p wire.Protocol, path string) string {
+	path = strings.TrimSuffix(path, "/")
+	if path != "" {
+		return path
+	}
+	if p == wire.Gemini {
+		return "/v1beta"
+	}
+	return "/v1"
 }
 
 func (p *Provider) Name() string            { return p.cfg.Name }

@@ -209,3 +209,29 @@ func TestNewRejectsBadBaseURL(t *testing.T) {
 		}
 	}
 }
+
+// TestBaseURLConventions: a base URL may name only the host, as the
+// vendors' SDKs spell it, or include the API version path.
+func TestBaseURLConventions(t *testing.T) {
+	tests := []struct {
+		proto     wire.Protocol
+		base, uri string
+	}{
+		{wire.Anthropic, "https://api.anthropic.com", "https://api.anthropic.com/v1/messages"},
+		{wire.Anthropic, "https://api.anthropic.com/", "https://api.anthropic.com/v1/messages"},
+		{wire.Anthropic, "https://api.anthropic.com/v1", "https://api.anthropic.com/v1/messages"},
+		{wire.Gemini, "https://generativelanguage.googleapis.com", "https://generativelanguage.googleapis.com/v1beta/models/g:generateContent"},
+		{wire.Gemini, "https://generativelanguage.googleapis.com/v1beta", "https://generativelanguage.googleapis.com/v1beta/models/g:generateContent"},
+		{wire.OpenAIChat, "https://api.openai.com", "https://api.openai.com/v1/chat/completions"},
+		{wire.OpenAIChat, "https://api.openai.com/v1/", "https://api.openai.com/v1/chat/completions"},
+		{wire.OpenAIResponses, "https://gw.example.com/openai/v1", "https://gw.example.com/openai/v1/responses"},
+	}
+	for _, tc := range tests {
+		p := newProvider(t, tc.proto, tc.base, "k")
+		var req fasthttp.Request
+		p.buildRequest(&req, &providers.Call{Model: "g"})
+		if got := req.URI().String(); got != tc.uri {
+			t.Errorf("%v %s: %s, want %s", tc.proto, tc.base, got, tc.uri)
+		}
+	}
+}
