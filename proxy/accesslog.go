@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/llmproxy/proxy/providers/wire"
@@ -31,14 +33,38 @@ func (s *Server) logDone(ctx *fasthttp.RequestCtx, start time.Time, upstream tim
 		zap.String("client", cl),
 		zap.String("protocol", p.String()),
 		zap.String("provider", provider),
-		zap.String("model", model),
+		zap.String("model", capLogged(model)),
 		zap.Bool("stream", stream),
 		zap.Duration("duration", total),
 		zap.Int("bytes_in", len(ctx.Request.Body())),
 		zap.Int("bytes_out", len(ctx.Response.Body())),
 		s.errField(err),
+		zap.Skip(),
+		zap.Skip(),
+	}
+	if note, ok := ctx.UserValue(userError).(errorNote); ok {
+		fields[len(fields)-2] = zap.String("error_kind", note.kind.String())
+		fields[len(fields)-1] = zap.String("reason", capLogged(s.current().redactor.String(note.message)))
+	} else if status >= 400 {
+		fields[len(fields)-2] = zap.String("error_kind", "upstream")
+		fields[len(fields)-1] = zap.String("reason", "upstream answered HTTP "+strconv.Itoa(status))
 	}
 	ce.Write(fields[:]...)
+}
+
+// maxLogged bounds a client-chosen string in a log line (a model name can
+// be megabytes long).
+const maxLogged = 200
+
+// capLogged returns s cut to maxLogged bytes, on one line.
+func capLogged(s string) string {
+	if len(s) > maxLogged {
+		s = s[:maxLogged] + "..."
+	}
+	if strings.ContainsAny(s, "\r\n") {
+		s = strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+	}
+	return s
 }
 
 // streamLog is what a stream's access line needs once the handler is gone.
@@ -84,7 +110,7 @@ func (s *Server) logStream(l *streamLog, bytesOut int64, firstEvent time.Time, e
 		zap.String("client", l.client),
 		zap.String("protocol", l.proto.String()),
 		zap.String("provider", l.provider),
-		zap.String("model", l.model),
+		zap.String("model", capLogged(l.model)),
 		zap.Bool("stream", true),
 		zap.Duration("duration", total),
 		zap.Duration("first_event", ttfb),
@@ -100,5 +126,5 @@ func (s *Server) errField(err error) zap.Field {
 	if err == nil {
 		return zap.Skip()
 	}
-	return zap.String("error", s.current().redactor.String(err.Error()))
+	return zap.String("error", capLogged(s.current().redactor.String(err.Error())))
 }

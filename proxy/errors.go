@@ -9,6 +9,7 @@ import (
 
 // writeError answers with an error body in protocol p.
 func writeError(ctx *fasthttp.RequestCtx, p wire.Protocol, kind wire.Kind, message, param string) {
+	ctx.SetUserValue(userError, errorNote{kind: kind, message: message})
 	ctx.Response.ResetBody()
 	ctx.SetStatusCode(kind.Status())
 	ctx.SetContentType("application/json")
@@ -28,4 +29,14 @@ func protocolForPath(path []byte) wire.Protocol {
 		return wire.OpenAIResponses
 	}
 	return wire.OpenAIChat
+}
+
+// userError is the RequestCtx user-value key under which writeError leaves
+// what it answered, for the access line.
+const userError = "proxy.error"
+
+// errorNote is an error the proxy answered itself.
+type errorNote struct {
+	kind    wire.Kind
+	message string
 }

@@ -32,6 +32,9 @@ type exchange struct {
 	rt           routed
 	// run is the runtime the request started with, used to its end.
 	run *snapshot
+	// requested is the model the client asked for, kept for the access
+	// line of a request that was refused before routing settled it.
+	requested string
 }
 
 // log records the exchange once it was answered in the handler.
@@ -45,7 +48,11 @@ func (x *exchange) provider() string {
 // fail answers the exchange with an error in the client's protocol.
 func (s *Server) fail(x *exchange, kind wire.Kind, msg, param string, err error) {
 	writeError(x.ctx, x.in, kind, msg, param)
-	s.logDone(x.ctx, x.start, x.upstream, x.in, x.provider(), x.rt.model, x.stream, err)
+	model := x.rt.model
+	if model == "" {
+		model = x.requested
+	}
+	s.logDone(x.ctx, x.start, x.upstream, x.in, x.provider(), model, x.stream, err)
 }
 
 func (s *Server) chat(ctx *fasthttp.RequestCtx) {
@@ -59,6 +66,9 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx) {
 	}
 	x.stream, x.includeUsage = info.stream, info.includeUsage
 	rt, kind, msg := x.run.route(ctx, info.model)
+	if msg != "" {
+		x.requested = string(info.model)
+	}
 	// From here on nothing may touch info.model: the parser goes back.
 	s.parsers.Put(parser)
 	if msg != "" {

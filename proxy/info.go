@@ -157,7 +157,13 @@ func (s *Server) health(ctx *fasthttp.RequestCtx) {
 		}
 		b = append(b, '}')
 	}
-	b = append(b, "]}"...)
+	b = append(b, ']')
+	if names := skippedNames(run); len(names) > 0 {
+		// Configured but not served: their api_keys are empty.
+		b = append(b, `,"skipped_providers":`...)
+		b = appendJSON(b, names)
+	}
+	b = append(b, '}')
 	out := append([]byte(`{"status":`), wire.AppendJSONString(nil, status)...)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(append(out, b...))
@@ -171,4 +177,15 @@ func appendJSON(b []byte, v any) []byte {
 		return append(b, "null"...)
 	}
 	return append(b, j...)
+}
+
+// skippedNames lists the configured providers a runtime skipped, sorted.
+func skippedNames(run *snapshot) []string {
+	var out []string
+	for i := range run.cfg.Providers {
+		if p := &run.cfg.Providers[i]; !p.HasKeys() {
+			out = append(out, p.Name)
+		}
+	}
+	return out
 }

@@ -137,6 +137,16 @@ func TestSkippedProvider(t *testing.T) {
 	if resp.StatusCode != 404 {
 		t.Fatalf("skipped provider by header: %d %s", resp.StatusCode, b)
 	}
+	nokeys := openaiProvider("nokeys", "http://127.0.0.1:1/v1", "ghost-model")
+	nokeys.APIKeys = []string{""}
+	_, base = startProxy(t, baseConfig(nokeys, mockProvider("local", 2, "local-gpt")))
+	resp, b = do(t, hc, http.MethodPost, base+"/v1/chat/completions", chatBody("ghost-model", false), bearer(testKey))
+	if resp.StatusCode != 404 || !strings.Contains(string(b), "provider 'nokeys', which is skipped: its api_keys are empty") {
+		t.Fatalf("a model of the skipped provider: %d %s, want a 404 that names the provider and why", resp.StatusCode, b)
+	}
+	if _, b = do(t, hc, http.MethodGet, base+"/health", "", nil); !strings.Contains(string(b), `"skipped_providers":["nokeys"]`) {
+		t.Fatalf("/health does not name the skipped provider: %s", b)
+	}
 
 	only := openaiProvider("nokeys", "http://127.0.0.1:1/v1", "m")
 	only.APIKeys = []string{""}

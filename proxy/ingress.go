@@ -92,6 +92,7 @@ func (s *Server) badRequest(x *exchange, err error) {
 }
 
 func (s *Server) routeAndForward(x *exchange, model string) {
+	x.requested = model
 	rt, kind, msg := x.run.route(x.ctx, []byte(model))
 	if msg != "" {
 		s.fail(x, kind, msg, "model", nil)

@@ -64,6 +64,10 @@ func (rt *snapshot) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.
 	}
 	p, name, ok := rt.registry.ForModel(model)
 	if !ok {
+		if prov, skipped := rt.skipped[string(model)]; skipped {
+			return routed{}, wire.ModelNotFound, "the model " + quote(string(model)) + " is served only by provider " + quote(prov) +
+				", which is skipped: its api_keys are empty (is the variable they name set?)"
+		}
 		return routed{}, wire.ModelNotFound, "the model " + quote(string(model)) + " does not exist or is not served by this proxy"
 	}
 	return routed{provider: p, model: name}, 0, ""

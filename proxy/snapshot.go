@@ -45,6 +45,9 @@ type snapshot struct {
 	// (streams included): a retired runtime closes its providers at zero.
 	active  atomic.Int64
 	retired atomic.Bool
+	// skipped maps each model of a provider skipped for lack of keys to
+	// that provider, so a request for it is told why it is not served.
+	skipped map[string]string
 }
 
 // upState is one provider with its reliability state. It is carried over
@@ -92,7 +95,16 @@ func newRuntime(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snaps
 	for i := range cfg.Providers {
 		pc := &cfg.Providers[i]
 		if !pc.HasKeys() {
-			log.Warn("provider skipped: all its api_keys are empty", zap.String("provider", pc.Name))
+			log.Warn("provider skipped: all its api_keys are empty (an unset ${VAR} in the file?)",
+				zap.String("provider", pc.Name), zap.Strings("models", pc.Models))
+			if rt.skipped == nil {
+				rt.skipped = map[string]string{}
+			}
+			for _, m := range pc.Models {
+				if _, taken := rt.skipped[m]; !taken {
+					rt.skipped[m] = pc.Name
+				}
+			}
 			continue
 		}
 		sig := fmt.Sprintf("%#v", *pc)

@@ -67,7 +67,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("version", version()),
-		zap.Int("providers", len(cfg.Providers)))
+		zap.Int("providers", len(cfg.Providers)-len(skippedProviders(cfg))), zap.Strings("skipped_providers", skippedProviders(cfg)))
 
 	if cfg.Server.AdminAddr != "" {
 		stopAdmin, err := startAdmin(cfg.Server.AdminAddr, log)
@@ -171,4 +171,15 @@ func newLogger(c config.Log, out io.Writer) (*zap.Logger, func(), error) {
 	core := zapcore.NewCore(enc, ws, level)
 	log := zap.New(core, zap.ErrorOutput(zapcore.AddSync(out)))
 	return log, func() { _ = log.Sync(); _ = ws.Stop() }, nil
+}
+
+// skippedProviders names the providers left out for lack of keys.
+func skippedProviders(cfg *config.Config) []string {
+	var out []string
+	for _, p := range cfg.Providers {
+		if !p.HasKeys() {
+			out = append(out, p.Name)
+		}
+	}
+	return out
 }

@@ -55,6 +55,37 @@ const (
 	UnsupportedMediaType             // 415
 )
 
+// String names the kind for logs.
+func (k Kind) String() string {
+	switch k {
+	case InvalidRequest:
+		return "invalid_request"
+	case Authentication:
+		return "authentication"
+	case Permission:
+		return "permission"
+	case NotFound:
+		return "not_found"
+	case ModelNotFound:
+		return "model_not_found"
+	case MethodNotAllowed:
+		return "method_not_allowed"
+	case RequestTooLarge:
+		return "request_too_large"
+	case UnsupportedMediaType:
+		return "unsupported_media_type"
+	case RateLimited:
+		return "rate_limited"
+	case BadGateway:
+		return "bad_gateway"
+	case Unavailable:
+		return "unavailable"
+	case Timeout:
+		return "timeout"
+	}
+	return "internal"
+}
+
 // Status is the HTTP status a Kind is answered with.
 func (k Kind) Status() int {
 	switch k {
