@@ -151,11 +151,13 @@ func TestClientDisconnectsBeforeFirstEvent(t *testing.T) {
 	checkLeaks(t)
 	var requests atomic.Int32
 	gone := make(chan struct{}, 4)
+	arrived := make(chan struct{}, 4)
 	up := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.WriteHeader(http.StatusOK)
 		w.(http.Flusher).Flush() // headers, then a model that thinks for a long time
+		arrived <- struct{}{}
 		select {
 		case <-r.Context().Done():
 			gone <- struct{}{}
@@ -169,7 +171,11 @@ func TestClientDisconnectsBeforeFirstEvent(t *testing.T) {
 	cfg.Server.StreamHeartbeat = 100 * time.Millisecond
 	srv, base := startFaultProxy(t, cfg)
 	c, _ := rawStream(t, base, 0)
-	time.Sleep(300 * time.Millisecond) // the request reaches the silent upstream
+	select {
+	case <-arrived: // the request reached the silent upstream
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request never reached the upstream")
+	}
 	_ = c.Close()
 	select {
 	case <-gone:
