@@ -87,9 +87,10 @@ func (b *bodyBudget) holds(h *fasthttp.RequestHeader) int64 {
 // Marks in the budget's map say why admission refused a request, for the
 // answer parseError gives once fasthttp has refused the body.
 const (
-	busyMark   = -1
-	noKeyMark  = -2
-	badKeyMark = -3
+	busyMark      = -1
+	noKeyMark     = -2
+	badKeyMark    = -3
+	ambiguousMark = -4
 )
 
 // headerReceived decides from the headers how much body fasthttp may read.
@@ -107,6 +108,13 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 func (s *Server) mayReadBody(h *fasthttp.RequestHeader) bool {
 	if h.IsGet() || h.IsHead() || h.IsOptions() {
 		return true
+	}
+	if h.ContentLength() == -1 && hasRawHeader(h.RawHeaders(), "content-length") {
+		// Both Content-Length and Transfer-Encoding: two parsers may read
+		// two different bodies (request smuggling). Refused, and the
+		// connection closed.
+		s.bodies.mark(h, ambiguousMark)
+		return false
 	}
 	if mark := s.keyMark(h); mark != 0 {
 		s.bodies.mark(h, mark)
@@ -167,6 +175,8 @@ func (s *Server) refuseBody(ctx *fasthttp.RequestCtx) {
 		kind, msg = wire.Authentication, missingKeyMessage
 	case badKeyMark:
 		kind, msg = wire.Authentication, "invalid API key"
+	case ambiguousMark:
+		kind, msg = wire.InvalidRequest, "the request has both Content-Length and Transfer-Encoding; send one"
 	case busyMark:
 		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
 		kind, msg = wire.Unavailable, "too many large request bodies are being read at once (server.limits.max_inflight_body_bytes); retry later"
@@ -236,4 +246,21 @@ func (a hostAllowed) allows(host []byte) bool {
 		low[i] = c
 	}
 	return a.names[string(low[:len(name)])]
+}
+
+// hasRawHeader reports whether the raw header block names header (lower
+// case) at the start of a line.
+func hasRawHeader(raw []byte, header string) bool {
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		if i := bytes.IndexByte(line, ':'); i >= 0 && strings.EqualFold(string(bytes.TrimSpace(line[:i])), header) {
+			return true
+		}
+	}
+	return false
 }

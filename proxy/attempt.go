@@ -70,6 +70,11 @@ var errEarlyStreamError = errors.New("upstream stream began with an error event"
 // model's fallback chain while nothing has reached the client, and answers
 // the client.
 func (s *Server) forward(x *exchange) {
+	if x.stream && !x.ctx.Request.Header.IsHTTP11() {
+		// An answer of unknown length goes chunked, which HTTP/1.0 lacks.
+		s.fail(x, wire.InvalidRequest, "a streamed answer needs HTTP/1.1; send the request over HTTP/1.1 or without streaming", "stream", nil)
+		return
+	}
 	run := x.run
 	admit, err := run.lim.Admit(x.stream)
 	if err != nil {
@@ -111,6 +116,13 @@ func (s *Server) forward(x *exchange) {
 	for a, ok := plan.Next(now); ok; a, ok = plan.Next(now) {
 		if a.Wait > 0 {
 			time.Sleep(a.Wait)
+		}
+		if attempted && peerClosed(ctx.Conn()) {
+			// The client left while the last attempt ran: a retry would
+			// generate (and bill) an answer nobody reads.
+			ctx.SetStatusCode(statusClientClosed)
+			s.logDone(ctx, x.start, x.upstream, x.in, x.provider(), x.rt.model, x.stream, stream.ErrClientGone)
+			return
 		}
 		up := run.ups[a.Target.Provider]
 		if up == nil {

@@ -356,3 +356,42 @@ func TestParseErrorsDoNotEchoKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestFramingEdges: a request with both Content-Length and
+// Transfer-Encoding is refused and its connection closed; an HTTP/1.0
+// client is not sent a chunked stream it cannot read.
+func TestFramingEdges(t *testing.T) {
+	base, _, _ := siProxy(t, nil)
+	addr := strings.TrimPrefix(base, "http://")
+	body := chatBody("local-gpt", false)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = io.WriteString(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "+testKey+
+		"\r\nContent-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"+
+		strconv.FormatInt(int64(len(body)), 16)+"\r\n"+body+"\r\n0\r\n\r\n")
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	all, err := io.ReadAll(c) // returns only when the proxy closes the connection
+	if err != nil {
+		t.Fatalf("connection left open after an ambiguous request: %v", err)
+	}
+	if !strings.HasPrefix(string(all), "HTTP/1.1 400") || !strings.Contains(string(all), "Transfer-Encoding") {
+		t.Fatalf("answer %q", all)
+	}
+
+	c2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	stream := chatBody("local-gpt", true)
+	_, _ = io.WriteString(c2, "POST /v1/chat/completions HTTP/1.0\r\nHost: localhost\r\nAuthorization: Bearer "+testKey+
+		"\r\nContent-Type: application/json\r\nContent-Length: "+strconv.Itoa(len(stream))+"\r\n\r\n"+stream)
+	_ = c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	all, _ = io.ReadAll(c2)
+	if strings.Contains(strings.ToLower(string(all)), "transfer-encoding: chunked") || !strings.Contains(string(all), " 400 ") {
+		t.Fatalf("HTTP/1.0 stream answer %q", all)
+	}
+}

@@ -1,9 +1,12 @@
 package proxy
 
 import (
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -293,5 +296,40 @@ func TestUpstreamAnswersAreBounded(t *testing.T) {
 	r = suChat(t, hc, url, "su-model", map[string]string{"X-Test-Answer": "trickle"})
 	if r.status != 504 || time.Since(start) > 3*time.Second {
 		t.Fatalf("trickling answer: %d after %v: %.200s, want 504 within the bound", r.status, time.Since(start), r.raw)
+	}
+}
+
+// TestNoRetryForADepartedClient: a client that leaves while a non-stream
+// attempt runs is not retried for once that attempt fails.
+func TestNoRetryForADepartedClient(t *testing.T) {
+	var calls atomic.Int32
+	arrived := make(chan struct{}, 4)
+	up := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		arrived <- struct{}{}
+		time.Sleep(600 * time.Millisecond) // generating, then failing
+		w.WriteHeader(500)
+		_, _ = w.Write([]byte(`{"error":{"message":"The server had an error","type":"server_error"}}`))
+	}))
+	p := openaiProvider("a", up, "su-model")
+	p.APIKeys = []string{"k1", "k2", "k3"}
+	cfg := baseConfig(p)
+	cfg.Retry = config.Retry{MaxAttempts: 3, PerTarget: 3, BaseBackoff: time.Millisecond, MaxTotal: 10 * time.Second}
+	srv, base := startFaultProxy(t, cfg)
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := chatBody("su-model", false)
+	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", testKey, len(body), body)
+	select {
+	case <-arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no upstream request")
+	}
+	_ = c.Close()
+	waitIdle(t, srv, httpClient(t))
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("upstream called %d times for a client that had left", n)
 	}
 }
