@@ -15,6 +15,7 @@ import (
 	"github.com/llmproxy/proxy/proxy/sysprompt"
 	"github.com/llmproxy/proxy/stream"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
 )
 
 // exchange is one client request on its way through the proxy.
@@ -60,7 +61,7 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx) {
 	parser := s.parsers.Get()
 	info, bad := inspectChat(parser, ctx.PostBody())
 	if bad != nil {
-		s.parsers.Put(parser)
+		s.putParser(parser, len(ctx.PostBody()))
 		s.fail(&x, wire.InvalidRequest, bad.message, bad.param, nil)
 		return
 	}
@@ -70,7 +71,7 @@ func (s *Server) chat(ctx *fasthttp.RequestCtx) {
 		x.requested = string(info.model)
 	}
 	// From here on nothing may touch info.model: the parser goes back.
-	s.parsers.Put(parser)
+	s.putParser(parser, len(ctx.PostBody()))
 	if msg != "" {
 		s.fail(&x, kind, msg, "model", nil)
 		return
@@ -97,7 +98,9 @@ func (s *Server) upstreamBody(x *exchange) ([]byte, error) {
 			c = new(convert.Converter)
 		}
 		out, err := c.Request(x.in, to, body, x.rt.model, x.stream)
-		s.converters.Put(c)
+		if len(body) <= pooledBodyMax {
+			s.converters.Put(c)
+		}
 		return out, err
 	}
 	if !x.rt.rewrite || x.in == wire.Gemini {
@@ -312,7 +315,7 @@ func (s *Server) recordUsage(p providers.Provider, model string, body []byte) {
 	}
 	parser := s.parsers.Get()
 	c, ok := usage.Extract(p.Protocol(), body, parser)
-	s.parsers.Put(parser)
+	s.putParser(parser, len(body))
 	if ok {
 		s.metrics.AddTokens(p.Name(), model, c.Input, c.Output)
 	}
@@ -326,4 +329,17 @@ func streamOutcome(err error) keypool.Outcome {
 		return keypool.Outcome{Kind: keypool.OK, Status: fasthttp.StatusOK}
 	}
 	return keypool.ErrorOutcome()
+}
+
+// pooledBodyMax is the largest body whose parser goes back to its pool: a
+// fastjson parser keeps the value cache its largest input needed, and a
+// pool of parsers that once read a 10 MB body would hold that memory for
+// good.
+const pooledBodyMax = 1 << 20
+
+// putParser returns a parser to the pool unless it parsed a large body.
+func (s *Server) putParser(p *fastjson.Parser, bodyLen int) {
+	if bodyLen <= pooledBodyMax {
+		s.parsers.Put(p)
+	}
 }

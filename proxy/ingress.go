@@ -31,7 +31,7 @@ func (s *Server) generic(ctx *fasthttp.RequestCtx, in wire.Protocol, op provider
 		parser := s.parsers.Get()
 		info, bad := inspectChat(parser, ctx.PostBody())
 		model := string(info.model)
-		s.parsers.Put(parser)
+		s.putParser(parser, len(ctx.PostBody()))
 		if bad != nil {
 			s.fail(&x, wire.InvalidRequest, bad.message, bad.param, nil)
 			return
