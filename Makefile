@@ -43,10 +43,10 @@ staticcheck:
 unit:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
-# The allocation guards skip under -race (the detector allocates): run
+# The allocation and memory guards skip under -race (the detector allocates): run
 # them in an ordinary build too.
 allocs:
-	$(GO) test -count=1 -run 'Alloc' $(PKGS)
+	$(GO) test -count=1 -run 'Alloc|Memory' $(PKGS)
 
 fuzz:
 	@set -e; for t in $(FUZZ); do \
