@@ -1,3 +1,5 @@
+//go:build !nosdk
+
 package convert
 
 import (
@@ -270,5 +272,31 @@ func TestSDKReadsResponses(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestStreamChatRepeatedToolID covers OpenAI-compatible servers that repeat
+// the call id (and name) on every argument fragment.
+func TestStreamChatRepeatedToolID(t *testing.T) {
+	s := NewStream(wire.OpenAIChat, wire.Anthropic, "m", FramingSSE)
+	var out []byte
+	for _, d := range []string{
+		`{"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","function":{"name":"f","arguments":"{\"a\""}}]}}]}`,
+		`{"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","function":{"name":"f","arguments":":1}"}}]}}]}`,
+		`{"id":"x","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}`,
+		`[DONE]`,
+	} {
+		var err error
+		if out, err = s.Event(out, nil, []byte(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _ = s.End(out)
+	if n := strings.Count(string(out), `"type":"tool_use"`); n != 1 {
+		t.Fatalf("%d tool_use blocks, want 1:\n%s", n, out)
+	}
+	o := sdkStream(t, wire.Anthropic, out)
+	if len(o.calls) != 1 || o.calls[0] != `f{"a":1}` {
+		t.Fatalf("calls %v", o.calls)
 	}
 }
