@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmproxy/proxy/providers/keypool"
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
@@ -127,4 +128,28 @@ func (s *Server) errField(err error) zap.Field {
 		return zap.Skip()
 	}
 	return zap.String("error", capLogged(s.current().redactor.String(err.Error())))
+}
+
+// logAttempt writes, at debug level only, one line per upstream attempt:
+// which provider, model and key (by label) it went to and what came back.
+// The access line says how the request ended; these say how it got there.
+func (s *Server) logAttempt(x *exchange, n int, provider, model string, lease *keypool.Lease, status int, took time.Duration, err error) {
+	ce := s.log.Check(zap.DebugLevel, "upstream attempt")
+	if ce == nil {
+		return
+	}
+	key := ""
+	if lease.Valid() {
+		key = lease.Label()
+	}
+	ce.Write(
+		zap.ByteString("request_id", x.ctx.Response.Header.Peek("X-Request-Id")),
+		zap.Int("attempt", n),
+		zap.String("provider", provider),
+		zap.String("model", capLogged(model)),
+		zap.String("key", key),
+		zap.Int("status", status),
+		zap.Duration("took", took),
+		s.errField(err),
+	)
 }

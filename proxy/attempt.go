@@ -113,6 +113,7 @@ func (s *Server) forward(x *exchange) {
 	}
 	defer release()
 	s.prompts.Log(b2s(ctx.Response.Header.Peek("X-Request-Id")), x.in.String(), x.rt.model, ctx.PostBody())
+	x.prompted = true
 	for a, ok := plan.Next(now); ok; a, ok = plan.Next(now) {
 		if a.Wait > 0 {
 			time.Sleep(a.Wait)
@@ -267,6 +268,7 @@ func (s *Server) forward(x *exchange) {
 			}
 		}
 		x.upstream += time.Since(sent)
+		s.logAttempt(x, a.Number, up.name, rt.model, &h.lease, status, time.Since(sent), err)
 		ok := err == nil && status == fasthttp.StatusOK
 		class := retry.Classify(err, status)
 		if err == errEarlyStreamError {

@@ -28,6 +28,7 @@ func (s *Server) jsonBody(p wire.Protocol, h fasthttp.RequestHandler) fasthttp.R
 		}
 		if kind, msg, param := s.checkJSON(ctx.PostBody()); msg != "" {
 			s.rejectParam(ctx, p, kind, msg, param)
+			s.prompts.Log(b2s(ctx.Response.Header.Peek("X-Request-Id")), p.String(), "", ctx.PostBody())
 			return
 		}
 		h(ctx)

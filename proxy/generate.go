@@ -36,6 +36,8 @@ type exchange struct {
 	// requested is the model the client asked for, kept for the access
 	// line of a request that was refused before routing settled it.
 	requested string
+	// prompted: the body went to the prompt log.
+	prompted bool
 }
 
 // log records the exchange once it was answered in the handler.
@@ -52,6 +54,10 @@ func (s *Server) fail(x *exchange, kind wire.Kind, msg, param string, err error)
 	model := x.rt.model
 	if model == "" {
 		model = x.requested
+	}
+	if !x.prompted {
+		// A refused request's body is what its operator needs to see.
+		s.prompts.Log(b2s(x.ctx.Response.Header.Peek("X-Request-Id")), x.in.String(), model, x.ctx.PostBody())
 	}
 	s.logDone(x.ctx, x.start, x.upstream, x.in, x.provider(), model, x.stream, err)
 }
