@@ -19,22 +19,7 @@ import (
 // it asked for (capped), the error kind and the reason, on one line.
 func TestAccessLineSaysWhy(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
-	full, err := config.FromStruct(*baseConfig(mockProvider("local", 3, "local-gpt")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(full, zap.New(core))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := listen(t)
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	base := "http://" + ln.Addr().String()
+	srv, base := startLoggedProxy(t, baseConfig(mockProvider("local", 3, "local-gpt")), zap.New(core))
 	hc := httpClient(t)
 	long := strings.Repeat("m", 5000)
 	for model, status := range map[string]int{"no-such-model": 404, long: 400} {
@@ -86,17 +71,7 @@ func TestDebugAndPromptLogSayMore(t *testing.T) {
 	cfg.Retry = config.Retry{MaxAttempts: 2, PerTarget: 2, BaseBackoff: time.Millisecond, MaxTotal: 5 * time.Second}
 	path := filepath.Join(t.TempDir(), "prompts.log")
 	cfg.PromptLog = config.PromptLog{Mode: "file", Path: path, MaxBytes: 1 << 20, MaxFiles: 1}
-	full, err := config.FromStruct(*cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(full, zap.New(core))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := listen(t)
-	go func() { _ = srv.Serve(ln) }()
-	base := "http://" + ln.Addr().String()
+	srv, base := startLoggedProxy(t, cfg, zap.New(core))
 	hc := httpClient(t)
 	if resp, b := do(t, hc, http.MethodPost, base+"/v1/chat/completions", chatBody("m", false), bearer(testKey)); resp.StatusCode != 200 {
 		t.Fatalf("status %d %s", resp.StatusCode, b)

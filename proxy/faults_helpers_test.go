@@ -81,11 +81,17 @@ func faultConfig(a, b config.Provider) *config.Config {
 // file loader would) and a bounded shutdown.
 func startFaultProxy(t *testing.T, cfg *config.Config) (*Server, string) {
 	t.Helper()
+	return startLoggedProxy(t, cfg, testLogger(t))
+}
+
+// startLoggedProxy is startFaultProxy logging to log.
+func startLoggedProxy(t *testing.T, cfg *config.Config, log *zap.Logger) (*Server, string) {
+	t.Helper()
 	full, err := config.FromStruct(*cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(full, testLogger(t))
+	srv, err := New(full, log)
 	if err != nil {
 		t.Fatal(err)
 	}

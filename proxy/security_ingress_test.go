@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -311,29 +310,15 @@ func TestModelNamesCannotLeaveTheBaseURL(t *testing.T) {
 // client's key.
 func TestParseErrorsDoNotEchoKeys(t *testing.T) {
 	core, logs := observer.New(zap.DebugLevel)
-	cfg := baseConfig(mockProvider("local", 3, "local-gpt"))
-	full, err := config.FromStruct(*cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(full, zap.New(core))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := listen(t)
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
+	srv, base := startLoggedProxy(t, baseConfig(mockProvider("local", 3, "local-gpt")), zap.New(core))
+	addr := strings.TrimPrefix(base, "http://")
 	const secret = "sk-client-secret-123"
 	for _, raw := range []string{
 		"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + secret + "\r\nContent-Length: abc\r\n\r\n",
 		"POST /v1/chat/completions?key=" + secret + " HTTP/1.1\r\nHost: localhost\r\nx-api-key: " + secret + "\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 		"GET /v1beta/models?key=" + secret + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
 	} {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -232,30 +232,12 @@ func TestLongGenerationsDoNotOpenTheBreaker(t *testing.T) {
 
 func suChat(t *testing.T, hc *http.Client, base, model string, hdr map[string]string) chatResult {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, base+"/v1/chat/completions", strings.NewReader(chatBody(model, false)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+testKey)
-	req.Header.Set("Content-Type", "application/json")
+	h := bearer(testKey)
 	for k, v := range hdr {
-		req.Header.Set(k, v)
+		h[k] = v
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return chatResult{status: resp.StatusCode, raw: b.String()}
+	resp, b := do(t, hc, http.MethodPost, base+"/v1/chat/completions", chatBody(model, false), h)
+	return chatResult{status: resp.StatusCode, raw: string(b)}
 }
 
 // TestUpstreamAnswersAreBounded: a whole answer larger than the provider's

@@ -331,11 +331,16 @@ func (s *Server) Addr() string {
 }
 
 // Shutdown stops accepting, then waits for in-flight requests and streams
-// until ctx ends. The access log is flushed either way.
+// until ctx ends. The access log is flushed either way. A second call
+// finds nothing left to do.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.drain(ctx)
 	s.reloadMu.Lock()
-	close(s.closed)
+	select {
+	case <-s.closed:
+	default:
+		close(s.closed)
+	}
 	s.reloadMu.Unlock()
 	s.retiring.Wait()
 	for _, up := range s.current().ups {

@@ -113,25 +113,8 @@ func TestServiceLifecycleWithRealSignals(t *testing.T) {
 		}
 	}
 	write("first-model")
-	notify := notifications(t, filepath.Join(dir, "notify.sock"))
-
-	cmd := exec.Command(bin, "serve", "--config", cfgPath)
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify.sock"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("proxy stderr:\n%s", stderr.String())
-		}
-	})
+	svc := startService(t, bin, dir, cfgPath)
+	cmd, notify := svc.cmd, svc.notify
 
 	expectState(t, notify, "READY=1")
 	base := "http://127.0.0.1:" + port
@@ -156,9 +139,9 @@ func TestServiceLifecycleWithRealSignals(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Fatalf("exit after SIGTERM: %v", waitErr)
+	case <-svc.exited:
+		if svc.waitErr != nil {
+			t.Fatalf("exit after SIGTERM: %v", svc.waitErr)
 		}
 	case <-ctx.Done():
 		t.Fatal("still running 15 s after SIGTERM")
@@ -182,16 +165,8 @@ func TestReloadRightAfterReady(t *testing.T) {
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		notify := notifications(t, filepath.Join(dir, "notify.sock"))
-		cmd := exec.Command(bin, "serve", "--config", cfgPath)
-		cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify.sock"))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		svc := startService(t, bin, dir, cfgPath)
+		cmd, notify := svc.cmd, svc.notify
 		expectState(t, notify, "READY=1")
 		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
@@ -202,13 +177,43 @@ func TestReloadRightAfterReady(t *testing.T) {
 			t.Fatal(err)
 		}
 		select {
-		case err := <-exited:
-			if err != nil {
-				t.Fatalf("start %d: exit after SIGHUP then SIGTERM: %v\n%s", i, err, stderr.String())
+		case <-svc.exited:
+			if svc.waitErr != nil {
+				t.Fatalf("start %d: exit after SIGHUP then SIGTERM: %v", i, svc.waitErr)
 			}
 		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
 			t.Fatalf("start %d: still running 15 s after SIGTERM", i)
 		}
 	}
+}
+
+// service is the built binary running as systemd would run it.
+type service struct {
+	cmd     *exec.Cmd
+	notify  <-chan string
+	exited  chan struct{}
+	waitErr error // valid once exited is closed
+}
+
+// startService runs `proxy serve --config cfgPath` with a notify socket in
+// dir; it is killed at cleanup, and its stderr logged if the test failed.
+func startService(t *testing.T, bin, dir, cfgPath string) *service {
+	t.Helper()
+	svc := &service{notify: notifications(t, filepath.Join(dir, "notify.sock")), exited: make(chan struct{})}
+	svc.cmd = exec.Command(bin, "serve", "--config", cfgPath)
+	svc.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify.sock"))
+	var stderr bytes.Buffer
+	svc.cmd.Stderr = &stderr
+	if err := svc.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { svc.waitErr = svc.cmd.Wait(); close(svc.exited) }()
+	t.Cleanup(func() {
+		_ = svc.cmd.Process.Kill()
+		<-svc.exited
+		if t.Failed() {
+			t.Logf("proxy stderr:\n%s", stderr.String())
+		}
+	})
+	return svc
 }

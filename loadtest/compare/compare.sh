@@ -75,7 +75,7 @@ http {
 }
 NGINX
 cat >"$work/proxy.yaml" <<YAML
-server: { host: 127.0.0.1, port: $OURS, api_keys: [], stream_heartbeat: 0s }
+server: { host: 127.0.0.1, port: $OURS, api_keys: [], auth: "off", stream_heartbeat: 0s }
 log: { level: warn, format: json }
 providers:
   - { name: json, type: openai, base_url: "http://127.0.0.1:$UP/v1", api_keys: [bench], models: ["*"] }
