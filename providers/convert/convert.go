@@ -155,7 +155,9 @@ func requireArray(root *fastjson.Value, key string) error {
 
 var (
 	chatRoles      = []string{"system", "developer", "user", "assistant", "tool", "function"}
-	anthropicRoles = []string{"user", "assistant"}
+	// Claude Code sends "system" turns inside messages (with the beta
+	// mid-conversation-system-2026-04-07) for models it does not know.
+	anthropicRoles = []string{"user", "assistant", "system"}
 	geminiRoles    = []string{"user", "model", "function", ""}
 )
 

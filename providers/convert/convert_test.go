@@ -30,7 +30,8 @@ func TestInspect(t *testing.T) {
 		{"gemini no contents", wire.Gemini, `{}`, "", false, "contents"},
 		{"chat untyped part", wire.OpenAIChat, `{"model":"g","messages":[{"role":"user","content":"a"},{"role":"user","content":[{"text":"x"}]}]}`, "", false, "messages[1].content[0].type"},
 		{"chat bad role", wire.OpenAIChat, `{"model":"g","messages":[{"role":"robot","content":"a"}]}`, "", false, "messages[0].role"},
-		{"anthropic system role", wire.Anthropic, `{"model":"c","max_tokens":5,"messages":[{"role":"system","content":"a"}]}`, "", false, "messages[0].role"},
+		{"anthropic system turn", wire.Anthropic, `{"model":"c","max_tokens":5,"messages":[{"role":"user","content":"a"},{"role":"system","content":"b"}]}`, "c", false, ""},
+		{"anthropic unknown role", wire.Anthropic, `{"model":"c","max_tokens":5,"messages":[{"role":"tool","content":"a"}]}`, "", false, "messages[0].role"},
 		{"gemini parts missing", wire.Gemini, `{"contents":[{"role":"user"}]}`, "", false, "contents[0].parts"},
 		{"not json", wire.OpenAIChat, `{"model":`, "", false, ""},
 	}
@@ -225,6 +226,30 @@ func TestChatWantsUsage(t *testing.T) {
 	} {
 		if got := ChatWantsUsage([]byte(body)); got != want {
 			t.Errorf("ChatWantsUsage(%s) = %v, want %v", body, got, want)
+		}
+	}
+}
+
+// TestAnthropicSystemTurns: Claude Code puts "system" turns inside
+// messages; converted for another protocol they join the system prompt,
+// after the top-level system, in the order they came.
+func TestAnthropicSystemTurns(t *testing.T) {
+	body := []byte(`{"model":"c","max_tokens":50,"system":"first","messages":[` +
+		`{"role":"user","content":"hi"},{"role":"system","content":[{"type":"text","text":"second"}]},` +
+		`{"role":"assistant","content":"ok"},{"role":"system","content":"third"},{"role":"user","content":"go on"}]}`)
+	var c Converter
+	for _, to := range []wire.Protocol{wire.OpenAIChat, wire.OpenAIResponses, wire.Gemini} {
+		out, err := c.Request(wire.Anthropic, to, body, "m", false)
+		if err != nil {
+			t.Fatalf("to %v: %v", to, err)
+		}
+		s := string(out)
+		i, j, k := strings.Index(s, "first"), strings.Index(s, "second"), strings.Index(s, "third")
+		if i < 0 || j < i || k < j {
+			t.Fatalf("to %v: system texts missing or out of order: %s", to, s)
+		}
+		if strings.Count(s, "go on") != 1 || strings.Count(s, `"hi"`)+strings.Count(s, `"text":"hi"`) == 0 {
+			t.Fatalf("to %v: turns lost: %s", to, s)
 		}
 	}
 }

@@ -115,7 +115,21 @@ func stringField(dst, body []byte, v *fastjson.Value, key, text string, mode Mod
 }
 
 // anthropic sets "system", which is a string or an array of text blocks.
+// In overwrite mode the "system" turns a client may put inside messages
+// (Claude Code does) go too: they would otherwise carry a prompt past it.
 func anthropic(dst, body []byte, v *fastjson.Value, text string, mode Mode) ([]byte, error) {
+	if mode == Overwrite {
+		if kept, dropped := withoutSystemTurns(v.Get("messages")); dropped {
+			var err error
+			if body, err = jsonpatch.Replace(nil, body, "messages", kept); err != nil {
+				return nil, err
+			}
+			var parser fastjson.Parser
+			if v, err = parser.ParseBytes(body); err != nil {
+				return nil, err
+			}
+		}
+	}
 	sys := v.Get("system")
 	if sys == nil || sys.Type() == fastjson.TypeString || mode == Overwrite {
 		client := ""
@@ -159,4 +173,27 @@ func gemini(dst, body []byte, v *fastjson.Value, text string, mode Mode) ([]byte
 	out = wire.AppendJSONString(out, text)
 	out = append(out, "}]}"...)
 	return jsonpatch.Replace(dst, body, key, out)
+}
+
+// withoutSystemTurns renders an Anthropic messages array without its
+// "system" turns; dropped reports whether there were any.
+func withoutSystemTurns(msgs *fastjson.Value) (kept []byte, dropped bool) {
+	arr, err := msgs.Array()
+	if err != nil {
+		return nil, false
+	}
+	kept = append(kept, '[')
+	n := 0
+	for _, m := range arr {
+		if string(m.GetStringBytes("role")) == "system" {
+			dropped = true
+			continue
+		}
+		if n > 0 {
+			kept = append(kept, ',')
+		}
+		kept = m.MarshalTo(kept)
+		n++
+	}
+	return append(kept, ']'), dropped
 }
