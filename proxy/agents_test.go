@@ -47,3 +47,56 @@ func TestClaudeCodeSystemTurns(t *testing.T) {
 		t.Fatalf("the Anthropic upstream got %q", got)
 	}
 }
+
+// TestNoRetryHint: answers a retry cannot fix say so, as Claude Code and
+// the vendors' SDKs expect; overload answers do not.
+func TestNoRetryHint(t *testing.T) {
+	_, base := startFaultProxy(t, baseConfig(mockProvider("local", 3, "local-gpt")))
+	hc := httpClient(t)
+	for _, tc := range []struct {
+		key, model string
+		status     int
+		hint       string
+	}{
+		{"wrong-key", "local-gpt", 401, "false"},
+		{testKey, "no-such-model", 404, "false"},
+		{testKey, "", 400, "false"},
+		{testKey, "local-gpt", 200, ""},
+	} {
+		body := `{"model":"` + tc.model + `","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`
+		resp, b := do(t, hc, http.MethodPost, base+"/v1/messages", body, map[string]string{"x-api-key": tc.key})
+		if resp.StatusCode != tc.status || resp.Header.Get("X-Should-Retry") != tc.hint {
+			t.Errorf("%s/%s: %d with x-should-retry %q, want %d %q: %s", tc.key, tc.model, resp.StatusCode,
+				resp.Header.Get("X-Should-Retry"), tc.status, tc.hint, b)
+		}
+	}
+}
+
+// TestModelRetrieve: the SDKs' models.retrieve (GET /v1/models/{id},
+// /v1beta/models/{id}) answers in the client's shape, 404 for unknown.
+func TestModelRetrieve(t *testing.T) {
+	cfg := baseConfig(mockProvider("local", 3, "local-gpt"))
+	cfg.Aliases = map[string]string{"fast": "local-gpt"}
+	_, base := startFaultProxy(t, cfg)
+	hc := httpClient(t)
+	anthropic := map[string]string{"x-api-key": testKey, "anthropic-version": "2023-06-01"}
+	for _, tc := range []struct {
+		path   string
+		hdr    map[string]string
+		status int
+		want   string
+	}{
+		{"/v1/models/local-gpt", bearer(testKey), 200, `{"id":"local-gpt","object":"model"`},
+		{"/v1/models/fast", bearer(testKey), 200, `"id":"fast"`},
+		{"/v1/models/local-gpt", anthropic, 200, `{"type":"model","id":"local-gpt"`},
+		{"/v1beta/models/local-gpt", map[string]string{"x-goog-api-key": testKey}, 200, `{"name":"models/local-gpt"`},
+		{"/v1/models/nope", bearer(testKey), 404, `"code":"model_not_found"`},
+		{"/v1beta/models/nope", map[string]string{"x-goog-api-key": testKey}, 404, `"status":"NOT_FOUND"`},
+		{"/v1/models/local-gpt", nil, 401, `"invalid_api_key"`},
+	} {
+		resp, b := do(t, hc, http.MethodGet, base+tc.path, "", tc.hdr)
+		if resp.StatusCode != tc.status || !strings.Contains(string(b), tc.want) {
+			t.Errorf("GET %s: %d %s, want %d with %s", tc.path, resp.StatusCode, b, tc.status, tc.want)
+		}
+	}
+}

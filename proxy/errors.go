@@ -12,6 +12,7 @@ func writeError(ctx *fasthttp.RequestCtx, p wire.Protocol, kind wire.Kind, messa
 	ctx.SetUserValue(userError, errorNote{kind: kind, message: message})
 	ctx.Response.ResetBody()
 	ctx.SetStatusCode(kind.Status())
+	markNoRetry(ctx, kind.Status())
 	ctx.SetContentType("application/json")
 	ctx.Response.SetBodyRaw(wire.AppendError(ctx.Response.Body()[:0], p, kind, message, param))
 }
@@ -39,4 +40,14 @@ const userError = "proxy.error"
 type errorNote struct {
 	kind    wire.Kind
 	message string
+}
+
+// markNoRetry tells clients that honour it (the Anthropic and OpenAI SDKs,
+// Claude Code) not to retry an answer that the same request will get again:
+// without it Claude Code retries a wrong key for minutes in silence.
+func markNoRetry(ctx *fasthttp.RequestCtx, status int) {
+	switch status {
+	case 400, 401, 403, 404:
+		ctx.Response.Header.Set("X-Should-Retry", "false")
+	}
 }

@@ -69,13 +69,53 @@ func appendGeminiModels(b []byte, names []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"name":`...)
-		b = wire.AppendJSONString(b, "models/"+m)
-		b = append(b, `,"displayName":`...)
-		b = wire.AppendJSONString(b, m)
-		b = append(b, `,"supportedGenerationMethods":["generateContent","streamGenerateContent","countTokens"]}`...)
+		b = appendGeminiModel(b, m)
 	}
 	return append(b, "]}"...)
+}
+
+func appendGeminiModel(b []byte, m string) []byte {
+	b = append(b, `{"name":`...)
+	b = wire.AppendJSONString(b, "models/"+m)
+	b = append(b, `,"displayName":`...)
+	b = wire.AppendJSONString(b, m)
+	return append(b, `,"supportedGenerationMethods":["generateContent","streamGenerateContent","countTokens"]}`...)
+}
+
+func appendAnthropicModel(b []byte, m string) []byte {
+	b = append(b, `{"type":"model","id":`...)
+	b = wire.AppendJSONString(b, m)
+	b = append(b, `,"display_name":`...)
+	b = wire.AppendJSONString(b, m)
+	return append(b, `,"created_at":"2023-11-14T22:13:20Z"}`...)
+}
+
+// model answers GET /v1/models/{id} and /v1beta/models/{id}, the SDKs'
+// models.retrieve, in the shape of the client's protocol (as models does),
+// for a model this proxy serves (a listed one, an alias, or any name a
+// "*" provider takes); 404 otherwise.
+func (s *Server) model(ctx *fasthttp.RequestCtx) {
+	run := s.current()
+	proto := protocolOfListing(ctx)
+	id, _ := ctx.UserValue("action").(string)
+	id = strings.TrimPrefix(id, "models/")
+	_, known := run.aliases[id]
+	if !known && wire.CheckModelName(id) == "" {
+		_, _, known = run.registry.ForModel([]byte(id))
+	}
+	if !known {
+		writeError(ctx, proto, wire.ModelNotFound, "the model "+quote(capString([]byte(id), 200))+" does not exist or is not served by this proxy", "")
+		return
+	}
+	ctx.SetContentType("application/json")
+	switch proto {
+	case wire.Gemini:
+		ctx.SetBody(appendGeminiModel(nil, id))
+	case wire.Anthropic:
+		ctx.SetBody(appendAnthropicModel(nil, id))
+	default:
+		ctx.SetBody(mock.AppendModel(nil, "llmproxy", id))
+	}
 }
 
 func appendAnthropicModels(b []byte, names []string) []byte {
@@ -84,11 +124,7 @@ func appendAnthropicModels(b []byte, names []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"type":"model","id":`...)
-		b = wire.AppendJSONString(b, m)
-		b = append(b, `,"display_name":`...)
-		b = wire.AppendJSONString(b, m)
-		b = append(b, `,"created_at":"2023-11-14T22:13:20Z"}`...)
+		b = appendAnthropicModel(b, m)
 	}
 	b = append(b, `],"has_more":false,"first_id":`...)
 	if len(names) > 0 {

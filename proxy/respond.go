@@ -17,6 +17,7 @@ import (
 // anything else (an HTML page from a load balancer, plain text) is wrapped.
 func (s *Server) relayUpstreamError(x *exchange, res *providers.Result) {
 	ctx := x.ctx
+	markNoRetry(ctx, res.Status)
 	body := bytes.TrimSpace(res.Body)
 	if red := x.run.redactor; red.Contains(body) {
 		// Upstreams quote the key they rejected; the client must not see it.

@@ -184,6 +184,10 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	r.GET("/health", s.health)
 	r.GET("/metrics", s.metrics.Handler)
 	r.GET("/v1/models", s.auth(wire.OpenAIChat, s.models))
+	// models.retrieve of the SDKs; {action} is the name the Gemini POST
+	// routes give the same path segment.
+	r.GET("/v1/models/{action}", s.auth(wire.OpenAIChat, s.model))
+	r.GET("/v1beta/models/{action}", s.auth(wire.Gemini, s.model))
 	r.GET("/{provider}/v1/models", s.auth(wire.OpenAIChat, s.models))
 	post := func(path string, p wire.Protocol, h fasthttp.RequestHandler) {
 		r.POST(path, s.auth(p, s.jsonBody(p, h)))

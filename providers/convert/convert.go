@@ -154,7 +154,7 @@ func requireArray(root *fastjson.Value, key string) error {
 }
 
 var (
-	chatRoles      = []string{"system", "developer", "user", "assistant", "tool", "function"}
+	chatRoles = []string{"system", "developer", "user", "assistant", "tool", "function"}
 	// Claude Code sends "system" turns inside messages (with the beta
 	// mid-conversation-system-2026-04-07) for models it does not know.
 	anthropicRoles = []string{"user", "assistant", "system"}

@@ -163,13 +163,18 @@ func AppendModels(dst []byte, owner string, ids []string) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, `{"id":`...)
-		dst = wire.AppendJSONString(dst, id)
-		dst = append(dst, `,"object":"model","created":`+created+`,"owned_by":`...)
-		dst = wire.AppendJSONString(dst, owner)
-		dst = append(dst, '}')
+		dst = AppendModel(dst, owner, id)
 	}
 	return append(dst, "]}"...)
+}
+
+// AppendModel appends one OpenAI model object.
+func AppendModel(dst []byte, owner, id string) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = wire.AppendJSONString(dst, id)
+	dst = append(dst, `,"object":"model","created":`+created+`,"owned_by":`...)
+	dst = wire.AppendJSONString(dst, owner)
+	return append(dst, '}')
 }
 
 // AppendAnthropicModels appends an Anthropic model list of the given ids.
