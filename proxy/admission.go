@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/valyala/fasthttp"
@@ -32,9 +33,12 @@ const refusedBodyLimit = 1
 // connection's next one).
 type bodyBudget struct {
 	limit int64
-	mu    sync.Mutex
-	used  int64
-	held  map[*fasthttp.RequestHeader]int64
+	// entries counts held; while it is zero, release takes no lock, so the
+	// small requests that make up most traffic pay an atomic load.
+	entries atomic.Int64
+	mu      sync.Mutex
+	used    int64
+	held    map[*fasthttp.RequestHeader]int64
 }
 
 func newBodyBudget(limit int64) *bodyBudget {
@@ -51,11 +55,15 @@ func (b *bodyBudget) reserve(h *fasthttp.RequestHeader, n int64) bool {
 	}
 	b.used += n
 	b.held[h] = n
+	b.entries.Store(int64(len(b.held)))
 	return true
 }
 
 // release gives back what h holds, if anything.
 func (b *bodyBudget) release(h *fasthttp.RequestHeader) {
+	if b.entries.Load() == 0 {
+		return
+	}
 	b.mu.Lock()
 	b.releaseLocked(h)
 	b.mu.Unlock()
@@ -67,6 +75,7 @@ func (b *bodyBudget) releaseLocked(h *fasthttp.RequestHeader) {
 			b.used -= n
 		}
 		delete(b.held, h)
+		b.entries.Store(int64(len(b.held)))
 	}
 }
 
@@ -74,6 +83,7 @@ func (b *bodyBudget) releaseLocked(h *fasthttp.RequestHeader) {
 func (b *bodyBudget) mark(h *fasthttp.RequestHeader, v int64) {
 	b.mu.Lock()
 	b.held[h] = v
+	b.entries.Store(int64(len(b.held)))
 	b.mu.Unlock()
 }
 
