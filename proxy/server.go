@@ -57,6 +57,10 @@ type Server struct {
 	bodies *bodyBudget
 	// hosts guards a loopback listener against DNS rebinding.
 	hosts hostAllowed
+	// listeners are those given to Serve; shut is set once Shutdown began.
+	lnMu      sync.Mutex
+	listeners []net.Listener
+	shut      bool
 }
 
 // current is the runtime new requests use.
@@ -326,7 +330,29 @@ func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	s.lnMu.Lock()
+	if s.shut {
+		s.lnMu.Unlock()
+		_ = ln.Close()
+		return nil
+	}
+	s.listeners = append(s.listeners, ln)
+	s.lnMu.Unlock()
 	return s.srv.Serve(ln)
+}
+
+// closeListeners closes every listener Serve was given. fasthttp's own
+// Shutdown closes only those its Serve loop has registered, so a Shutdown
+// that overtakes a Serve goroutine would otherwise leave it in Accept.
+func (s *Server) closeListeners() {
+	s.lnMu.Lock()
+	s.shut = true
+	lns := s.listeners
+	s.listeners = nil
+	s.lnMu.Unlock()
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
 }
 
 // Addr is the configured listen address.
@@ -339,6 +365,7 @@ func (s *Server) Addr() string {
 // finds nothing left to do.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.drain(ctx)
+	s.closeListeners()
 	s.reloadMu.Lock()
 	select {
 	case <-s.closed:

@@ -151,6 +151,10 @@ func (s *Server) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		err = s.srv.ShutdownWithContext(ctx)
+		// Shutdown closes only the listeners Serve has registered: a Close
+		// that comes before the Serve goroutine got there would leave
+		// Accept blocked forever (seen as a hung test run).
+		_ = s.ln.Close()
 		<-s.served
 		s.wg.Wait()
 	})
