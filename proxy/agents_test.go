@@ -100,3 +100,27 @@ func TestModelRetrieve(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallThinkingBudgetRaised: Claude Code's small calls ask for a
+// thinking budget under Anthropic's minimum; the upstream gets the minimum
+// instead of refusing the call.
+func TestSmallThinkingBudgetRaised(t *testing.T) {
+	seen := make(chan string, 1)
+	rec := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		seen <- string(b)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"msg_1","type":"message","role":"assistant","model":"c","content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}`))
+	}))
+	claude := openaiProvider("claude", rec, "claude-haiku")
+	claude.Type = config.TypeClaude
+	_, base := startFaultProxy(t, baseConfig(claude))
+	body := `{"model":"claude-haiku","max_tokens":32000,"thinking":{"type":"enabled","budget_tokens":500},"messages":[{"role":"user","content":"title?"}]}`
+	resp, b := do(t, httpClient(t), http.MethodPost, base+"/v1/messages", body, map[string]string{"x-api-key": testKey})
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	if got := <-seen; !strings.Contains(got, `"thinking":{"type":"enabled","budget_tokens":1024}`) {
+		t.Fatalf("upstream got %s", got)
+	}
+}

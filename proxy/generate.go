@@ -109,6 +109,12 @@ func (s *Server) upstreamBody(x *exchange) ([]byte, error) {
 		}
 		return out, err
 	}
+	if x.in == wire.Anthropic && x.op == providers.OpGenerate {
+		var err error
+		if body, err = raiseThinkingBudget(body); err != nil {
+			return nil, err
+		}
+	}
 	if !x.rt.rewrite || x.in == wire.Gemini {
 		// Gemini names the model in the URL, which the provider builds.
 		return body, nil
