@@ -116,16 +116,7 @@ func anthropicMessage(r *request, m *fastjson.Value, f string) error {
 	case "system":
 		// A system turn inside messages: other protocols take system text
 		// apart from the turns, so it joins the system prompt, in order.
-		content := m.Get("content")
-		if content == nil {
-			return fieldErr(f+".content", "is required")
-		}
-		t, err := contentText(content, f+".content", "text")
-		if err != nil {
-			return err
-		}
-		r.system = append(r.system, t)
-		return nil
+		return systemTurn(r, m.Get("content"), f)
 	case "user":
 		msg.role = roleUser
 	case "assistant":

@@ -77,14 +77,9 @@ func chatMessage(r *request, m *fastjson.Value, f string) error {
 	content := m.Get("content")
 	switch roleName := strS(m, "role"); roleName {
 	case "system", "developer":
-		if content == nil {
-			return fieldErr(f+".content", "is required")
-		}
-		t, err := contentText(content, f+".content", "text")
-		if err != nil {
+		if err := systemTurn(r, content, f); err != nil {
 			return err
 		}
-		r.system = append(r.system, t)
 	case "user":
 		if content == nil {
 			return fieldErr(f+".content", "is required")

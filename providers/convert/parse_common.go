@@ -155,3 +155,17 @@ func readStop(v *fastjson.Value, field string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// systemTurn adds the text of a system turn found among the messages (at
+// f) to the request's system prompt, after what came before it.
+func systemTurn(r *request, content *fastjson.Value, f string) error {
+	if content == nil {
+		return fieldErr(f+".content", "is required")
+	}
+	t, err := contentText(content, f+".content", "text")
+	if err != nil {
+		return err
+	}
+	r.system = append(r.system, t)
+	return nil
+}
