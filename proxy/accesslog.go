@@ -42,6 +42,10 @@ func (s *Server) logDone(ctx *fasthttp.RequestCtx, start time.Time, upstream tim
 		s.errField(err),
 		zap.Skip(),
 		zap.Skip(),
+		zap.Skip(),
+	}
+	if dropped, ok := ctx.UserValue(userDroppedTools).(string); ok {
+		fields[len(fields)-3] = zap.String("dropped_tools", dropped)
 	}
 	if note, ok := ctx.UserValue(userError).(errorNote); ok {
 		fields[len(fields)-2] = zap.String("error_kind", note.kind.String())

@@ -36,6 +36,21 @@ func protocolForPath(path []byte) wire.Protocol {
 // what it answered, for the access line.
 const userError = "proxy.error"
 
+// userDroppedTools is the RequestCtx user-value key of the hosted tools a
+// conversion dropped (comma-separated), for the access line.
+const userDroppedTools = "proxy.dropped_tools"
+
+// noteDroppedTools records on the access line which hosted tools (Codex's
+// web_search, ...) a conversion left out because the upstream cannot run
+// them: the request still works, but the operator should know why the
+// model never searched.
+func noteDroppedTools(x *exchange) {
+	if x.tools == nil || len(x.tools.Dropped) == 0 {
+		return
+	}
+	x.ctx.SetUserValue(userDroppedTools, strings.Join(x.tools.Dropped, ","))
+}
+
 // errorNote is an error the proxy answered itself.
 type errorNote struct {
 	kind    wire.Kind

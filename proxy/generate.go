@@ -38,6 +38,9 @@ type exchange struct {
 	requested string
 	// prompted: the body went to the prompt log.
 	prompted bool
+	// tools maps the names a conversion gave a Responses client's
+	// namespace and custom tools back to the client's; nil when none.
+	tools *convert.ToolMap
 }
 
 // log records the exchange once it was answered in the handler.
@@ -98,12 +101,16 @@ func (s *Server) upstreamBody(x *exchange) ([]byte, error) {
 		}
 	}
 	to := x.rt.provider.Protocol()
+	x.tools = nil
 	if to != x.in {
 		c, _ := s.converters.Get().(*convert.Converter)
 		if c == nil {
 			c = new(convert.Converter)
 		}
 		out, err := c.Request(x.in, to, body, x.rt.model, x.stream)
+		x.tools = c.Tools
+		c.Tools = nil
+		noteDroppedTools(x)
 		if len(body) <= pooledBodyMax {
 			s.converters.Put(c)
 		}
@@ -137,7 +144,8 @@ func (s *Server) relayAnswer(x *exchange, res *providers.Result) error {
 		ctx.Response.SetBody(res.Body)
 		return nil
 	}
-	out, err := convert.Response(from, x.in, res.Body, x.rt.model)
+	var c convert.Converter
+	out, err := c.ResponseMapped(from, x.in, res.Body, x.rt.model, x.tools)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ func newConverting(from wire.Protocol, x *exchange, model string) *converting {
 	if x.framing == convert.FramingJSONArray {
 		c.heartbeat = arrayHeartbeat
 	}
+	c.s.MapTools(x.tools)
 	if x.in == wire.OpenAIChat && !x.includeUsage {
 		c.s.OmitUsageChunk()
 	}

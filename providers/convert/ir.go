@@ -91,6 +91,10 @@ type request struct {
 	effort    string
 	budget    int
 	hasBudget bool
+
+	// tmap: how Responses namespace and custom tools were renamed; nil
+	// when none were.
+	tmap *ToolMap
 }
 
 type finish uint8

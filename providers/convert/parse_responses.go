@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/valyala/fastjson"
 )
 
@@ -19,6 +20,11 @@ func parseResponses(root *fastjson.Value) (*request, error) {
 		}
 		r.system = append(r.system, t)
 	}
+	// Tools first: a replayed call of a namespace member must get the
+	// flat name its declaration got.
+	if err := readResponsesTools(r, root); err != nil {
+		return nil, err
+	}
 	in := root.Get("input")
 	switch {
 	case isType(in, fastjson.TypeString):
@@ -33,9 +39,6 @@ func parseResponses(root *fastjson.Value) (*request, error) {
 		}
 	default:
 		return nil, fieldErr("input", "is required and must be a string or an array")
-	}
-	if err := readFunctionTools(r, root, true); err != nil {
-		return nil, err
 	}
 	if err := readOpenAIChoice(r, root, true); err != nil {
 		return nil, err
@@ -109,13 +112,18 @@ func responsesItem(r *request, it *fastjson.Value, f string) error {
 		default:
 			return fieldErr(f+".role", "unsupported role %q", roleName)
 		}
-	case "function_call":
+	case "function_call", "custom_tool_call":
+		custom := typ == "custom_tool_call"
 		p := part{kind: partToolCall, id: strS(it, "call_id"), name: strS(it, "name")}
 		if p.id == "" || p.name == "" {
-			return fieldErr(f, "function_call needs call_id and name")
+			return fieldErr(f, "%s needs call_id and name", typ)
 		}
+		p.name = r.callName(strS(it, "namespace"), p.name, custom)
 		var err error
-		if p.args, err = objectArgs(f+".arguments", strB(it, "arguments")); err != nil {
+		if custom {
+			p.args = wire.AppendJSONString(append([]byte(nil), `{"input":`...), strS(it, "input"))
+			p.args = append(p.args, '}')
+		} else if p.args, err = objectArgs(f+".arguments", strB(it, "arguments")); err != nil {
 			return err
 		}
 		// Consecutive calls belong to one assistant turn.
@@ -124,7 +132,7 @@ func responsesItem(r *request, it *fastjson.Value, f string) error {
 		} else {
 			r.msgs = append(r.msgs, message{role: roleAssistant, parts: []part{p}})
 		}
-	case "function_call_output":
+	case "function_call_output", "custom_tool_call_output":
 		id := strS(it, "call_id")
 		if id == "" {
 			return fieldErr(f+".call_id", "is required")
@@ -138,9 +146,15 @@ func responsesItem(r *request, it *fastjson.Value, f string) error {
 			return err
 		}
 		r.msgs = append(r.msgs, message{role: roleUser, parts: []part{{kind: partToolResult, id: id, text: t}}})
-	case "reasoning":
+	case "reasoning", "additional_tools":
 		// Reasoning items are opaque to every other protocol: dropped.
+		// Tools added mid-conversation were read with the others.
 	default:
+		if hostedCallItems[typ] {
+			// A hosted tool's call replayed from an earlier turn: only
+			// the upstream that ran it could use it.
+			return nil
+		}
 		return fieldErr(f+".type", "input item type %q cannot be carried to this upstream", typ)
 	}
 	return nil

@@ -29,6 +29,11 @@ const maxReusedBody = 256 << 10
 // not safe for concurrent use, so keep one per worker or in a sync.Pool.
 type Converter struct {
 	ps fastjson.Parser
+	// Tools is how the last Request renamed a Responses client's namespace
+	// and custom tools (and which hosted tools it dropped); nil when it
+	// renamed and dropped none. Pass it to ResponseMapped or
+	// Stream.MapTools so calls reach the client under its own names.
+	Tools *ToolMap
 }
 
 func (c *Converter) parser(body []byte) *fastjson.Parser {
@@ -40,6 +45,7 @@ func (c *Converter) parser(body []byte) *fastjson.Parser {
 
 // Request is the package-level Request using c's parser.
 func (c *Converter) Request(from, to wire.Protocol, body []byte, model string, stream bool) ([]byte, error) {
+	c.Tools = nil
 	root, err := parseBody(c.parser(body), body)
 	if err != nil {
 		return nil, err
@@ -59,6 +65,10 @@ func (c *Converter) Request(from, to wire.Protocol, body []byte, model string, s
 	}
 	if err != nil {
 		return nil, err
+	}
+	c.Tools = nil
+	if !r.tmap.empty() {
+		c.Tools = r.tmap
 	}
 	if r.n > 1 && to != wire.OpenAIChat && to != wire.Gemini {
 		return nil, fieldErr(nField(from), "more than one choice (%d) cannot be carried to a %s upstream", r.n, to)

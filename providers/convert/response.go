@@ -18,6 +18,13 @@ func Response(from, to wire.Protocol, body []byte, model string) ([]byte, error)
 
 // Response is the package-level Response using c's parser.
 func (c *Converter) Response(from, to wire.Protocol, body []byte, model string) ([]byte, error) {
+	return c.ResponseMapped(from, to, body, model, nil)
+}
+
+// ResponseMapped is Response for a request whose tools were renamed (the
+// Converter's Tools after Request): calls go back to the client under the
+// names it declared.
+func (c *Converter) ResponseMapped(from, to wire.Protocol, body []byte, model string, tm *ToolMap) ([]byte, error) {
 	if err := fastjson.ValidateBytes(body); err != nil {
 		return nil, fmt.Errorf("convert response: upstream body is not JSON: %w", err)
 	}
@@ -50,7 +57,7 @@ func (c *Converter) Response(from, to wire.Protocol, body []byte, model string) 
 	case wire.OpenAIChat:
 		return writeChatResponse(dst, r, model, now)
 	case wire.OpenAIResponses:
-		return writeResponsesResponse(dst, r, model, now)
+		return writeResponsesResponse(dst, r, model, now, tm)
 	case wire.Anthropic:
 		return writeAnthropicResponse(dst, r, model)
 	case wire.Gemini:

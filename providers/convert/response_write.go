@@ -105,7 +105,7 @@ func writeAnthropicResponse(dst []byte, r *response, model string) ([]byte, erro
 	return append(dst, '}'), nil
 }
 
-func writeResponsesResponse(dst []byte, r *response, model string, now int64) ([]byte, error) {
+func writeResponsesResponse(dst []byte, r *response, model string, now int64, tm *ToolMap) ([]byte, error) {
 	c := &r.choices[0]
 	id := orID(r.id, "resp_")
 	status, reason := c.finish.responses()
@@ -121,7 +121,7 @@ func writeResponsesResponse(dst []byte, r *response, model string, now int64) ([
 	}
 	dst = appendStrField(dst, "model", model)
 	dst = append(dst, `,"output":[`...)
-	dst = appendResponsesOutput(dst, c, id)
+	dst = appendResponsesOutput(dst, c, id, tm)
 	dst = append(dst, `],"parallel_tool_calls":true,"tool_choice":"auto","tools":[],"store":false`...)
 	if r.usage.known {
 		dst = appendResponsesUsage(append(dst, `,"usage":`...), &r.usage)
@@ -132,7 +132,7 @@ func writeResponsesResponse(dst []byte, r *response, model string, now int64) ([
 // appendResponsesOutput writes a choice as Responses output items: all
 // thinking as one reasoning item, all text as one message, each call its own
 // function_call item, in the order they first appear.
-func appendResponsesOutput(dst []byte, c *choice, id string) []byte {
+func appendResponsesOutput(dst []byte, c *choice, id string, tm *ToolMap) []byte {
 	n := -1 // output index of the item being written
 	item := func() {
 		if n >= 0 {
@@ -183,11 +183,7 @@ func appendResponsesOutput(dst []byte, c *choice, id string) []byte {
 		case partToolCall:
 			item()
 			dst = appendItemID(append(dst, `{"id":`...), "fc_", id, n)
-			dst = append(dst, `,"type":"function_call","status":"completed","call_id":`...)
-			dst = wire.AppendJSONString(dst, p.id)
-			dst = appendStrField(dst, "name", p.name)
-			dst = appendStrField(dst, "arguments", b2s(p.args))
-			dst = append(dst, '}')
+			dst = appendCallItem(dst, "completed", p.id, p.name, p.args, tm)
 		}
 	}
 	return dst

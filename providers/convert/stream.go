@@ -71,6 +71,7 @@ type Stream struct {
 	items       []byte // Responses: finished output items, for the terminal event
 	gemFirst    bool   // Gemini array: "[" written
 	gemTool     int    // Gemini: ordinal of the buffered call, -1 none
+	tm          *ToolMap
 }
 
 type blockKind uint8
@@ -89,6 +90,10 @@ func NewStream(from, to wire.Protocol, model string, framing Framing) *Stream {
 	return &Stream{from: from, to: to, model: model, framing: framing,
 		created: time.Now().Unix(), curTool: -1, gemTool: -1}
 }
+
+// MapTools gives back to a Responses client the names of the namespace
+// and custom tools its request declared (the Converter's Tools).
+func (s *Stream) MapTools(tm *ToolMap) { s.tm = tm }
 
 // OmitUsageChunk stops a Chat client from receiving the final usage chunk
 // (choices:[]), for clients that did not set stream_options.include_usage:

@@ -135,7 +135,7 @@ func (s *Stream) onToolArgs(ord int, frag []byte) {
 			s.anthDelta(t.out, `{"type":"input_json_delta","partial_json":`, frag)
 		}
 	case wire.OpenAIResponses:
-		if t.out >= 0 {
+		if t.out >= 0 && !s.tm.isCustom(t.name) {
 			s.respEvent("response.function_call_arguments.delta")
 			s.out = s.appendItemRef(t.out, "fc_")
 			s.out = wire.AppendJSONString(append(s.out, `,"delta":`...), b2s(frag))

@@ -50,6 +50,9 @@ func (s *Stream) appendItemRef(out int, prefix string) []byte {
 
 func (s *Stream) appendToolItem(dst []byte, t *streamTool, status string) []byte {
 	dst = appendItemID(append(dst, `{"id":`...), "fc_", b2s(s.id), t.out)
+	if s.tm != nil {
+		return appendCallItem(dst, status, b2s(t.id), b2s(t.name), t.args, s.tm)
+	}
 	dst = append(dst, `,"type":"function_call","status":`...)
 	dst = wire.AppendJSONString(dst, status)
 	dst = wire.AppendJSONString(append(dst, `,"arguments":`...), b2s(t.args))
@@ -139,10 +142,24 @@ func (s *Stream) respClose() {
 	case blockTool:
 		t := &s.tools[s.curTool]
 		t.open = false
-		s.respEvent("response.function_call_arguments.done")
-		s.out = s.appendItemRef(t.out, "fc_")
-		s.out = wire.AppendJSONString(append(s.out, `,"arguments":`...), b2s(t.args))
-		s.out = append(s.out, "}\n\n"...)
+		if s.tm.isCustom(t.name) {
+			// A custom tool's input goes out whole once its JSON wrapper
+			// is complete: a fragment of escaped JSON is not its text.
+			in := customInput(t.args)
+			s.respEvent("response.custom_tool_call_input.delta")
+			s.out = s.appendItemRef(t.out, "fc_")
+			s.out = wire.AppendJSONString(append(s.out, `,"delta":`...), in)
+			s.out = append(s.out, "}\n\n"...)
+			s.respEvent("response.custom_tool_call_input.done")
+			s.out = s.appendItemRef(t.out, "fc_")
+			s.out = wire.AppendJSONString(append(s.out, `,"input":`...), in)
+			s.out = append(s.out, "}\n\n"...)
+		} else {
+			s.respEvent("response.function_call_arguments.done")
+			s.out = s.appendItemRef(t.out, "fc_")
+			s.out = wire.AppendJSONString(append(s.out, `,"arguments":`...), b2s(t.args))
+			s.out = append(s.out, "}\n\n"...)
+		}
 		s.respEvent("response.output_item.done")
 		s.out = appendInt(append(s.out, `,"output_index":`...), t.out)
 		s.out = s.appendToolItem(append(s.out, `,"item":`...), t, "completed")
