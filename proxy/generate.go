@@ -107,6 +107,7 @@ func (s *Server) upstreamBody(x *exchange) ([]byte, error) {
 		if c == nil {
 			c = new(convert.Converter)
 		}
+		c.Target = x.run.target(x.rt)
 		out, err := c.Request(x.in, to, body, x.rt.model, x.stream)
 		x.tools = c.Tools
 		c.Tools = nil

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"github.com/llmproxy/proxy/providers/catalog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,8 @@ type snapshot struct {
 	// skipped maps each model of a provider skipped for lack of keys to
 	// that provider, so a request for it is told why it is not served.
 	skipped map[string]string
+	// catalogs holds each provider's model catalog (limits and prices).
+	catalogs map[string]*catalog.Catalog
 }
 
 // upState is one provider with its reliability state. It is carried over
@@ -107,7 +110,7 @@ func newRuntime(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snaps
 			}
 			continue
 		}
-		sig := fmt.Sprintf("%#v", *pc)
+		sig := providerSig(pc)
 		if prev != nil {
 			if old := prev.ups[pc.Name]; old != nil && old.sig == sig {
 				if old.pool != nil {
@@ -131,6 +134,7 @@ func newRuntime(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snaps
 	if len(list) == 0 {
 		return nil, errors.New("no usable provider: every provider was skipped for lack of keys")
 	}
+	rt.catalogs = buildCatalogs(cfg)
 	rt.registry = providers.NewRegistry(list)
 	rt.modelsBody = renderModels(list, aliasNames(cfg))
 	rt.addFallbacks(cfg)
@@ -282,4 +286,13 @@ func breakerMetric(s breaker.State) int {
 		return metrics.BreakerHalfOpen
 	}
 	return metrics.BreakerClosed
+}
+
+// providerSig is the part of a provider's configuration that, changed,
+// needs a new provider; the catalog lives in the runtime instead (and its
+// reasoning pointers would make every signature differ).
+func providerSig(pc *config.Provider) string {
+	c := *pc
+	c.Catalog = nil
+	return fmt.Sprintf("%#v", c)
 }

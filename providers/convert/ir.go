@@ -92,6 +92,10 @@ type request struct {
 	budget    int
 	hasBudget bool
 
+	// outCap is the target model's largest answer (0: unknown), which a
+	// max_tokens the writer derives must not pass.
+	outCap int
+
 	// tmap: how Responses namespace and custom tools were renamed; nil
 	// when none were.
 	tmap *ToolMap

@@ -29,6 +29,9 @@ const maxReusedBody = 256 << 10
 // not safe for concurrent use, so keep one per worker or in a sync.Pool.
 type Converter struct {
 	ps fastjson.Parser
+	// Target describes the upstream model of the next Request (set it
+	// before each call; the zero value changes nothing).
+	Target Target
 	// Tools is how the last Request renamed a Responses client's namespace
 	// and custom tools (and which hosted tools it dropped); nil when it
 	// renamed and dropped none. Pass it to ResponseMapped or
@@ -66,6 +69,7 @@ func (c *Converter) Request(from, to wire.Protocol, body []byte, model string, s
 	if err != nil {
 		return nil, err
 	}
+	fitTarget(r, c.Target)
 	c.Tools = nil
 	if !r.tmap.empty() {
 		c.Tools = r.tmap

@@ -25,7 +25,11 @@ func anthropicThinking(r *request) (budget, maxTokens int) {
 		if budget > 0 {
 			maxTokens += budget // keep the default room for the answer itself
 		}
-	} else if budget >= maxTokens/2 {
+	}
+	if r.outCap > 0 && maxTokens > r.outCap {
+		maxTokens = r.outCap
+	}
+	if budget >= maxTokens/2 && r.maxTokens > 0 || budget >= maxTokens {
 		budget = maxTokens / 2
 	}
 	if budget > 0 && budget < 1024 {

@@ -27,6 +27,30 @@ type Config struct {
 	Aliases map[string]string `koanf:"-"`
 	// SystemPrompt, if set, is applied to every request in every protocol.
 	SystemPrompt SystemPrompt `koanf:"system_prompt"`
+	// Catalog overrides or adds entries of the built-in model catalog
+	// (limits and prices) for every provider.
+	Catalog []ModelInfo `koanf:"catalog"`
+}
+
+// ModelInfo overrides or adds one model catalog entry: zero numbers and an
+// absent reasoning keep the built-in figures. A list rather than a map,
+// because model names contain dots.
+type ModelInfo struct {
+	Model           string `koanf:"model"`
+	ContextWindow   int    `koanf:"context_window"`
+	MaxOutputTokens int    `koanf:"max_output_tokens"`
+	// Reasoning: the model takes reasoning effort or thinking budgets.
+	Reasoning *bool `koanf:"reasoning"`
+	// Input lists the modalities it reads: text, image, audio, video, pdf.
+	Input []string   `koanf:"input"`
+	Price ModelPrice `koanf:"price"`
+}
+
+// ModelPrice is a list price in US dollars per million tokens.
+type ModelPrice struct {
+	Input       float64 `koanf:"input"`
+	Output      float64 `koanf:"output"`
+	CachedInput float64 `koanf:"cached_input"`
 }
 
 // Client is a named client key.
@@ -185,6 +209,9 @@ type Provider struct {
 	MaxResponseBytes int `koanf:"max_response_bytes"`
 	// MaxResponseTime bounds reading a whole answer. 0: 15 min.
 	MaxResponseTime time.Duration `koanf:"max_response_time"`
+	// Catalog overrides the model catalog for this provider's models,
+	// after the top-level catalog.
+	Catalog []ModelInfo `koanf:"catalog"`
 }
 
 // Mock configures the built-in mock provider's answer.

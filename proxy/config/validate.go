@@ -32,6 +32,10 @@ func (c *Config) Validate() Problems {
 	add := func(key, format string, args ...any) {
 		ps = append(ps, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
 	}
+	checkCatalog("catalog", c.Catalog, add)
+	for i := range c.Providers {
+		checkCatalog(fmt.Sprintf("providers[%d].catalog", i), c.Providers[i].Catalog, add)
+	}
 	s := c.Server
 	if s.Port < 0 || s.Port > 65535 {
 		add("server.port", "must be between 0 and 65535, got %d", s.Port)
@@ -279,4 +283,29 @@ func loopbackAddr(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+var modalities = map[string]bool{"text": true, "image": true, "audio": true, "video": true, "pdf": true}
+
+func checkCatalog(key string, list []ModelInfo, add func(key, format string, args ...any)) {
+	for i, m := range list {
+		at := fmt.Sprintf("%s[%d]", key, i)
+		if m.Model == "" {
+			add(at+".model", "is required")
+		}
+		if m.ContextWindow < 0 || m.MaxOutputTokens < 0 {
+			add(at, "context_window and max_output_tokens must not be negative")
+		}
+		if m.ContextWindow > 0 && m.MaxOutputTokens > m.ContextWindow {
+			add(at+".max_output_tokens", "%d is more than context_window %d", m.MaxOutputTokens, m.ContextWindow)
+		}
+		if p := m.Price; p.Input < 0 || p.Output < 0 || p.CachedInput < 0 {
+			add(at+".price", "prices must not be negative")
+		}
+		for _, in := range m.Input {
+			if !modalities[in] {
+				add(at+".input", "unknown modality %q (text, image, audio, video, pdf)", in)
+			}
+		}
+	}
 }
