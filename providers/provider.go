@@ -39,6 +39,11 @@ const (
 	OpGenerate Op = iota
 	// OpCountTokens counts input tokens where the upstream can.
 	OpCountTokens
+	// OpEmbed computes embeddings (OpenAI /embeddings, Gemini
+	// batchEmbedContents).
+	OpEmbed
+	// OpComplete is OpenAI's legacy text completion (/completions).
+	OpComplete
 )
 
 // Result is a provider's answer. Exactly one of Body or Stream is set.

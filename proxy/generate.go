@@ -102,6 +102,9 @@ func (s *Server) upstreamBody(x *exchange) ([]byte, error) {
 	}
 	to := x.rt.provider.Protocol()
 	x.tools = nil
+	if isAuxiliary(x.op) {
+		return auxiliaryBody(x, body)
+	}
 	if to != x.in {
 		c, _ := s.converters.Get().(*convert.Converter)
 		if c == nil {
@@ -133,6 +136,9 @@ func (s *Server) upstreamBody(x *exchange) ([]byte, error) {
 // relayAnswer writes a complete (non-stream) upstream answer to the client,
 // converted into its protocol if need be.
 func (s *Server) relayAnswer(x *exchange, res *providers.Result) error {
+	if isAuxiliary(x.op) {
+		return relayAuxiliary(x, res)
+	}
 	ctx := x.ctx
 	from := x.rt.provider.Protocol()
 	ctx.SetStatusCode(fasthttp.StatusOK)
@@ -303,6 +309,11 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 	}
 	var tr stream.Translator
 	length := -1
+	if x.op == providers.OpComplete {
+		// Legacy completions stream as Chat does (data: chunks, [DONE])
+		// and are relayed as sent, whichever OpenAI provider type.
+		from = wire.OpenAIChat
+	}
 	if from == x.in && x.framing == convert.FramingSSE {
 		tr = stream.PassThrough(x.in)
 		if res.StreamLength > 0 {

@@ -39,6 +39,9 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 	if b.Stall > 0 {
 		time.Sleep(b.Stall)
 	}
+	if c.Op == providers.OpEmbed || c.Op == providers.OpComplete {
+		return p.doAux(c)
+	}
 	parser := p.parsers.Get()
 	parsed, err := ParseChat(parser, c.Body)
 	p.parsers.Put(parser)

@@ -40,11 +40,8 @@ func (p *Provider) buildRequest(req *fasthttp.Request, c *providers.Call) {
 	b := scratch[:0]
 	b = append(b, p.basePath...)
 	switch p.cfg.Protocol {
-	case wire.OpenAIChat:
-		b = append(b, "/chat/completions"...)
-		setBearer(req, key)
-	case wire.OpenAIResponses:
-		b = append(b, "/responses"...)
+	case wire.OpenAIChat, wire.OpenAIResponses:
+		b = append(b, openAIPath(p.cfg.Protocol, c.Op)...)
 		setBearer(req, key)
 	case wire.Anthropic:
 		b = append(b, "/messages"...)
@@ -65,6 +62,8 @@ func (p *Provider) buildRequest(req *fasthttp.Request, c *providers.Call) {
 		switch {
 		case c.Op == providers.OpCountTokens:
 			b = append(b, ":countTokens"...)
+		case c.Op == providers.OpEmbed:
+			b = append(b, ":batchEmbedContents"...)
 		case c.Stream:
 			b = append(b, ":streamGenerateContent"...)
 			uri.SetQueryString("alt=sse")
@@ -80,6 +79,22 @@ func (p *Provider) buildRequest(req *fasthttp.Request, c *providers.Call) {
 	uri.DisablePathNormalizing = true
 	uri.SetPathBytes(b)
 	req.SetBodyRaw(c.Body)
+}
+
+// openAIPath is the endpoint of op on an OpenAI-family upstream: both
+// provider types share the API's base, so embeddings and completions go
+// to the same place whichever type the operator chose.
+func openAIPath(proto wire.Protocol, op providers.Op) string {
+	switch op {
+	case providers.OpEmbed:
+		return "/embeddings"
+	case providers.OpComplete:
+		return "/completions"
+	}
+	if proto == wire.OpenAIResponses {
+		return "/responses"
+	}
+	return "/chat/completions"
 }
 
 func setBearer(req *fasthttp.Request, key string) {
