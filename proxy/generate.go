@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"errors"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/llmproxy/proxy/providers"
@@ -187,73 +185,6 @@ func (s *Server) answer(x *exchange, h *held, res *providers.Result, rd *stream.
 		return
 	}
 	s.startStream(x, h, res, rd)
-}
-
-// errTotalTimeout ends a stream that ran past its provider's total timeout.
-var errTotalTimeout = totalTimeout{}
-
-type totalTimeout struct{}
-
-func (totalTimeout) Error() string    { return "upstream exceeded its total timeout" }
-func (t totalTimeout) Public() string { return t.Error() }
-func (totalTimeout) Timeout() bool    { return true }
-func (totalTimeout) Temporary() bool  { return false }
-
-// expiring is an upstream stream under a total timeout: once the timer
-// closed it, its reads fail with errTotalTimeout rather than with whatever
-// the closed connection says, so the client is told why.
-type expiring struct {
-	stream.Upstream
-	expired atomic.Bool
-}
-
-func (e *expiring) Read(p []byte) (int, error) {
-	n, err := e.Upstream.Read(p)
-	if err != nil && e.expired.Load() {
-		err = errTotalTimeout
-	}
-	return n, err
-}
-
-// totalGuard runs an attempt's total timeout: its timer closes the
-// upstream stream unless the exchange finished first (the stream may then
-// be back in a pool).
-type totalGuard struct {
-	mu       sync.Mutex
-	finished bool
-	timer    *time.Timer
-}
-
-func (g *totalGuard) stop() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.finished = true
-	g.timer.Stop()
-}
-
-// limitTotal puts res's stream under the provider's total timeout, counted
-// from sent.
-func (h *held) limitTotal(res *providers.Result, total time.Duration, sent time.Time) {
-	ex := &expiring{Upstream: res.Stream}
-	res.Stream = ex
-	g := &totalGuard{}
-	g.timer = time.AfterFunc(max(total-time.Since(sent), 0), func() {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if !g.finished {
-			ex.expired.Store(true)
-			_ = ex.Upstream.CloseWithError(errTotalTimeout)
-		}
-	})
-	h.total = g
-}
-
-// stopTotal disarms the total timeout of an attempt that is abandoned.
-func (h *held) stopTotal() {
-	if h.total != nil {
-		h.total.stop()
-		h.total = nil
-	}
 }
 
 // startStream hands the upstream stream to a relay that fasthttp runs once

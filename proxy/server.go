@@ -16,6 +16,7 @@ import (
 	"github.com/fasthttp/router"
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/mock"
+	"github.com/llmproxy/proxy/providers/retry"
 	"github.com/llmproxy/proxy/providers/upstream"
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/llmproxy/proxy/proxy/config"
@@ -46,6 +47,8 @@ type Server struct {
 	// running end with an error event.
 	stop     chan struct{}
 	stopOnce sync.Once
+	// jitter draws the retry backoffs (tests make them predictable).
+	jitter retry.Rand
 	// reloadMu serialises reloads; retiring tracks old runtimes still
 	// waiting for their requests to finish.
 	reloadMu sync.Mutex
@@ -77,6 +80,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		log:    log,
 		ids:    newRequestIDs(),
 		stop:   make(chan struct{}),
+		jitter: retry.SharedRand{},
 		closed: make(chan struct{}),
 		bodies: newBodyBudget(cfg.Server.Limits.MaxInflightBodyBytes),
 		hosts:  newHostAllowed(cfg.Server.Host, cfg.Server.AllowedHosts),

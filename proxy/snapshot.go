@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/llmproxy/proxy/providers"
+	"github.com/llmproxy/proxy/providers/admission"
 	"github.com/llmproxy/proxy/providers/breaker"
 	"github.com/llmproxy/proxy/providers/keypool"
 	"github.com/llmproxy/proxy/providers/retry"
@@ -35,7 +36,7 @@ type snapshot struct {
 	// chains holds the whole chain of each listed provider/model pair,
 	// built once so that a request for a listed model allocates none.
 	chains map[string]map[string][]retry.Target
-	lim    *retry.Limiter
+	lim    *admission.Limiter
 	policy retry.Policy
 	// aliases map public model names to provider/model targets.
 	aliases map[string]string
@@ -63,7 +64,7 @@ type upState struct {
 	pool *keypool.Pool
 	// br is nil when the breaker is disabled.
 	br  *breaker.Breaker
-	sem *retry.Sem
+	sem *admission.Sem
 	// sig is the provider's configuration, to tell whether a reload changed it.
 	sig      string
 	checker  *healthChecker
@@ -148,12 +149,12 @@ func newRuntime(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snaps
 		}
 		rt.chains[p.Name()] = byModel
 	}
-	lo := retry.LimiterOptions{MaxRequests: cfg.Server.MaxConcurrentRequests, MaxStreams: cfg.Server.MaxConcurrentStreams}
+	lo := admission.LimiterOptions{MaxRequests: cfg.Server.MaxConcurrentRequests, MaxStreams: cfg.Server.MaxConcurrentStreams}
 	if prev != nil && prev.cfg.Server.MaxConcurrentRequests == lo.MaxRequests && prev.cfg.Server.MaxConcurrentStreams == lo.MaxStreams {
 		// The same limiter keeps counting the requests still running on the old runtime.
 		rt.lim = prev.lim
 	} else {
-		rt.lim = retry.NewLimiter(lo)
+		rt.lim = admission.NewLimiter(lo)
 	}
 	return rt, nil
 }
@@ -194,7 +195,7 @@ func newUpState(pc *config.Provider, sig string, log *zap.Logger, m *metrics.Set
 			},
 		})
 	}
-	up.sem = retry.NewSem(pc.Name, retry.SemOptions{Limit: pc.MaxConcurrent, Queue: pc.Queue, MaxWait: pc.QueueWait, Status: 429})
+	up.sem = admission.NewSem(pc.Name, admission.SemOptions{Limit: pc.MaxConcurrent, Queue: pc.Queue, MaxWait: pc.QueueWait, Status: 429})
 	if pc.HealthCheck.Interval > 0 && up.pool != nil {
 		if hc, ok := p.(keyChecker); ok {
 			up.checker = startHealthChecker(pc.Name, hc, up.pool, keys, pc.HealthCheck, log)

@@ -1,4 +1,9 @@
-package retry
+// Package admission bounds how much work the proxy takes on at once:
+// Limiter caps concurrent requests and streams proxy-wide, Sem caps one
+// provider's in-flight upstream requests with a short bounded queue.
+// Refusals come at once, with a Retry-After suggestion, instead of an
+// unbounded queue that would hide overload until clients time out.
+package admission
 
 import (
 	"errors"
@@ -99,6 +104,16 @@ func (s *Sem) TryAcquire() bool {
 	default:
 		return false
 	}
+}
+
+// AcquireNow takes a slot if one is free now, returning the function that
+// frees it: Acquire without the queue, for callers that set up something
+// (a watch on the client) only when they must wait.
+func (s *Sem) AcquireNow() (release func(), ok bool) {
+	if !s.TryAcquire() {
+		return nil, false
+	}
+	return s.release, true
 }
 
 // Release frees a slot taken by TryAcquire or Acquire.
