@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"go.uber.org/zap"
 	"net"
 	"time"
 
@@ -64,7 +65,7 @@ func (s *Server) prepare(x *exchange, t *tries, h *held, a retry.Attempt) (targe
 		return at, stepSkip
 	}
 	h.up = up
-	slot, err := acquireSlot(up.sem, x.ctx.Conn())
+	slot, err := acquireSlot(up.sem, x.ctx.Conn(), s.log)
 	if err != nil {
 		h.releaseAttempt(keypool.Outcome{Kind: keypool.Ignored})
 		abandon(up, at.tk)
@@ -87,11 +88,11 @@ func (s *Server) prepare(x *exchange, t *tries, h *held, a retry.Attempt) (targe
 
 // acquireSlot takes one of the provider's concurrency slots. While it
 // queues for one, a client that leaves gives up its place.
-func acquireSlot(sem *admission.Sem, conn net.Conn) (func(), error) {
+func acquireSlot(sem *admission.Sem, conn net.Conn, log *zap.Logger) (func(), error) {
 	if release, ok := sem.AcquireNow(); ok {
 		return release, nil
 	}
-	gone, stop := watchClient(conn)
+	gone, stop := watchClient(conn, log)
 	defer stop()
 	return sem.Acquire(gone)
 }
@@ -198,7 +199,7 @@ func (s *Server) call(x *exchange, h *held, at target) result {
 	r.rd = stream.NewReader(r.res.Stream, srv.MaxEventBytes)
 	var ev stream.Event
 	r.err = primeWithin(r.rd, &ev, r.res.Stream, up.firstEvt-time.Since(r.sent), up.firstEvt > 0,
-		ctx.Conn(), srv.StreamHeartbeat)
+		ctx.Conn(), srv.StreamHeartbeat, s.log)
 	if r.err == nil && stream.IsErrorEvent(&ev) {
 		r.status, r.err = fasthttp.StatusBadGateway, errEarlyStreamError
 	}

@@ -142,7 +142,7 @@ func (s *Server) admit(x *exchange, h *held) bool {
 		return false
 	}
 	x.run.enter()
-	*h = held{run: x.run, admit: admit}
+	*h = held{run: x.run, admit: admit, log: s.log}
 	return true
 }
 

@@ -226,6 +226,8 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 		WriteTimeout: x.run.cfg.Server.WriteTimeout,
 		Redact:       x.run.redactor.Bytes,
 		OnFinish: func(o stream.Outcome) {
+			defer recoverAndLog(s.log, "stream finish")
+			s.logRelayPanic(l.requestID, o.Err)
 			out := streamOutcome(o.Err)
 			if kept.failed {
 				out = keypool.StatusOutcome(fasthttp.StatusBadGateway, 0)

@@ -40,26 +40,37 @@ func startHealthChecker(name string, c keyChecker, pool *keypool.Pool, keys []ke
 				return
 			case <-t.C:
 			}
-			for _, k := range keys {
-				status, err := c.CheckKey(k.Secret, timeout)
-				switch {
-				case err != nil:
-				case status >= 200 && status < 300:
-					pool.ReportHealthCheck(k.Label, true)
-				case status == 401 || status == 403:
-					if pool.Disable(k.Label) {
-						log.Warn("key check: key rejected", zap.String("provider", name), zap.String("key", k.Label), zap.Int("status", status))
-					}
-				}
-				select {
-				case <-h.done:
-					return
-				default:
-				}
+			if !h.round(name, c, pool, keys, timeout, log) {
+				return
 			}
 		}
 	}()
 	return h
+}
+
+// round checks every key once; false means the checker was stopped. A
+// panic in one round is logged and the next round runs as usual.
+func (h *healthChecker) round(name string, c keyChecker, pool *keypool.Pool, keys []keypool.Key, timeout time.Duration, log *zap.Logger) (alive bool) {
+	alive = true // also after a recovered panic
+	defer recoverAndLog(log, "key health check")
+	for _, k := range keys {
+		status, err := c.CheckKey(k.Secret, timeout)
+		switch {
+		case err != nil:
+		case status >= 200 && status < 300:
+			pool.ReportHealthCheck(k.Label, true)
+		case status == 401 || status == 403:
+			if pool.Disable(k.Label) {
+				log.Warn("key check: key rejected", zap.String("provider", name), zap.String("key", k.Label), zap.Int("status", status))
+			}
+		}
+		select {
+		case <-h.done:
+			return false
+		default:
+		}
+	}
+	return true
 }
 
 func (h *healthChecker) stop() {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"go.uber.org/zap"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,7 @@ type held struct {
 	slot    func()
 	admit   func()
 	run     *snapshot
+	log     *zap.Logger
 	// total runs the attempt's total timeout, if the provider has one.
 	total *totalGuard
 }
@@ -110,6 +112,7 @@ func (h *held) limitTotal(res *providers.Result, total time.Duration, sent time.
 	res.Stream = ex
 	g := &totalGuard{}
 	g.timer = time.AfterFunc(max(total-time.Since(sent), 0), func() {
+		defer recoverAndLog(h.log, "total timeout timer")
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		if !g.finished {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"go.uber.org/zap"
 	"net"
 	"sync"
 	"syscall"
@@ -18,7 +19,7 @@ import (
 // reach a client before the headers): then the upstream is closed at once,
 // so the model stops generating, and Prime reports stream.ErrClientGone.
 func primeWithin(rd *stream.Reader, ev *stream.Event, up stream.Upstream, left time.Duration, bounded bool,
-	client net.Conn, tick time.Duration) error {
+	client net.Conn, tick time.Duration, log *zap.Logger) error {
 	if !bounded && (client == nil || tick <= 0) {
 		return rd.Prime(ev)
 	}
@@ -37,6 +38,7 @@ func primeWithin(rd *stream.Reader, ev *stream.Event, up stream.Upstream, left t
 		t      *time.Timer
 	)
 	check := func() {
+		defer recoverAndLog(log, "first-event timer")
 		mu.Lock()
 		defer mu.Unlock()
 		if done {
@@ -96,9 +98,10 @@ const clientPoll = 50 * time.Millisecond
 
 // watchClient returns a channel closed once the client closes conn, for a
 // wait that should end with it; stop ends the watch.
-func watchClient(conn net.Conn) (gone <-chan struct{}, stop func()) {
+func watchClient(conn net.Conn, log *zap.Logger) (gone <-chan struct{}, stop func()) {
 	g, quit := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer recoverAndLog(log, "client watch")
 		t := time.NewTicker(clientPoll)
 		defer t.Stop()
 		for {

@@ -83,6 +83,7 @@ func (s *Server) retire(prev *snapshot) {
 	s.retiring.Add(1)
 	go func() {
 		defer s.retiring.Done()
+		defer recoverAndLog(s.log, "retire runtime")
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 	wait:

@@ -301,11 +301,6 @@ func (s *Server) methodNotAllowed(ctx *fasthttp.RequestCtx) {
 	s.reject(ctx, p, wire.MethodNotAllowed, "method "+string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
 }
 
-func (s *Server) panicked(ctx *fasthttp.RequestCtx, v any) {
-	s.log.Error("handler panic", zap.Any("panic", v), zap.ByteString("path", ctx.Path()))
-	writeError(ctx, protocolForPath(ctx.Path()), wire.Internal, "internal error", "")
-}
-
 // parseError answers requests fasthttp could not read, in the protocol the
 // path suggests: a body over the limit is 413, anything else 400.
 func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {

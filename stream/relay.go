@@ -174,7 +174,26 @@ func (r *Relay) SupportsBodyWriteTo() bool { return true }
 // WriteTo relays the stream into w until the upstream ends, fails, or the
 // client stops accepting writes.
 func (r *Relay) WriteTo(w io.Writer) (int64, error) {
+	err := r.start(w)
+	if err == nil {
+		err = r.run()
+	} else {
+		r.endAfterPanic(err.(*PanicError))
+	}
+	r.finish(err)
+	return r.outcome.Bytes, err
+}
+
+// start takes the client's writer and arms the heartbeat. Its only error
+// is a recovered panic.
+func (r *Relay) start(w io.Writer) (err error) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	defer func() {
+		if pe := Recovered(recover()); pe != nil {
+			err = pe
+		}
+	}()
 	r.w = w
 	if r.fixed > 0 {
 		r.flush, _ = w.(flusher)
@@ -182,14 +201,16 @@ func (r *Relay) WriteTo(w io.Writer) (int64, error) {
 	if r.heartbeat > 0 && r.tr.Heartbeat() != nil {
 		r.timer = time.AfterFunc(r.heartbeat, r.beat)
 	}
-	r.mu.Unlock()
-
-	err := r.run()
-	r.finish(err)
-	return r.outcome.Bytes, err
+	return nil
 }
 
-func (r *Relay) run() error {
+func (r *Relay) run() (err error) {
+	defer func() {
+		if pe := Recovered(recover()); pe != nil {
+			r.endAfterPanic(pe)
+			err = pe
+		}
+	}()
 	for {
 		if err := r.step(); err != errContinue {
 			return err
@@ -400,12 +421,25 @@ func (r *Relay) write(b []byte) error {
 // only after a silence. A failed write means the client went away: closing the
 // upstream unblocks the relay's pending read.
 func (r *Relay) beat() {
+	locked := false
+	defer func() {
+		if pe := Recovered(recover()); pe != nil {
+			// A timer goroutine has no caller to return to: end the
+			// stream through its upstream, which makes run report it.
+			if locked {
+				r.mu.Unlock()
+			}
+			r.closeUpstream(pe)
+		}
+	}()
 	if !r.mu.TryLock() {
 		// A write is in progress (perhaps blocked on a slow client): not idle,
 		// and that write re-arms the timer.
 		return
 	}
+	locked = true
 	if r.finished {
+		locked = false
 		r.mu.Unlock()
 		return
 	}
@@ -415,6 +449,7 @@ func (r *Relay) beat() {
 			// The relay is blocked reading a silent upstream: unblock it; its
 			// step then writes the error event.
 			r.stopping.Store(true)
+			locked = false
 			r.mu.Unlock()
 			r.closeUpstream(ErrStopped)
 			return
@@ -427,6 +462,7 @@ func (r *Relay) beat() {
 	if err == nil {
 		r.timer.Reset(r.heartbeat)
 	}
+	locked = false
 	r.mu.Unlock()
 	if err != nil {
 		r.closeUpstream(errors.Join(ErrClientGone, err))
