@@ -111,8 +111,9 @@ func (h *held) limitTotal(res *providers.Result, total time.Duration, sent time.
 	ex := &expiring{Upstream: res.Stream}
 	res.Stream = ex
 	g := &totalGuard{}
+	log := h.log // not h: the closure would move h to the heap
 	g.timer = time.AfterFunc(max(total-time.Since(sent), 0), func() {
-		defer recoverAndLog(h.log, "total timeout timer")
+		defer recoverAndLog(log, "total timeout timer")
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		if !g.finished {

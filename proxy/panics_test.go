@@ -16,8 +16,8 @@ func TestRecoverAndLogKeepsTheProcess(t *testing.T) {
 	go func() {
 		defer close(done)
 		defer recoverAndLog(zap.New(core), "test goroutine")
-		var m map[string]int
-		m["x"]++ // a nil-map write: a runtime panic, as a real bug would be
+		var p *struct{ n int }
+		p.n++ // a nil dereference: a runtime panic, as a real bug would be
 	}()
 	select {
 	case <-done:
