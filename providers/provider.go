@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/llmproxy/proxy/providers/wire"
-	"github.com/llmproxy/proxy/stream"
 	"github.com/valyala/fasthttp"
 )
 
@@ -57,7 +56,7 @@ type Result struct {
 	// Body is a complete body (non-stream answers and errors); valid until Release.
 	Body []byte
 	// Stream is a streaming SSE body (status 200 to a stream request).
-	Stream stream.Upstream
+	Stream Stream
 	// StreamLength is the Stream's Content-Length, or -1 when chunked.
 	StreamLength int64
 
@@ -108,10 +107,17 @@ type Error struct {
 func (e *Error) Error() string { return e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
-// nopCloser adapts a plain reader (such as the mock's) into a stream.Upstream.
+// Stream is an upstream answer being read as it arrives; closing it with an
+// error aborts the read in progress (the relay's stream.Upstream).
+type Stream interface {
+	io.Reader
+	CloseWithError(err error) error
+}
+
+// nopCloser adapts a plain reader (such as the mock's) into a Stream.
 type nopCloser struct{ io.Reader }
 
 func (nopCloser) CloseWithError(error) error { return nil }
 
-// UpstreamFromReader wraps r as a stream.Upstream whose close does nothing.
-func UpstreamFromReader(r io.Reader) stream.Upstream { return nopCloser{r} }
+// UpstreamFromReader wraps r as a Stream whose close does nothing.
+func UpstreamFromReader(r io.Reader) Stream { return nopCloser{r} }

@@ -3,8 +3,8 @@ package proxy
 import (
 	"testing"
 
+	"github.com/llmproxy/proxy/providers/jsonpatch"
 	"github.com/llmproxy/proxy/providers/wire"
-	"github.com/llmproxy/proxy/proxy/jsonpatch"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 )

@@ -187,7 +187,7 @@ func (s *Server) call(x *exchange, h *held, at target) result {
 	}
 	r.status = r.res.Status
 	if len(r.res.RetryAfter) > 0 {
-		r.ra, _ = keypool.ParseRetryAfter(string(r.res.RetryAfter), time.Now())
+		r.ra, _ = wire.ParseRetryAfter(string(r.res.RetryAfter), time.Now())
 	}
 	if r.status != fasthttp.StatusOK || r.res.Stream == nil {
 		return r

@@ -5,8 +5,8 @@ import (
 
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/convert"
+	"github.com/llmproxy/proxy/providers/jsonpatch"
 	"github.com/llmproxy/proxy/providers/wire"
-	"github.com/llmproxy/proxy/proxy/jsonpatch"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 )

@@ -6,10 +6,10 @@ import (
 
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/convert"
+	"github.com/llmproxy/proxy/providers/jsonpatch"
 	"github.com/llmproxy/proxy/providers/keypool"
 	"github.com/llmproxy/proxy/providers/usage"
 	"github.com/llmproxy/proxy/providers/wire"
-	"github.com/llmproxy/proxy/proxy/jsonpatch"
 	"github.com/llmproxy/proxy/proxy/sysprompt"
 	"github.com/llmproxy/proxy/stream"
 	"github.com/valyala/fasthttp"

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"strconv"
 
-	"github.com/llmproxy/proxy/proxy/jsonpatch"
+	"github.com/llmproxy/proxy/providers/jsonpatch"
 	"github.com/valyala/fastjson"
 )
 

@@ -1,28 +1,17 @@
 package stream
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net"
 	"syscall"
+
+	"github.com/llmproxy/proxy/providers/wire"
 )
 
-var (
-	eventError     = []byte("error")
-	responseFailed = []byte("response.failed")
-	errorObject    = []byte(`{"error"`)
-)
-
-// IsErrorEvent reports whether an upstream event is an error: "event:
-// error" (Anthropic, Responses), "event: response.failed", or a data
-// payload that is an error object (OpenAI Chat, Gemini).
-func IsErrorEvent(ev *Event) bool {
-	if bytes.Equal(ev.Name, eventError) || bytes.Equal(ev.Name, responseFailed) {
-		return true
-	}
-	return bytes.HasPrefix(bytes.TrimLeft(ev.Data, " \t"), errorObject)
-}
+// IsErrorEvent reports whether an upstream event is an error, in any
+// protocol (wire.IsStreamError).
+func IsErrorEvent(ev *Event) bool { return wire.IsStreamError(ev.Name, ev.Data) }
 
 // Describe says what went wrong with an upstream read in words a client
 // may see; an error of the proxy's own says so with a Public method. Transport errors quote socket addresses of the proxy's network

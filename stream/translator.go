@@ -1,8 +1,6 @@
 package stream
 
 import (
-	"bytes"
-
 	"github.com/llmproxy/proxy/providers/wire"
 )
 
@@ -36,52 +34,29 @@ var Heartbeat = []byte(": ping\n\n")
 func PassThrough(p wire.Protocol) *Watcher { return &Watcher{proto: p} }
 
 // Watcher is the pass-through Translator: it inspects events only as far as
-// needed to know whether the stream finished.
+// needed to know whether the stream finished (by the protocol's rules in
+// package wire).
 type Watcher struct {
 	proto wire.Protocol
 	done  bool
 	// Errored is set when the upstream sent its own in-stream error event.
 	Errored bool
+	// events counts the events seen: a Responses error event the proxy
+	// adds takes the next sequence_number.
+	events int
 }
 
 func (w *Watcher) PassThrough() bool { return true }
 func (w *Watcher) Done() bool        { return w.done }
 func (w *Watcher) Heartbeat() []byte { return Heartbeat }
 
-var (
-	doneData        = []byte("[DONE]")
-	errorPrefix     = []byte(`{"error"`)
-	finishReasonKey = []byte(`"finishReason"`)
-)
-
 func (w *Watcher) Event(dst []byte, ev *Event) ([]byte, error) {
-	switch w.proto {
-	case wire.OpenAIChat:
-		if bytes.Equal(ev.Data, doneData) {
-			w.done = true
-		} else if bytes.HasPrefix(ev.Data, errorPrefix) {
-			w.done, w.Errored = true, true
-		}
-	case wire.Anthropic:
-		switch string(ev.Name) {
-		case "message_stop":
-			w.done = true
-		case "error":
-			w.done, w.Errored = true, true
-		}
-	case wire.OpenAIResponses:
-		switch string(ev.Name) {
-		case "response.completed", "response.incomplete":
-			w.done = true
-		case "response.failed", "error":
-			w.done, w.Errored = true, true
-		}
-	case wire.Gemini:
-		if bytes.HasPrefix(ev.Data, errorPrefix) {
-			w.done, w.Errored = true, true
-		} else if bytes.Contains(ev.Data, finishReasonKey) {
-			w.done = true
-		}
+	w.events++
+	switch wire.EventEnd(w.proto, ev.Name, ev.Data) {
+	case wire.StreamDone:
+		w.done = true
+	case wire.StreamFailed:
+		w.done, w.Errored = true, true
 	}
 	return dst, nil
 }
@@ -97,20 +72,5 @@ func (w *Watcher) End(dst []byte) ([]byte, error) {
 
 // Fail appends an in-stream error event in the watcher's protocol.
 func (w *Watcher) Fail(dst []byte, kind wire.Kind, message string) []byte {
-	return AppendErrorEvent(dst, w.proto, kind, message)
-}
-
-// AppendErrorEvent appends a complete in-stream error event of protocol p.
-func AppendErrorEvent(dst []byte, p wire.Protocol, kind wire.Kind, message string) []byte {
-	switch p {
-	case wire.Anthropic:
-		dst = append(dst, "event: error\ndata: "...)
-	case wire.OpenAIResponses:
-		// Responses streams announce errors as their own event type.
-		dst = append(dst, "event: error\ndata: "...)
-	default:
-		dst = append(dst, "data: "...)
-	}
-	dst = wire.AppendError(dst, p, kind, message, "")
-	return append(dst, "\n\n"...)
+	return wire.AppendStreamError(dst, w.proto, kind, message, w.events)
 }

@@ -258,45 +258,19 @@ func (s *Stream) onDone() {
 
 func (s *Stream) onError(kind wire.Kind, msg string) {
 	s.failed = true
-	switch s.to {
-	case wire.OpenAIChat:
-		s.out = wire.AppendError(append(s.out, "data: "...), wire.OpenAIChat, kind, msg, "")
-		s.out = append(s.out, "\n\n"...)
-	case wire.Anthropic:
-		s.out = wire.AppendError(append(s.out, "event: error\ndata: "...), wire.Anthropic, kind, msg, "")
-		s.out = append(s.out, "\n\n"...)
-	case wire.OpenAIResponses:
-		s.respEvent("error")
-		s.out = appendStrField(s.out, "code", responsesErrorCode(kind))
-		s.out = appendStrField(s.out, "message", msg)
-		s.out = append(s.out, ",\"param\":null}\n\n"...)
-	case wire.Gemini:
-		if s.framing == FramingJSONArray {
-			if s.gemFirst {
-				s.out = append(s.out, ',')
-			} else {
-				s.out = append(s.out, '[')
-			}
-			s.out = append(wire.AppendError(s.out, wire.Gemini, kind, msg, ""), ']')
+	if s.to == wire.Gemini && s.framing == FramingJSONArray {
+		// The JSON-array framing is the converter's own: the error is the
+		// array's last element.
+		if s.gemFirst {
+			s.out = append(s.out, ',')
 		} else {
-			s.out = wire.AppendError(append(s.out, "data: "...), wire.Gemini, kind, msg, "")
-			s.out = append(s.out, "\n\n"...)
+			s.out = append(s.out, '[')
 		}
+		s.out = append(wire.AppendError(s.out, wire.Gemini, kind, msg, ""), ']')
+		return
 	}
-}
-
-func responsesErrorCode(k wire.Kind) string {
-	switch k {
-	case wire.RateLimited:
-		return "rate_limit_exceeded"
-	case wire.InvalidRequest:
-		return "invalid_request_error"
-	case wire.Authentication:
-		return "invalid_api_key"
-	case wire.Unavailable:
-		return "server_is_overloaded"
-	case wire.Timeout:
-		return "timeout"
+	s.out = wire.AppendStreamError(s.out, s.to, kind, msg, s.seq)
+	if s.to == wire.OpenAIResponses {
+		s.seq++
 	}
-	return "server_error"
 }

@@ -1,34 +1,23 @@
 package convert
 
 import (
+	usage_ "github.com/llmproxy/proxy/providers/usage"
+	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/valyala/fastjson"
 )
 
-func usageFromChat(v *fastjson.Value) usage {
-	if !isType(v, fastjson.TypeObject) {
-		return usage{}
-	}
-	return usage{
-		in:        v.GetInt("prompt_tokens"),
-		cached:    v.GetInt("prompt_tokens_details", "cached_tokens"),
-		out:       v.GetInt("completion_tokens"),
-		reasoning: v.GetInt("completion_tokens_details", "reasoning_tokens"),
-		known:     true,
-	}
+// The usage objects of the four protocols are read by package usage, which
+// the relay's token metrics use too: one reading of each protocol's counts.
+
+func fromCounts(c usage_.Counts, ok bool) usage {
+	return usage{in: c.Input, cached: c.Cached, cacheCreation: c.CacheCreation, out: c.Output, reasoning: c.Reasoning, known: ok}
 }
 
+func usageFromChat(v *fastjson.Value) usage { return fromCounts(usage_.Read(wire.OpenAIChat, v)) }
 func usageFromResponses(v *fastjson.Value) usage {
-	if !isType(v, fastjson.TypeObject) {
-		return usage{}
-	}
-	return usage{
-		in:        v.GetInt("input_tokens"),
-		cached:    v.GetInt("input_tokens_details", "cached_tokens"),
-		out:       v.GetInt("output_tokens"),
-		reasoning: v.GetInt("output_tokens_details", "reasoning_tokens"),
-		known:     true,
-	}
+	return fromCounts(usage_.Read(wire.OpenAIResponses, v))
 }
+func usageFromGemini(v *fastjson.Value) usage { return fromCounts(usage_.Read(wire.Gemini, v)) }
 
 // addAnthropicUsage folds an Anthropic usage object into u; stream events
 // carry only some of the counts, so absent ones keep their value.
@@ -36,35 +25,9 @@ func addAnthropicUsage(u *usage, v *fastjson.Value) {
 	if !isType(v, fastjson.TypeObject) {
 		return
 	}
-	u.known = true
-	base, cw, cr := u.in-u.cached-u.cacheCreation, u.cacheCreation, u.cached
-	if x := v.Get("input_tokens"); x != nil {
-		base = x.GetInt()
-	}
-	if x := v.Get("cache_creation_input_tokens"); x != nil {
-		cw = x.GetInt()
-	}
-	if x := v.Get("cache_read_input_tokens"); x != nil {
-		cr = x.GetInt()
-	}
-	u.in, u.cached, u.cacheCreation = base+cw+cr, cr, cw
-	if x := v.Get("output_tokens"); x != nil {
-		u.out = x.GetInt()
-	}
-}
-
-func usageFromGemini(v *fastjson.Value) usage {
-	if !isType(v, fastjson.TypeObject) {
-		return usage{}
-	}
-	th := v.GetInt("thoughtsTokenCount")
-	return usage{
-		in:        v.GetInt("promptTokenCount"),
-		cached:    v.GetInt("cachedContentTokenCount"),
-		out:       v.GetInt("candidatesTokenCount") + th,
-		reasoning: th,
-		known:     true,
-	}
+	c := usage_.Counts{Input: u.in, Cached: u.cached, CacheCreation: u.cacheCreation, Output: u.out, Reasoning: u.reasoning}
+	usage_.FoldAnthropic(&c, v)
+	*u = fromCounts(c, true)
 }
 
 func appendChatUsage(dst []byte, u *usage) []byte {

@@ -44,7 +44,7 @@ type Outcome struct {
 	Kind OutcomeKind
 	// Status is the upstream HTTP status, 0 when none was received.
 	Status int
-	// RetryAfter is the parsed Retry-After of a 429 (see ParseRetryAfter);
+	// RetryAfter is the parsed Retry-After of a 429 (see wire.ParseRetryAfter);
 	// 0 means absent, and the pool then backs off exponentially.
 	RetryAfter time.Duration
 }

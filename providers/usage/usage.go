@@ -1,19 +1,69 @@
-// Package usage reads token counts out of answers of any wire protocol
-// without parsing the whole document: it finds the usage object by name and
-// parses only that, so counting tokens costs little on the relay path.
+// Package usage owns how each wire protocol reports token usage: Read
+// interprets one protocol's usage object (the converters use it), and
+// Extract and Tracker find that object in an answer or a stream event
+// without parsing the whole document, so counting tokens costs little on
+// the relay path.
 package usage
 
 import (
 	"bytes"
 
+	"github.com/llmproxy/proxy/providers/jsonpatch"
 	"github.com/llmproxy/proxy/providers/wire"
-	"github.com/llmproxy/proxy/proxy/jsonpatch"
 	"github.com/valyala/fastjson"
 )
 
-// Counts are the tokens of one answer.
+// Counts are the tokens of one answer, counted the way OpenAI does: Input
+// includes cached and cache-write tokens, Output includes reasoning.
 type Counts struct {
 	Input, Output int
+	// Cached input tokens read from a prompt cache, CacheCreation written
+	// to one (Anthropic), and the reasoning part of Output.
+	Cached, CacheCreation, Reasoning int
+}
+
+// Read interprets protocol p's usage object v (nil or not an object: zero
+// counts, false).
+func Read(p wire.Protocol, v *fastjson.Value) (Counts, bool) {
+	if v == nil || v.Type() != fastjson.TypeObject {
+		return Counts{}, false
+	}
+	var c Counts
+	switch p {
+	case wire.OpenAIChat:
+		c = Counts{Input: v.GetInt("prompt_tokens"), Output: v.GetInt("completion_tokens"),
+			Cached: v.GetInt("prompt_tokens_details", "cached_tokens"), Reasoning: v.GetInt("completion_tokens_details", "reasoning_tokens")}
+	case wire.OpenAIResponses:
+		c = Counts{Input: v.GetInt("input_tokens"), Output: v.GetInt("output_tokens"),
+			Cached: v.GetInt("input_tokens_details", "cached_tokens"), Reasoning: v.GetInt("output_tokens_details", "reasoning_tokens")}
+	case wire.Gemini:
+		th := v.GetInt("thoughtsTokenCount")
+		c = Counts{Input: v.GetInt("promptTokenCount"), Output: v.GetInt("candidatesTokenCount") + th,
+			Cached: v.GetInt("cachedContentTokenCount"), Reasoning: th}
+	case wire.Anthropic:
+		FoldAnthropic(&c, v)
+	}
+	return c, true
+}
+
+// FoldAnthropic folds an Anthropic usage object into c. Anthropic stream
+// events carry only some counts (input at message_start, output at
+// message_delta), so the ones an object lacks keep their value.
+func FoldAnthropic(c *Counts, v *fastjson.Value) {
+	base, cw, cr := c.Input-c.Cached-c.CacheCreation, c.CacheCreation, c.Cached
+	if x := v.Get("input_tokens"); x != nil {
+		base = x.GetInt()
+	}
+	if x := v.Get("cache_creation_input_tokens"); x != nil {
+		cw = x.GetInt()
+	}
+	if x := v.Get("cache_read_input_tokens"); x != nil {
+		cr = x.GetInt()
+	}
+	c.Input, c.Cached, c.CacheCreation = base+cw+cr, cr, cw
+	if x := v.Get("output_tokens"); x != nil {
+		c.Output = x.GetInt()
+	}
 }
 
 var (
@@ -60,19 +110,7 @@ func Extract(p wire.Protocol, doc []byte, parser *fastjson.Parser) (c Counts, ok
 	if err != nil {
 		return c, false
 	}
-	switch p {
-	case wire.OpenAIChat:
-		c.Input, c.Output = v.GetInt("prompt_tokens"), v.GetInt("completion_tokens")
-	case wire.Gemini:
-		c.Input = v.GetInt("promptTokenCount")
-		c.Output = v.GetInt("candidatesTokenCount") + v.GetInt("thoughtsTokenCount")
-	case wire.Anthropic:
-		c.Input = v.GetInt("input_tokens") + v.GetInt("cache_creation_input_tokens") + v.GetInt("cache_read_input_tokens")
-		c.Output = v.GetInt("output_tokens")
-	default:
-		c.Input, c.Output = v.GetInt("input_tokens"), v.GetInt("output_tokens")
-	}
-	return c, true
+	return Read(p, v)
 }
 
 // objectEnd returns the index after the JSON object starting at b[0].

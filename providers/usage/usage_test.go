@@ -15,13 +15,13 @@ func TestExtract(t *testing.T) {
 		want Counts
 		ok   bool
 	}{
-		{"chat answer", wire.OpenAIChat, `{"choices":[{"message":{"content":"the usage is"}}],"usage":{"prompt_tokens":9,"completion_tokens":12,"total_tokens":21}}`, Counts{9, 12}, true},
+		{"chat answer", wire.OpenAIChat, `{"choices":[{"message":{"content":"the usage is"}}],"usage":{"prompt_tokens":9,"completion_tokens":12,"total_tokens":21}}`, Counts{Input: 9, Output: 12}, true},
 		{"chat chunk without usage", wire.OpenAIChat, `{"choices":[{"delta":{"content":"x"}}],"usage":null}`, Counts{}, false},
-		{"chat usage chunk", wire.OpenAIChat, `{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":1}}}`, Counts{3, 4}, true},
-		{"anthropic message", wire.Anthropic, `{"type":"message","usage":{"input_tokens":5,"cache_read_input_tokens":2,"output_tokens":7}}`, Counts{7, 7}, true},
-		{"anthropic delta", wire.Anthropic, `{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":15}}`, Counts{0, 15}, true},
-		{"gemini", wire.Gemini, `{"candidates":[],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":6,"thoughtsTokenCount":2}}`, Counts{4, 8}, true},
-		{"responses", wire.OpenAIResponses, `{"type":"response.completed","response":{"output":[],"usage":{"input_tokens":10,"output_tokens":20}}}`, Counts{10, 20}, true},
+		{"chat usage chunk", wire.OpenAIChat, `{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":1}}}`, Counts{Input: 3, Output: 4, Cached: 1}, true},
+		{"anthropic message", wire.Anthropic, `{"type":"message","usage":{"input_tokens":5,"cache_read_input_tokens":2,"output_tokens":7}}`, Counts{Input: 7, Output: 7, Cached: 2}, true},
+		{"anthropic delta", wire.Anthropic, `{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":15}}`, Counts{Output: 15}, true},
+		{"gemini", wire.Gemini, `{"candidates":[],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":6,"thoughtsTokenCount":2}}`, Counts{Input: 4, Output: 8, Reasoning: 2}, true},
+		{"responses", wire.OpenAIResponses, `{"type":"response.completed","response":{"output":[],"usage":{"input_tokens":10,"output_tokens":20}}}`, Counts{Input: 10, Output: 20}, true},
 		{"text mentions usage", wire.OpenAIChat, `{"content":"\"usage\": high"}`, Counts{}, false},
 		{"truncated", wire.OpenAIChat, `{"usage":{"prompt_tokens":1`, Counts{}, false},
 	}
@@ -41,7 +41,7 @@ func TestTrackerAnthropicSplit(t *testing.T) {
 	tr.Observe([]byte(`{"type":"message_start","message":{"usage":{"input_tokens":11,"output_tokens":1}}}`))
 	tr.Observe([]byte(`{"type":"content_block_delta","delta":{"text":"hi"}}`))
 	tr.Observe([]byte(`{"type":"message_delta","usage":{"output_tokens":30}}`))
-	if !tr.Seen || tr.Counts != (Counts{11, 30}) {
+	if !tr.Seen || tr.Counts != (Counts{Input: 11, Output: 30}) {
 		t.Fatalf("got %+v", tr.Counts)
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/llmproxy/proxy/providers/jsonpatch"
 	"github.com/llmproxy/proxy/providers/wire"
-	"github.com/llmproxy/proxy/proxy/jsonpatch"
 	"github.com/valyala/fastjson"
 )
 

@@ -1,4 +1,4 @@
-package keypool
+package wire
 
 import (
 	"net/http"
