@@ -113,11 +113,3 @@ type Stream interface {
 	io.Reader
 	CloseWithError(err error) error
 }
-
-// nopCloser adapts a plain reader (such as the mock's) into a Stream.
-type nopCloser struct{ io.Reader }
-
-func (nopCloser) CloseWithError(error) error { return nil }
-
-// UpstreamFromReader wraps r as a Stream whose close does nothing.
-func UpstreamFromReader(r io.Reader) Stream { return nopCloser{r} }

@@ -70,7 +70,7 @@ func TestInspectRouteAllocs(t *testing.T) {
 					t.Fatalf("inspect: %s", bad.message)
 				}
 				var msg string
-				rt, _, msg = srv.route(&ctx, info.model)
+				rt, _, msg = srv.current().route(&ctx, info.model)
 				srv.parsers.Put(p)
 				if msg != "" {
 					t.Fatalf("route: %s", msg)

@@ -21,13 +21,6 @@ type routed struct {
 	rewrite bool
 }
 
-// route picks the provider for model: a /{provider}/ path prefix, a
-// Model-Provider header or a "provider:model" name forces one; otherwise the
-// first provider that lists the model serves it.
-func (s *Server) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kind, string) {
-	return s.current().route(ctx, model)
-}
-
 func (rt *snapshot) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kind, string) {
 	if msg := wire.CheckModelName(b2s(model)); msg != "" {
 		return routed{}, wire.InvalidRequest, msg

@@ -83,6 +83,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err := sdnotify.Ready(); err != nil {
 		log.Warn("sd_notify READY failed", zap.Error(err))
 	}
+	_ = sdnotify.Status(statusLine(ln.Addr().String(), cfg))
 	stopWatch := make(chan struct{})
 	defer close(stopWatch)
 	var changed <-chan struct{}
@@ -103,6 +104,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			log.Error("configuration not reloaded; keeping the running one", zap.String("trigger", why), zap.Error(err))
 			return
 		}
+		_ = sdnotify.Status(statusLine(ln.Addr().String(), next))
 		log.Info("configuration reloaded", zap.String("trigger", why))
 	}
 wait:
@@ -174,6 +176,15 @@ func newLogger(c config.Log, out io.Writer) (*zap.Logger, func(), error) {
 }
 
 // skippedProviders names the providers left out for lack of keys.
+// statusLine is what `systemctl status` shows under the unit.
+func statusLine(addr string, cfg *config.Config) string {
+	line := fmt.Sprintf("serving on %s: %d providers", addr, len(cfg.Providers)-len(skippedProviders(cfg)))
+	if sk := skippedProviders(cfg); len(sk) > 0 {
+		line += fmt.Sprintf(" (%d skipped for lack of keys)", len(sk))
+	}
+	return line
+}
+
 func skippedProviders(cfg *config.Config) []string {
 	var out []string
 	for _, p := range cfg.Providers {

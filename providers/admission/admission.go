@@ -167,35 +167,21 @@ type LimiterOptions struct {
 	MaxStreams int
 	// RetryAfter is suggested when a global bound rejects (default 1 s).
 	RetryAfter time.Duration
-	// Providers holds each provider's bound on concurrent upstream requests
-	// and its queue. Their Status defaults to 429: the limit is ours, not a
-	// failure of the proxy.
-	Providers map[string]SemOptions
 }
 
-// Limiter holds the global bounds and the per-provider Sems.
+// Limiter holds the global bounds (each provider's bound is its own Sem).
 type Limiter struct {
-	requests  *Sem
-	streams   *Sem
-	providers map[string]*Sem
-	unlimited *Sem
-	both      func()
+	requests *Sem
+	streams  *Sem
+	both     func()
 }
 
 // NewLimiter builds a Limiter. Global bounds never queue: a proxy at its
 // global limit is better off rejecting than holding sockets open.
 func NewLimiter(o LimiterOptions) *Limiter {
 	l := &Limiter{
-		requests:  NewSem("requests", SemOptions{Limit: o.MaxRequests, RetryAfter: o.RetryAfter}),
-		streams:   NewSem("streams", SemOptions{Limit: o.MaxStreams, RetryAfter: o.RetryAfter}),
-		providers: make(map[string]*Sem, len(o.Providers)),
-		unlimited: NewSem("unlimited", SemOptions{}),
-	}
-	for name, so := range o.Providers {
-		if so.Status == 0 {
-			so.Status = 429
-		}
-		l.providers[name] = NewSem(name, so)
+		requests: NewSem("requests", SemOptions{Limit: o.MaxRequests, RetryAfter: o.RetryAfter}),
+		streams:  NewSem("streams", SemOptions{Limit: o.MaxStreams, RetryAfter: o.RetryAfter}),
 	}
 	l.both = func() {
 		l.streams.Release()
@@ -221,16 +207,6 @@ func (l *Limiter) Admit(stream bool) (release func(), err error) {
 		return nil, l.streams.errFull
 	}
 	return l.both, nil
-}
-
-// Provider is the Sem bounding upstream requests to the named provider; a
-// provider without configured bounds gets an unlimited Sem. The map is
-// fixed at construction, so lookups take no lock.
-func (l *Limiter) Provider(name string) *Sem {
-	if s, ok := l.providers[name]; ok {
-		return s
-	}
-	return l.unlimited
 }
 
 // Requests and Streams expose the global Sems for metrics.

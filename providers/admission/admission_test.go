@@ -105,8 +105,7 @@ func TestSemQueue(t *testing.T) {
 }
 
 func TestLimiterAdmit(t *testing.T) {
-	l := NewLimiter(LimiterOptions{MaxRequests: 3, MaxStreams: 1, RetryAfter: 2 * time.Second,
-		Providers: map[string]SemOptions{"openai": {Limit: 1}}})
+	l := NewLimiter(LimiterOptions{MaxRequests: 3, MaxStreams: 1, RetryAfter: 2 * time.Second})
 	relStream, err := l.Admit(true)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +131,7 @@ func TestLimiterAdmit(t *testing.T) {
 	if l.Requests().InUse() != 0 || l.Streams().InUse() != 0 {
 		t.Fatal("slots leaked")
 	}
-	p := l.Provider("openai")
+	p := NewSem("openai", SemOptions{Limit: 1, Status: 429})
 	rel, err := p.Acquire(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -141,9 +140,10 @@ func TestLimiterAdmit(t *testing.T) {
 		t.Fatalf("provider bound: %v", err)
 	}
 	rel()
+	unlimited := NewSem("unconfigured", SemOptions{})
 	for range 100 {
-		if _, err := l.Provider("unconfigured").Acquire(nil); err != nil {
-			t.Fatalf("unconfigured provider limited: %v", err)
+		if _, err := unlimited.Acquire(nil); err != nil {
+			t.Fatalf("unlimited Sem limited: %v", err)
 		}
 	}
 	un := NewLimiter(LimiterOptions{})
@@ -187,8 +187,8 @@ func TestSemConcurrentBound(t *testing.T) {
 }
 
 func TestLimiterFastPathsDoNotAllocate(t *testing.T) {
-	l := NewLimiter(LimiterOptions{MaxRequests: 10, MaxStreams: 5, Providers: map[string]SemOptions{"p": {Limit: 1}}})
-	p := l.Provider("p")
+	l := NewLimiter(LimiterOptions{MaxRequests: 10, MaxStreams: 5})
+	p := NewSem("p", SemOptions{Limit: 1})
 	if a := testing.AllocsPerRun(200, func() {
 		rel, err := l.Admit(true)
 		if err != nil {

@@ -206,15 +206,3 @@ func checkTurns(arr *fastjson.Value, field, roleKey, contentKey string, roles []
 	}
 	return nil
 }
-
-// ChatWantsUsage reports whether a Chat Completions request asked for the
-// final usage chunk (stream_options.include_usage). When it did not, the
-// caller should call OmitUsageChunk on the Stream that answers it.
-func ChatWantsUsage(body []byte) bool {
-	var ps fastjson.Parser
-	v, err := ps.ParseBytes(body)
-	if err != nil {
-		return false
-	}
-	return isType(v.Get("stream_options", "include_usage"), fastjson.TypeTrue)
-}

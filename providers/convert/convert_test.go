@@ -217,19 +217,6 @@ func TestConverterReuse(t *testing.T) {
 	}
 }
 
-func TestChatWantsUsage(t *testing.T) {
-	for body, want := range map[string]bool{
-		`{"stream_options":{"include_usage":true}}`:  true,
-		`{"stream_options":{"include_usage":false}}`: false,
-		`{"stream":true}`: false,
-		`not json`:        false,
-	} {
-		if got := ChatWantsUsage([]byte(body)); got != want {
-			t.Errorf("ChatWantsUsage(%s) = %v, want %v", body, got, want)
-		}
-	}
-}
-
 // TestAnthropicSystemTurns: Claude Code puts "system" turns inside
 // messages; converted for another protocol they join the system prompt,
 // after the top-level system, in the order they came.

@@ -2,19 +2,8 @@ package keypool
 
 import "time"
 
-// Reenable puts keys with this label back in service with a clean window
-// (after an operator fixed a credential). It reports whether any key matched.
-func (p *Pool) Reenable(label string) bool {
-	return p.each(label, func(s *slot) {
-		s.disabled.Store(false)
-		clearRejection(s)
-		s.unhealthyUntil.Store(0)
-		resetWindow(s)
-	})
-}
-
-// Disable takes keys with this label out of service until Reenable or a
-// passing health check.
+// Disable takes keys with this label out of service until a passing
+// health check or a reload.
 func (p *Pool) Disable(label string) bool {
 	return p.each(label, func(s *slot) { s.disabled.Store(true) })
 }

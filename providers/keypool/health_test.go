@@ -195,11 +195,10 @@ func TestRejectedKeyRevives(t *testing.T) {
 		revive func(p *Pool) bool
 		want   State
 	}{
-		{"reenable", func(p *Pool) bool { return p.Reenable("key#0") }, Healthy},
 		{"passing check", func(p *Pool) bool { return p.ReportHealthCheck("key#0", true) }, Healthy},
 		{"failing check keeps it out", func(p *Pool) bool { return p.ReportHealthCheck("key#0", false) }, Disabled},
 		{"reload", func(p *Pool) bool { p.ClearRejections(); return true }, Healthy},
-		{"unknown label", func(p *Pool) bool { return !p.Reenable("nope") }, Disabled},
+		{"unknown label", func(p *Pool) bool { return !p.ReportHealthCheck("nope", true) }, Disabled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -67,13 +67,6 @@ func Classify(err error, status int) Class {
 	return Fatal
 }
 
-// Retryable reports whether the same request may be sent again: connect
-// errors, resets, timeouts, EOF before headers, 408, 429 and 5xx.
-func Retryable(err error, status int) bool {
-	c := Classify(err, status)
-	return c == Transient || c == RateLimited
-}
-
 func classifyErr(err error) Class {
 	if errors.Is(err, context.Canceled) {
 		return Fatal // our client went away; nobody to retry for

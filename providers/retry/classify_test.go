@@ -86,8 +86,9 @@ func TestClassify(t *testing.T) {
 			if got := Classify(tc.err, tc.status); got != tc.want {
 				t.Errorf("Classify = %v, want %v", got, tc.want)
 			}
-			if got := Retryable(tc.err, tc.status); got != tc.retryable {
-				t.Errorf("Retryable = %v, want %v", got, tc.retryable)
+			// Worth another attempt: another key (429) or later (5xx).
+			if c := Classify(tc.err, tc.status); (c == Transient || c == RateLimited) != tc.retryable {
+				t.Errorf("class %v: retryable = %v, want %v", c, !tc.retryable, tc.retryable)
 			}
 		})
 	}

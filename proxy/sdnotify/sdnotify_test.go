@@ -1,7 +1,6 @@
 package sdnotify
 
 import (
-	"context"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -47,7 +46,6 @@ func TestNotifyStates(t *testing.T) {
 	}{
 		{"ready", Ready, eq("READY=1")},
 		{"stopping", Stopping, eq("STOPPING=1")},
-		{"watchdog", Watchdog, eq("WATCHDOG=1")},
 		{"status", func() error { return Status("serving 3 providers") }, eq("STATUS=serving 3 providers")},
 		{"status newline cannot inject", func() error { return Status("a\nREADY=1") }, eq("STATUS=a READY=1")},
 		{"raw", func() error { return Notify("STATUS=x\nREADY=1") }, eq("STATUS=x\nREADY=1")},
@@ -101,46 +99,3 @@ func TestNotifyMissingSocketFails(t *testing.T) {
 	}
 }
 
-func TestWatchdogInterval(t *testing.T) {
-	tests := []struct {
-		usec, pid string
-		want      time.Duration
-		wantErr   bool
-	}{
-		{"", "", 0, false},
-		{"30000000", "", 30 * time.Second, false},
-		{"30000000", "42", 30 * time.Second, false},
-		{"30000000", "43", 0, false},
-		{"abc", "", 0, true},
-		{"0", "", 0, true},
-		{"1000", "x", 0, true},
-	}
-	for _, tc := range tests {
-		got, err := watchdogInterval(tc.usec, tc.pid, 42)
-		if (err != nil) != tc.wantErr || got != tc.want {
-			t.Errorf("watchdogInterval(%q,%q) = %v, %v; want %v, err=%v", tc.usec, tc.pid, got, err, tc.want, tc.wantErr)
-		}
-	}
-}
-
-func TestRunWatchdogPingsUntilCancelled(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "wd.sock")
-	conn := listen(t, sock)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runWatchdog(ctx, sock, 10*time.Millisecond) }()
-	for i := 0; i < 3; i++ {
-		if got := recv(t, conn); got != "WATCHDOG=1" {
-			t.Fatalf("ping %d: %q", i, got)
-		}
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("runWatchdog: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("runWatchdog did not stop after cancel")
-	}
-}
