@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/llmproxy/proxy/providers/mock/mocktest"
 	"io"
 	"net/http"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // right status in the OpenAI error shape, and that the server keeps serving
 // afterwards (a good request after every case).
 func TestErrorAnswers(t *testing.T) {
-	up := startMock(t, mock.ServerOptions{Behaviour: mock.Behaviour{Tokens: 4}})
+	up := mocktest.Start(t, mock.ServerOptions{Behaviour: mock.Behaviour{Tokens: 4}})
 	scripted := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Header.Get("X-Test-Answer") {
 		case "429":

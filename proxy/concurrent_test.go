@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"fmt"
+	"github.com/llmproxy/proxy/providers/mock/mocktest"
 	"net/http"
 	"strings"
 	"testing"
@@ -59,7 +60,7 @@ func streamWhole(c *http.Client, url, body string, tokens int) error {
 // TestConcurrentStreams runs many streams at once through one proxy and
 // upstream pool and checks each arrives whole and in order.
 func TestConcurrentStreams(t *testing.T) {
-	up := startMock(t, mockOpts(30))
+	up := mocktest.Start(t, mockOpts(30))
 	_, base := startProxy(t, baseConfig(openaiProvider("up", up, "mock-gpt"), mockProvider("local", 30, "local-gpt")))
 	hc := httpClient(t)
 	const n = 40

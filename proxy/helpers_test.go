@@ -1,20 +1,33 @@
 package proxy
 
+// Test helpers shared by the proxy package's tests: servers on loopback
+// (proxy, mock and scripted upstreams), clients, and the fixtures of the
+// fault and protocol-matrix suites.
+
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/llmproxy/proxy/providers/faults"
 	"github.com/llmproxy/proxy/providers/mock"
+	"github.com/llmproxy/proxy/providers/mock/mocktest"
+	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/llmproxy/proxy/proxy/config"
 	"github.com/valyala/fastjson"
+	"go.uber.org/goleak"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 )
 
 // testKey is the client key every test proxy accepts.
@@ -98,25 +111,6 @@ func startProxy(t *testing.T, cfg *config.Config) (*Server, string) {
 		}
 	})
 	return srv, "http://" + ln.Addr().String()
-}
-
-// startMock runs the standalone mock upstream and returns its base URL
-// including /v1, as a provider's base_url wants it.
-func startMock(t *testing.T, o mock.ServerOptions) string {
-	t.Helper()
-	s := mock.NewServer(o)
-	ln := listen(t)
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("mock shutdown: %v", err)
-		}
-		<-done
-	})
-	return "http://" + ln.Addr().String() + "/v1"
 }
 
 // startUpstream runs a test upstream handler on a loopback port and returns
@@ -238,4 +232,461 @@ func readDataEvent(r *bufio.Reader) (string, error) {
 			return ev.data, nil
 		}
 	}
+}
+
+// The fault suite's helpers: fault-injecting upstreams, a proxy in front of
+// them with short timeouts, and clients that read what they got.
+
+const faultModel = "m"
+
+// checkLeaks registers, as the test's first cleanup (so it runs last, after
+// servers and clients closed), a check that the test left no goroutine
+// behind: no relay, upstream read or health checker.
+func checkLeaks(t *testing.T) {
+	t.Helper()
+	t.Cleanup(func() {
+		goleak.VerifyNone(t,
+			goleak.IgnoreCurrent(),
+			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"),
+			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
+			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+		)
+	})
+}
+
+// startFaults starts a fault server that answers def by default.
+func startFaults(t *testing.T, def faults.Script) *faults.Server {
+	t.Helper()
+	s, err := faults.Start(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// faultProvider is an OpenAI provider in front of a fault server with nkeys
+// keys named name-k0, name-k1, ...
+func faultProvider(name, baseURL string, nkeys int) config.Provider {
+	p := openaiProvider(name, baseURL+"/v1", faultModel)
+	p.APIKeys = nil
+	for i := range nkeys {
+		p.APIKeys = append(p.APIKeys, name+"-k"+string(rune('0'+i)))
+	}
+	p.FirstByteTimeout = 2 * time.Second
+	p.IdleTimeout = 2 * time.Second
+	// Breakers stay out of the way unless a test is about them.
+	p.Breaker.ConsecutiveFailures = -1
+	p.Breaker.MinRequests = 1000
+	return p
+}
+
+// faultConfig has provider a (3 keys) with provider b (1 key) as the
+// fallback of model m, and fast retries.
+func faultConfig(a, b config.Provider) *config.Config {
+	cfg := baseConfig(a, b)
+	cfg.Fallbacks = map[string][]string{faultModel: {b.Name + "/" + faultModel}}
+	cfg.Retry = config.Retry{MaxAttempts: 3, PerTarget: 2, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxTotal: 10 * time.Second}
+	cfg.Server.StreamHeartbeat = 100 * time.Millisecond
+	cfg.Server.WriteTimeout = time.Second
+	return cfg
+}
+
+// startFaultProxy is startProxy with config defaults filled in (as the
+// file loader would) and a bounded shutdown.
+func startFaultProxy(t *testing.T, cfg *config.Config) (*Server, string) {
+	t.Helper()
+	return startLoggedProxy(t, cfg, testLogger(t))
+}
+
+// startLoggedProxy is startFaultProxy logging to log.
+func startLoggedProxy(t *testing.T, cfg *config.Config, log *zap.Logger) (*Server, string) {
+	t.Helper()
+	full, err := config.FromStruct(*cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(full, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := listen(t)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	})
+	return srv, "http://" + ln.Addr().String()
+}
+
+// chatResult is what a client got for one chat request.
+type chatResult struct {
+	status     int
+	retryAfter string
+	text       string // assistant text, from the body or the stream's deltas
+	done       bool   // the stream ended with [DONE]
+	streamErr  string // message of an in-stream error event
+	errType    string // error.type of an error answer
+	raw        string
+}
+
+// chat sends a chat request for model m and reads the answer whole.
+func chat(t *testing.T, hc *http.Client, base string, stream bool, hdr map[string]string) chatResult {
+	t.Helper()
+	h := bearer(testKey)
+	for k, v := range hdr {
+		h[k] = v
+	}
+	req, err := http.NewRequest(http.MethodPost, base+"/v1/chat/completions", strings.NewReader(chatBody(faultModel, stream)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("chat request: %v", err)
+	}
+	// A stream that broke ends its chunked body without the last chunk
+	// (after the error event): keep what arrived.
+	b, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	return parseChat(resp, string(b), stream)
+}
+
+func parseChat(resp *http.Response, body string, stream bool) chatResult {
+	r := chatResult{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), raw: body}
+	if resp.StatusCode != 200 {
+		if v, err := fastjson.Parse(body); err == nil {
+			r.errType = string(v.GetStringBytes("error", "type"))
+		}
+		return r
+	}
+	if !stream {
+		if v, err := fastjson.Parse(body); err == nil {
+			r.text = string(v.GetStringBytes("choices", "0", "message", "content"))
+		}
+		return r
+	}
+	br := bufio.NewReader(strings.NewReader(body))
+	for {
+		data, err := readDataEvent(br)
+		if err != nil {
+			return r
+		}
+		if data == "[DONE]" {
+			r.done = true
+			continue
+		}
+		v, err := fastjson.Parse(data)
+		if err != nil {
+			continue
+		}
+		if e := v.Get("error"); e != nil {
+			r.streamErr = string(e.GetStringBytes("message"))
+			continue
+		}
+		r.text += string(v.GetStringBytes("choices", "0", "delta", "content"))
+	}
+}
+
+// waitDisconnect waits (bounded) for the fault server to see a client
+// (the proxy) leave mid-response.
+func waitDisconnect(t *testing.T, s *faults.Server, within time.Duration) {
+	t.Helper()
+	select {
+	case <-s.Disconnects():
+	case <-time.After(within):
+		t.Fatalf("upstream still connected %v after the client left", within)
+	}
+}
+
+// waitIdle waits (bounded) until the proxy serves no client connection.
+func waitIdle(t *testing.T, srv *Server, hc *http.Client) {
+	t.Helper()
+	hc.CloseIdleConnections()
+	deadline := time.Now().Add(3 * time.Second)
+	for srv.OpenConnections() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d client connections still open", srv.OpenConnections())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// keysSeen lists the keys a fault server's requests carried, in order.
+func keysSeen(s *faults.Server) []string {
+	var ks []string
+	for _, r := range s.Log() {
+		ks = append(ks, r.Key)
+	}
+	return ks
+}
+
+// rawStream opens a streaming chat request on a plain TCP connection and
+// returns it after the response headers, for tests that control reading.
+func rawStream(t *testing.T, base string, rcvBuf int) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	addr := strings.TrimPrefix(base, "http://")
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rcvBuf > 0 {
+		_ = c.(*net.TCPConn).SetReadBuffer(rcvBuf)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	body := chatBody(faultModel, true)
+	req := "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + testKey +
+		"\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	return c, bufio.NewReaderSize(c, 16)
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// testLogger logs warnings and errors into the test's output.
+func testLogger(t *testing.T) *zap.Logger {
+	return zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+}
+
+// The protocol matrix: every official SDK as a client of the proxy, against
+// every upstream type, each served by the standalone mock over loopback
+// (or the in-process mock). One mock server and one proxy serve the whole
+// matrix so that it stays quick.
+
+// matrixTokens is the answer length of every upstream in the matrix.
+const matrixTokens = 7
+
+// upstreamCase is one upstream of the matrix: the model that routes to it
+// and the protocol it speaks.
+type upstreamCase struct {
+	name  string
+	model string
+	proto wire.Protocol
+	// recorded: the mock server sees its requests (not the in-process mock).
+	recorded bool
+}
+
+var matrixUpstreams = []upstreamCase{
+	{name: "openai", model: "up-openai", proto: wire.OpenAIChat, recorded: true},
+	{name: "openai-responses", model: "up-responses", proto: wire.OpenAIResponses, recorded: true},
+	{name: "claude", model: "up-claude", proto: wire.Anthropic, recorded: true},
+	{name: "gemini", model: "up-gemini", proto: wire.Gemini, recorded: true},
+	{name: "mock", model: "up-local", proto: wire.OpenAIChat},
+}
+
+// recorder keeps the bodies the mock upstream received.
+type recorder struct {
+	mu     sync.Mutex
+	bodies []upRequest
+}
+
+type upRequest struct{ path, body string }
+
+func (r *recorder) record(path string, body []byte) {
+	r.mu.Lock()
+	r.bodies = append(r.bodies, upRequest{path, string(body)})
+	r.mu.Unlock()
+}
+
+// find returns the last request whose body contains marker.
+func (r *recorder) find(marker string) (upRequest, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.bodies) - 1; i >= 0; i-- {
+		if strings.Contains(r.bodies[i].body, marker) {
+			return r.bodies[i], true
+		}
+	}
+	return upRequest{}, false
+}
+
+// matrixErrorStatuses are the upstream errors the matrix injects.
+var matrixErrorStatuses = []int{429, 529, 503}
+
+// errorSuffix names the providers and models kept for one injected status.
+func errorSuffix(status int) string { return "-e" + strconv.Itoa(status) }
+
+func errorSuffixes() []string {
+	var out []string
+	for _, st := range matrixErrorStatuses {
+		out = append(out, errorSuffix(st))
+	}
+	return out
+}
+
+// matrixFixture starts the mock upstream and a proxy routing one model to
+// each upstream type, and returns the proxy's base URL.
+func matrixFixture(t *testing.T) (base string, rec *recorder) {
+	t.Helper()
+	rec = &recorder{}
+	up := strings.TrimSuffix(mocktest.Start(t, mock.ServerOptions{Behaviour: mock.Behaviour{Tokens: matrixTokens}, OnRequest: rec.record}), "/v1")
+	typed := func(name, typ, baseURL, model string) config.Provider {
+		p := openaiProvider(name, baseURL, model)
+		p.Type = typ
+		return p
+	}
+	cfg := baseConfig()
+	// Each upstream also gets one provider per injected error status: a 429
+	// cools its key down and repeated 5xx trip its breaker, which must not
+	// leak into the other cases.
+	for _, suffix := range append([]string{""}, errorSuffixes()...) {
+		cfg.Providers = append(cfg.Providers,
+			typed("p-openai"+suffix, config.TypeOpenAI, up+"/v1", "up-openai"+suffix),
+			typed("p-responses"+suffix, config.TypeOpenAIResponses, up+"/v1", "up-responses"+suffix),
+			typed("p-claude"+suffix, config.TypeClaude, up+"/v1", "up-claude"+suffix),
+			typed("p-gemini"+suffix, config.TypeGemini, up+"/v1beta", "up-gemini"+suffix),
+			mockProvider("p-local"+suffix, matrixTokens, "up-local"+suffix),
+		)
+	}
+	for i := range cfg.Providers {
+		if strings.Contains(cfg.Providers[i].Name, "-e") {
+			// Every client sends each error case: the breaker would open.
+			cfg.Providers[i].Breaker.Disabled = true
+		}
+	}
+	_, base = startProxy(t, cfg)
+	return base, rec
+}
+
+// testImage is the image every image turn attaches (a PNG signature and a
+// few bytes: nothing on the way decodes it).
+var testImage = []byte("\x89PNG\r\n\x1a\nmock-image-bytes")
+
+func testImageB64() string     { return base64.StdEncoding.EncodeToString(testImage) }
+func testImageDataURL() string { return "data:image/png;base64," + testImageB64() }
+
+// upstreamImage finds the image in a request body of protocol p and
+// returns it as a data URL, or "" when the body carries none in p's shape.
+func upstreamImage(p wire.Protocol, body string) string {
+	v, err := fastjson.Parse(body)
+	if err != nil {
+		return ""
+	}
+	found := ""
+	walk(v, func(o *fastjson.Value) {
+		if found != "" {
+			return
+		}
+		switch p {
+		case wire.OpenAIChat:
+			if string(o.GetStringBytes("type")) == "image_url" {
+				found = string(o.GetStringBytes("image_url", "url"))
+			}
+		case wire.OpenAIResponses:
+			if string(o.GetStringBytes("type")) == "input_image" {
+				found = string(o.GetStringBytes("image_url"))
+			}
+		case wire.Anthropic:
+			if string(o.GetStringBytes("type")) == "image" && string(o.GetStringBytes("source", "type")) == "base64" {
+				found = "data:" + string(o.GetStringBytes("source", "media_type")) + ";base64," + string(o.GetStringBytes("source", "data"))
+			}
+		case wire.Gemini:
+			if d := o.Get("inlineData"); d != nil {
+				found = "data:" + string(d.GetStringBytes("mimeType")) + ";base64," + string(d.GetStringBytes("data"))
+			}
+		}
+	})
+	return found
+}
+
+// walk calls f on every object in v, depth first.
+func walk(v *fastjson.Value, f func(*fastjson.Value)) {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		f(v)
+		v.GetObject().Visit(func(_ []byte, c *fastjson.Value) { walk(c, f) })
+	case fastjson.TypeArray:
+		for _, c := range v.GetArray() {
+			walk(c, f)
+		}
+	}
+}
+
+// toolCall is one call as a client received it; args is the decoded JSON.
+type toolCall struct {
+	id, name string
+	args     map[string]any
+}
+
+// wantCalls is the mock's tool-call answer as the client should see it.
+func wantCalls(t *testing.T) []toolCall {
+	t.Helper()
+	var out []toolCall
+	for _, c := range mock.ToolCalls() {
+		out = append(out, toolCall{id: c.ID, name: c.Name, args: decodeArgs(t, c.Arguments)})
+	}
+	return out
+}
+
+func decodeArgs(t *testing.T, s string) map[string]any {
+	t.Helper()
+	if s == "" {
+		return map[string]any{}
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatalf("tool arguments %q are not a JSON object: %v", s, err)
+	}
+	return m
+}
+
+// toolOutput is the result the client sends back for a call.
+func toolOutput(c toolCall) string { return `{"result":"sunny for ` + c.name + `"}` }
+
+// weatherSchema is the JSON schema every client declares for both tools.
+var weatherSchema = map[string]any{
+	"type":       "object",
+	"properties": map[string]any{"city": map[string]any{"type": "string"}, "tz": map[string]any{"type": "string"}},
+}
+
+// query is one request a matrix client sends.
+type query struct {
+	model  string
+	stream bool
+	prompt string
+	image  bool // attach testImage as a data URL in the client's own format
+	tools  bool // declare get_weather and get_time
+	// results, when set, continues the conversation: the assistant's turn
+	// made these calls and the client answers each with toolOutput.
+	results []toolCall
+	hdr     map[string]string
+}
+
+// turn is what a client made of one answer.
+type turn struct {
+	text    string
+	finish  string // the SDK's own finish/stop value
+	in, out int64
+	calls   []toolCall
+}
+
+func encodeArgs(t *testing.T, m map[string]any) string {
+	t.Helper()
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

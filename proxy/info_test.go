@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"github.com/llmproxy/proxy/providers/mock/mocktest"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,7 +20,7 @@ import (
 // infoConfig has a keyless provider (as an unset ${VAR} leaves it) between
 // two usable ones: the keyless one must be skipped, the others served.
 func infoConfig(t *testing.T) *config.Config {
-	up := startMock(t, mock.ServerOptions{Behaviour: mock.Behaviour{Tokens: 2}})
+	up := mocktest.Start(t, mock.ServerOptions{Behaviour: mock.Behaviour{Tokens: 2}})
 	nokeys := openaiProvider("nokeys", up, "ghost-model")
 	nokeys.APIKeys = []string{"", ""}
 	return baseConfig(

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/llmproxy/proxy/providers/mock/mocktest"
 	"io"
 	"net"
 	"net/http"
@@ -205,7 +206,7 @@ func TestClientDisconnectClosesUpstream(t *testing.T) {
 // TestTruncatedUpstreamStream checks that a stream the upstream ends without
 // its terminator reaches the client as an error, never as a clean finish.
 func TestTruncatedUpstreamStream(t *testing.T) {
-	up := startMock(t, mock.ServerOptions{Behaviour: mock.Behaviour{Tokens: 10}})
+	up := mocktest.Start(t, mock.ServerOptions{Behaviour: mock.Behaviour{Tokens: 10}})
 	abrupt := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "text/event-stream")

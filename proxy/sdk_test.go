@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"github.com/llmproxy/proxy/providers/mock/mocktest"
 	"strconv"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 // standalone mock upstream over loopback and to the in-process mock, and
 // checks that what the SDK assembles is exactly what the upstream sent.
 func TestOpenAISDK(t *testing.T) {
-	up := startMock(t, mock.ServerOptions{Behaviour: mock.Behaviour{Tokens: 7}})
+	up := mocktest.Start(t, mock.ServerOptions{Behaviour: mock.Behaviour{Tokens: 7}})
 	cfg := baseConfig(
 		openaiProvider("remote", up, "mock-gpt"),
 		mockProvider("local", 9, "local-gpt"),

@@ -17,7 +17,7 @@ func parseChat(root *fastjson.Value) (*request, error) {
 			return nil, err
 		}
 	}
-	if err := readFunctionTools(r, root, false); err != nil {
+	if err := readFunctionTools(r, root); err != nil {
 		return nil, err
 	}
 	if err := readOpenAIChoice(r, root, false); err != nil {

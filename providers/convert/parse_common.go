@@ -43,9 +43,9 @@ func imageFromURL(u string) part {
 	return part{kind: partImage, url: u, mime: mimeFromURL(u)}
 }
 
-// readTools reads OpenAI-style function tools. flat is the Responses layout
-// (no "function" wrapper).
-func readFunctionTools(r *request, root *fastjson.Value, flat bool) error {
+// readFunctionTools reads Chat's function tools ({"type":"function",
+// "function":{...}}).
+func readFunctionTools(r *request, root *fastjson.Value) error {
 	tv := root.Get("tools")
 	if tv == nil || tv.Type() == fastjson.TypeNull {
 		return nil
@@ -59,25 +59,31 @@ func readFunctionTools(r *request, root *fastjson.Value, flat bool) error {
 		if typ := strS(t, "type"); typ != "function" {
 			return fieldErr(f+".type", "tool type %q cannot be carried to this upstream (only function tools)", typ)
 		}
-		fn := t
-		if !flat {
-			fn = t.Get("function")
-			f += ".function"
-			if !isType(fn, fastjson.TypeObject) {
-				return fieldErr(f, "is required")
-			}
+		fn := t.Get("function")
+		if !isType(fn, fastjson.TypeObject) {
+			return fieldErr(f+".function", "is required")
 		}
-		name := strS(fn, "name")
-		if name == "" {
-			return fieldErr(f+".name", "is required")
-		}
-		tl := tool{name: name, description: strS(fn, "description")}
-		if p := fn.Get("parameters"); p != nil && p.Type() == fastjson.TypeObject {
-			tl.params = appendValue(nil, p)
+		tl, err := readFunction(fn, f+".function")
+		if err != nil {
+			return err
 		}
 		r.tools = append(r.tools, tl)
 	}
 	return nil
+}
+
+// readFunction reads one function declaration: name, description and the
+// parameters schema (kept as JSON).
+func readFunction(fn *fastjson.Value, f string) (tool, error) {
+	name := strS(fn, "name")
+	if name == "" {
+		return tool{}, fieldErr(f+".name", "is required")
+	}
+	tl := tool{name: name, description: strS(fn, "description")}
+	if p := fn.Get("parameters"); p != nil && p.Type() == fastjson.TypeObject {
+		tl.params = appendValue(nil, p)
+	}
+	return tl, nil
 }
 
 // readOpenAIChoice reads tool_choice in the Chat (nested) or Responses (flat)

@@ -181,16 +181,12 @@ func addNamespace(r *request, t *fastjson.Value, f string) error {
 }
 
 func addFunctionTool(r *request, fn *fastjson.Value, f, namespace string) error {
-	name := strS(fn, "name")
-	if name == "" {
-		return fieldErr(f+".name", "is required")
-	}
-	tl := tool{name: name, description: strS(fn, "description")}
-	if p := fn.Get("parameters"); p != nil && p.Type() == fastjson.TypeObject {
-		tl.params = appendValue(nil, p)
+	tl, err := readFunction(fn, f)
+	if err != nil {
+		return err
 	}
 	if namespace != "" {
-		tl.name = r.alias(namespace, name, false)
+		tl.name = r.alias(namespace, tl.name, false)
 	}
 	if r.hasTool(tl.name) {
 		return nil // declared again (top level and additional_tools): keep one

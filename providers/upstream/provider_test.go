@@ -1,8 +1,8 @@
 package upstream
 
 import (
-	"context"
 	"errors"
+	"github.com/llmproxy/proxy/providers/mock/mocktest"
 	"io"
 	"net"
 	"net/http"
@@ -27,26 +27,6 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// startMock serves the standalone mock upstream on loopback; it returns the
-// base URL with /v1.
-func startMock(t *testing.T, b mock.Behaviour) string {
-	t.Helper()
-	s := mock.NewServer(mock.ServerOptions{Behaviour: b})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = s.Serve(ln); close(done) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-		<-done
-	})
-	return "http://" + ln.Addr().String() + "/v1"
-}
-
 func provider(t *testing.T, base string, firstByte, idle time.Duration) *Provider {
 	t.Helper()
 	p, err := New(Config{Name: "up", Protocol: wire.OpenAIChat, BaseURL: base, Keys: []string{"k"}, Models: []string{"*"},
@@ -63,7 +43,7 @@ func provider(t *testing.T, base string, firstByte, idle time.Duration) *Provide
 // statuses (read whole even for stream requests) and transport failures
 // with the kind the client is told.
 func TestDo(t *testing.T) {
-	up := startMock(t, mock.Behaviour{Tokens: 5})
+	up := mocktest.Start(t, mock.ServerOptions{Behaviour: mock.Behaviour{Tokens: 5}})
 	body := []byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`)
 	streamBody := []byte(`{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}`)
 	dead := func() string {

@@ -98,4 +98,3 @@ func TestNotifyMissingSocketFails(t *testing.T) {
 		t.Fatalf("want dial error, got %v", err)
 	}
 }
-
