@@ -19,11 +19,11 @@ import (
 // target is one attempt's upstream: the provider, the model and body it
 // gets, and the breaker ticket the attempt runs under.
 type target struct {
-	a    retry.Attempt
-	up   *upState
-	rt   routed
-	body []byte
-	tk   breaker.Ticket
+	a     retry.Attempt
+	up    *upState
+	route routed
+	body  []byte
+	tk    breaker.Ticket
 }
 
 // prepare chooses the attempt's target and takes what it needs: the body
@@ -32,7 +32,7 @@ type target struct {
 // skipped with the reason recorded; a body the primary target cannot take
 // ends the exchange.
 func (s *Server) prepare(x *exchange, t *tries, h *held, a retry.Attempt) (target, step) {
-	at := target{a: a, up: x.run.ups[a.Target.Provider], rt: t.primary}
+	at := target{a: a, up: x.snap.ups[a.Target.Provider], route: t.primary}
 	if at.up == nil {
 		t.plan.Skip(0)
 		return at, stepSkip
@@ -46,9 +46,9 @@ func (s *Server) prepare(x *exchange, t *tries, h *held, a retry.Attempt) (targe
 		t.prevProv = up.name
 	}
 	if a.TargetIndex > 0 {
-		at.rt = routed{provider: up.prov, model: a.Target.Model, rewrite: true}
+		at.route = routed{provider: up.prov, model: a.Target.Model, rewrite: true}
 	}
-	x.rt = at.rt
+	x.route = at.route
 	if next := s.prepareBody(x, t, &at); next != stepProceed {
 		return at, next
 	}
@@ -170,7 +170,7 @@ func (s *Server) call(x *exchange, h *held, at target) result {
 	ctx := x.ctx
 	c := providers.Call{
 		Op:        x.op,
-		Model:     at.rt.model,
+		Model:     at.route.model,
 		Stream:    x.stream,
 		Body:      at.body,
 		Header:    &ctx.Request.Header,
@@ -192,7 +192,7 @@ func (s *Server) call(x *exchange, h *held, at target) result {
 	if r.status != fasthttp.StatusOK || r.res.Stream == nil {
 		return r
 	}
-	up, srv := at.up, &x.run.cfg.Server
+	up, srv := at.up, &x.snap.cfg.Server
 	if up.total > 0 {
 		h.limitTotal(r.res, up.total, r.sent)
 	}
@@ -223,7 +223,7 @@ func (s *Server) settle(x *exchange, t *tries, h *held, at target, r *result) st
 		s.clientLeft(x)
 		return stepDone
 	}
-	s.logAttempt(x, at.a.Number, up.name, at.rt.model, &h.lease, r.status, time.Since(r.sent), r.err)
+	s.logAttempt(x, at.a.Number, up.name, at.route.model, &h.lease, r.status, time.Since(r.sent), r.err)
 	early := r.err == errEarlyStreamError
 	class := retry.Classify(r.err, r.status)
 	if early {
@@ -258,7 +258,7 @@ func (s *Server) settle(x *exchange, t *tries, h *held, at target, r *result) st
 	h.releaseAttempt(outcome)
 	t.releaseLast()
 	t.attempted = true
-	t.noteFailure(at.rt, r)
+	t.noteFailure(at.route, r)
 	if retryIt {
 		return stepRetry
 	}

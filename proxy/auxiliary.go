@@ -27,7 +27,7 @@ func (s *Server) completions(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Server) auxiliary(ctx *fasthttp.RequestCtx, op providers.Op, required string) {
-	x := exchange{ctx: ctx, in: wire.OpenAIChat, start: time.Now(), op: op, run: s.current()}
+	x := exchange{ctx: ctx, in: wire.OpenAIChat, start: time.Now(), op: op, snap: s.current()}
 	parser := s.parsers.Get()
 	model, stream, bad := inspectAuxiliary(parser, ctx.PostBody(), required)
 	s.putParser(parser, len(ctx.PostBody()))
@@ -79,14 +79,14 @@ func isAuxiliary(op providers.Op) bool { return op == providers.OpEmbed || op ==
 // request: the client's, model patched if routing changed it, for an
 // OpenAI-compatible upstream; a batchEmbedContents body for Gemini.
 func auxiliaryBody(x *exchange, body []byte) ([]byte, error) {
-	switch to := x.rt.provider.Protocol(); {
+	switch to := x.route.provider.Protocol(); {
 	case to == wire.OpenAIChat || to == wire.OpenAIResponses:
-		if !x.rt.rewrite {
+		if !x.route.rewrite {
 			return body, nil
 		}
-		return jsonpatch.Replace(nil, body, "model", wire.AppendJSONString(nil, x.rt.model))
+		return jsonpatch.Replace(nil, body, "model", wire.AppendJSONString(nil, x.route.model))
 	case to == wire.Gemini && x.op == providers.OpEmbed:
-		return convert.EmbeddingsToGemini(body, x.rt.model)
+		return convert.EmbeddingsToGemini(body, x.route.model)
 	}
 	what := "embeddings"
 	if x.op == providers.OpComplete {
@@ -101,12 +101,12 @@ func relayAuxiliary(x *exchange, res *providers.Result) error {
 	ctx := x.ctx
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json")
-	if x.rt.provider.Protocol() != wire.Gemini {
+	if x.route.provider.Protocol() != wire.Gemini {
 		ctx.Response.SetBody(res.Body)
 		return nil
 	}
 	b64 := string(fastjson.GetBytes(ctx.PostBody(), "encoding_format")) == "base64"
-	out, err := convert.EmbeddingsFromGemini(res.Body, x.rt.model, b64)
+	out, err := convert.EmbeddingsFromGemini(res.Body, x.route.model, b64)
 	if err != nil {
 		return err
 	}

@@ -31,8 +31,8 @@ func overrides(list []config.ModelInfo) []catalog.Override {
 }
 
 // target is what a conversion may assume of the routed upstream model.
-func (rt *snapshot) target(r routed) convert.Target {
-	m, ok := rt.catalogs[r.provider.Name()].Lookup(r.model)
+func (snap *snapshot) target(r routed) convert.Target {
+	m, ok := snap.catalogs[r.provider.Name()].Lookup(r.model)
 	if !ok {
 		return convert.Target{}
 	}

@@ -40,7 +40,7 @@ func (s *Server) forward(x *exchange) {
 		return
 	}
 	defer h.releaseUnlessStreaming()
-	s.prompts.Log(b2s(x.ctx.Response.Header.Peek("X-Request-Id")), x.in.String(), x.rt.model, x.ctx.PostBody())
+	s.prompts.Log(b2s(x.ctx.Response.Header.Peek("X-Request-Id")), x.in.String(), x.route.model, x.ctx.PostBody())
 	x.prompted = true
 
 	now := time.Now()
@@ -99,9 +99,9 @@ type tries struct {
 
 func (t *tries) init(x *exchange, now time.Time, jitter retry.Rand) {
 	*t = tries{
-		plan:     x.run.policy.NewPlan(now, x.run.chain(x.rt), jitter),
-		primary:  x.rt,
-		prevProv: x.rt.provider.Name(),
+		plan:     x.snap.policy.NewPlan(now, x.snap.chain(x.route), jitter),
+		primary:  x.route,
+		prevProv: x.route.provider.Name(),
 		kind:     wire.Unavailable,
 		msg:      "no upstream available",
 	}
@@ -136,13 +136,13 @@ const (
 // admit takes the exchange's place under the proxy-wide bounds; a refused
 // request is answered at once.
 func (s *Server) admit(x *exchange, h *held) bool {
-	admit, err := x.run.lim.Admit(x.stream)
+	admit, err := x.snap.lim.Admit(x.stream)
 	if err != nil {
 		s.overloaded(x, err)
 		return false
 	}
-	x.run.enter()
-	*h = held{run: x.run, admit: admit, log: s.log}
+	x.snap.enter()
+	*h = held{snap: x.snap, admit: admit, log: s.log}
 	return true
 }
 
@@ -175,7 +175,7 @@ func (s *Server) backoff(x *exchange, d time.Duration) bool {
 // clientLeft ends an exchange whose client went away before any answer.
 func (s *Server) clientLeft(x *exchange) {
 	x.ctx.SetStatusCode(statusClientClosed)
-	s.logDone(x.ctx, x.start, x.upstream, x.in, x.provider(), x.rt.model, x.stream, stream.ErrClientGone)
+	s.logDone(x.ctx, x.start, x.upstream, x.in, x.provider(), x.route.model, x.stream, stream.ErrClientGone)
 }
 
 // answerFailure answers an exchange no attempt could serve: the last
@@ -183,12 +183,12 @@ func (s *Server) clientLeft(x *exchange) {
 func (s *Server) answerFailure(x *exchange, t *tries) {
 	ctx := x.ctx
 	if t.last != nil {
-		x.rt = t.lastRt
+		x.route = t.lastRt
 		if len(t.last.RetryAfter) > 0 {
 			ctx.Response.Header.SetBytesV(fasthttp.HeaderRetryAfter, t.last.RetryAfter)
 		}
 		s.relayUpstreamError(x, t.last)
-		s.logDone(ctx, x.start, x.upstream, x.in, x.provider(), x.rt.model, x.stream, nil)
+		s.logDone(ctx, x.start, x.upstream, x.in, x.provider(), x.route.model, x.stream, nil)
 		return
 	}
 	if ra := t.plan.RetryAfter(); ra > 0 || !t.attempted {
@@ -256,7 +256,7 @@ func (s *Server) overloaded(x *exchange, err error) {
 func (s *Server) badUpstreamBody(x *exchange, err error) {
 	var fe *convert.FieldError
 	if errors.As(err, &fe) {
-		prov := x.rt.provider
+		prov := x.route.provider
 		s.fail(x, wire.InvalidRequest, "cannot send this request to provider "+quote(prov.Name())+
 			" ("+prov.Protocol().String()+"): "+fe.Error(), fe.Field, nil)
 		return

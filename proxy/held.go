@@ -25,7 +25,7 @@ type held struct {
 	lease   keypool.Lease
 	slot    func()
 	admit   func()
-	run     *snapshot
+	snap    *snapshot
 	log     *zap.Logger
 	// total runs the attempt's total timeout, if the provider has one.
 	total *totalGuard
@@ -50,7 +50,7 @@ func (h *held) done(o keypool.Outcome) {
 	if h.admit != nil {
 		h.admit()
 	}
-	h.run.leave()
+	h.snap.leave()
 }
 
 // releaseAttempt gives back what a failed attempt held, recording o

@@ -25,22 +25,22 @@ func renderModels(list []providers.Provider, aliases []string) []byte {
 // OpenAI's otherwise.
 func (s *Server) models(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
-	run := s.current()
+	snap := s.current()
 	proto := protocolOfListing(ctx)
 	var names []string
 	owner := "llmproxy"
 	if name, _ := ctx.UserValue("provider").(string); name != "" {
-		p, ok := run.registry.ByName(name)
+		p, ok := snap.registry.ByName(name)
 		if !ok {
 			writeError(ctx, wire.OpenAIChat, wire.NotFound, "unknown provider "+quote(name), "")
 			return
 		}
 		names, owner = providers.NewRegistry([]providers.Provider{p}).Models(), p.Name()
 	} else if proto == wire.OpenAIChat {
-		ctx.SetBody(run.modelsBody) // pre-rendered, aliases included
+		ctx.SetBody(snap.modelsBody) // pre-rendered, aliases included
 		return
 	} else {
-		names = append(run.registry.Models(), aliasNames(run.cfg)...)
+		names = append(snap.registry.Models(), aliasNames(snap.cfg)...)
 	}
 	switch proto {
 	case wire.Gemini:
@@ -95,13 +95,13 @@ func appendAnthropicModel(b []byte, m string) []byte {
 // for a model this proxy serves (a listed one, an alias, or any name a
 // "*" provider takes); 404 otherwise.
 func (s *Server) model(ctx *fasthttp.RequestCtx) {
-	run := s.current()
+	snap := s.current()
 	proto := protocolOfListing(ctx)
 	id, _ := ctx.UserValue("action").(string)
 	id = strings.TrimPrefix(id, "models/")
-	_, known := run.aliases[id]
+	_, known := snap.aliases[id]
 	if !known && wire.CheckModelName(id) == "" {
-		_, _, known = run.registry.ForModel([]byte(id))
+		_, _, known = snap.registry.ForModel([]byte(id))
 	}
 	if !known {
 		writeError(ctx, proto, wire.ModelNotFound, "the model "+quote(capString([]byte(id), 200))+" does not exist or is not served by this proxy", "")
@@ -142,11 +142,11 @@ func appendAnthropicModels(b []byte, names []string) []byte {
 // the keys themselves). The status is "degraded" while a breaker is not
 // closed or a provider has no key in service.
 func (s *Server) health(ctx *fasthttp.RequestCtx) {
-	run := s.current()
+	snap := s.current()
 	status := "ok"
 	b := make([]byte, 0, 512)
 	b = append(b, `,"providers":[`...)
-	for i, p := range run.registry.All() {
+	for i, p := range snap.registry.All() {
 		st := p.State()
 		if i > 0 {
 			b = append(b, ',')
@@ -163,7 +163,7 @@ func (s *Server) health(ctx *fasthttp.RequestCtx) {
 		b = strconv.AppendInt(b, int64(st.Pending), 10)
 		b = append(b, `,"keys":`...)
 		b = strconv.AppendInt(b, int64(st.Keys), 10)
-		if up := run.ups[p.Name()]; up != nil {
+		if up := snap.ups[p.Name()]; up != nil {
 			b = append(b, `,"in_flight":`...)
 			b = strconv.AppendInt(b, int64(up.sem.InUse()), 10)
 			b = append(b, `,"queued":`...)
@@ -194,7 +194,7 @@ func (s *Server) health(ctx *fasthttp.RequestCtx) {
 		b = append(b, '}')
 	}
 	b = append(b, ']')
-	if names := skippedNames(run); len(names) > 0 {
+	if names := skippedNames(snap); len(names) > 0 {
 		// Configured but not served: their api_keys are empty.
 		b = append(b, `,"skipped_providers":`...)
 		b = appendJSON(b, names)
@@ -215,11 +215,11 @@ func appendJSON(b []byte, v any) []byte {
 	return append(b, j...)
 }
 
-// skippedNames lists the configured providers a runtime skipped, sorted.
-func skippedNames(run *snapshot) []string {
+// skippedNames lists the configured providers a snapshot skipped, sorted.
+func skippedNames(snap *snapshot) []string {
 	var out []string
-	for i := range run.cfg.Providers {
-		if p := &run.cfg.Providers[i]; !p.HasKeys() {
+	for i := range snap.cfg.Providers {
+		if p := &snap.cfg.Providers[i]; !p.HasKeys() {
 			out = append(out, p.Name)
 		}
 	}

@@ -12,6 +12,31 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// chat answers OpenAI's POST /v1/chat/completions.
+func (s *Server) chat(ctx *fasthttp.RequestCtx) {
+	x := exchange{ctx: ctx, in: wire.OpenAIChat, start: time.Now(), snap: s.current()}
+	parser := s.parsers.Get()
+	info, bad := inspectChat(parser, ctx.PostBody())
+	if bad != nil {
+		s.putParser(parser, len(ctx.PostBody()))
+		s.fail(&x, wire.InvalidRequest, bad.message, bad.param, nil)
+		return
+	}
+	x.stream, x.includeUsage = info.stream, info.includeUsage
+	rt, kind, msg := x.snap.route(ctx, info.model)
+	if msg != "" {
+		x.requested = string(info.model)
+	}
+	// From here on nothing may touch info.model: the parser goes back.
+	s.putParser(parser, len(ctx.PostBody()))
+	if msg != "" {
+		s.fail(&x, kind, msg, "model", nil)
+		return
+	}
+	x.route = rt
+	s.forward(&x)
+}
+
 // messages answers Anthropic's POST /v1/messages.
 func (s *Server) messages(ctx *fasthttp.RequestCtx) {
 	s.generic(ctx, wire.Anthropic, providers.OpGenerate)
@@ -24,7 +49,7 @@ func (s *Server) responses(ctx *fasthttp.RequestCtx) {
 
 // generic handles the ingress protocols whose body names the model.
 func (s *Server) generic(ctx *fasthttp.RequestCtx, in wire.Protocol, op providers.Op) {
-	x := exchange{ctx: ctx, in: in, start: time.Now(), op: op, run: s.current()}
+	x := exchange{ctx: ctx, in: in, start: time.Now(), op: op, snap: s.current()}
 	if op == providers.OpCountTokens {
 		// A count_tokens body has no max_tokens, which Inspect requires of
 		// a Messages request; it needs a model and messages, as chat does.
@@ -53,7 +78,7 @@ func (s *Server) generic(ctx *fasthttp.RequestCtx, in wire.Protocol, op provider
 // countTokens) come from the URL, and ?alt=sse picks SSE framing over a
 // JSON array for streams.
 func (s *Server) gemini(ctx *fasthttp.RequestCtx) {
-	x := exchange{ctx: ctx, in: wire.Gemini, start: time.Now(), run: s.current()}
+	x := exchange{ctx: ctx, in: wire.Gemini, start: time.Now(), snap: s.current()}
 	action, _ := ctx.UserValue("action").(string)
 	i := strings.LastIndexByte(action, ':')
 	if i <= 0 {
@@ -93,12 +118,12 @@ func (s *Server) badRequest(x *exchange, err error) {
 
 func (s *Server) routeAndForward(x *exchange, model string) {
 	x.requested = model
-	rt, kind, msg := x.run.route(x.ctx, []byte(model))
+	rt, kind, msg := x.snap.route(x.ctx, []byte(model))
 	if msg != "" {
 		s.fail(x, kind, msg, "model", nil)
 		return
 	}
-	x.rt = rt
+	x.route = rt
 	if x.op == providers.OpCountTokens && rt.provider.Protocol() != x.in {
 		s.estimateTokens(x)
 		return
@@ -121,7 +146,7 @@ func (s *Server) estimateTokens(x *exchange) {
 	b = append(b, '}')
 	x.ctx.SetContentType("application/json")
 	x.ctx.Response.SetBodyRaw(b)
-	s.logDone(x.ctx, x.start, 0, x.in, x.provider(), x.rt.model, false, nil)
+	s.logDone(x.ctx, x.start, 0, x.in, x.provider(), x.route.model, false, nil)
 }
 
 // countTokens answers Anthropic's POST /v1/messages/count_tokens.

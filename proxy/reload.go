@@ -11,7 +11,7 @@ import (
 
 // Reload swaps in a new configuration: it is built and validated aside,
 // then installed with one atomic store. Requests already running keep the
-// runtime they started with; providers whose settings did not change are
+// snapshot they started with; providers whose settings did not change are
 // carried over with their key health, cooldowns and breaker. The listener's
 // own settings (address, read/idle timeouts, body and header sizes) are
 // fixed at start and need a restart. On error the running configuration
@@ -28,28 +28,28 @@ func (s *Server) Reload(cfg *config.Config) error {
 		return fmt.Errorf("reload: %w", ps)
 	}
 	prev := s.current()
-	run, err := newRuntime(cfg, s.log, s.metrics, prev)
+	snap, err := newSnapshot(cfg, s.log, s.metrics, prev)
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
 	if cfg.Server.Host != s.cfg.Server.Host || cfg.Server.Port != s.cfg.Server.Port {
 		s.log.Warn("reload: server.host and server.port take effect only after a restart")
 	}
-	s.install(run, prev)
+	s.install(snap, prev)
 	kept := 0
-	for name, up := range run.ups {
+	for name, up := range snap.ups {
 		if prev.ups[name] == up {
 			kept++
 		}
 	}
-	s.log.Info("configuration reloaded", zap.Int("providers", len(run.ups)), zap.Int("providers_unchanged", kept))
+	s.log.Info("configuration reloaded", zap.Int("providers", len(snap.ups)), zap.Int("providers_unchanged", kept))
 	return nil
 }
 
-// install makes run the runtime of new requests and retires prev.
-func (s *Server) install(run, prev *snapshot) {
-	names := make([]string, 0, len(run.ups))
-	for _, p := range run.registry.All() {
+// install makes snap the snapshot of new requests and retires prev.
+func (s *Server) install(snap, prev *snapshot) {
+	names := make([]string, 0, len(snap.ups))
+	for _, p := range snap.registry.All() {
 		names = append(names, p.Name())
 		if pg, ok := p.(interface{ PoolStats() (inUse, waiting int) }); ok {
 			s.metrics.RegisterPoolGauges(p.Name(),
@@ -57,25 +57,25 @@ func (s *Server) install(run, prev *snapshot) {
 				func() float64 { _, n := pg.PoolStats(); return float64(n) })
 		}
 	}
-	s.metrics.SetLabels(names, append(run.registry.Models(), aliasNames(run.cfg)...))
+	s.metrics.SetLabels(names, append(snap.registry.Models(), aliasNames(snap.cfg)...))
 	clientNames := []string{"default"}
-	for _, c := range run.cfg.Clients {
+	for _, c := range snap.cfg.Clients {
 		clientNames = append(clientNames, c.Name)
 	}
 	s.metrics.SetClients(clientNames)
-	s.run.Store(run)
+	s.snap.Store(snap)
 	if prev == nil {
 		return
 	}
 	for name := range prev.ups {
-		if run.ups[name] == nil {
+		if snap.ups[name] == nil {
 			s.metrics.UnregisterPoolGauges(name)
 		}
 	}
 	s.retire(prev)
 }
 
-// retire closes prev's providers that the current runtime does not share
+// retire closes prev's providers that the current snapshot does not share
 // once prev's last request finished (or the server shuts down): their idle
 // connections would otherwise linger until the upstream drops them.
 func (s *Server) retire(prev *snapshot) {
@@ -83,7 +83,7 @@ func (s *Server) retire(prev *snapshot) {
 	s.retiring.Add(1)
 	go func() {
 		defer s.retiring.Done()
-		defer recoverAndLog(s.log, "retire runtime")
+		defer recoverAndLog(s.log, "retire snapshot")
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 	wait:

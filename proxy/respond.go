@@ -19,12 +19,12 @@ func (s *Server) relayUpstreamError(x *exchange, res *providers.Result) {
 	ctx := x.ctx
 	markNoRetry(ctx, res.Status)
 	body := bytes.TrimSpace(res.Body)
-	if red := x.run.redactor; red.Contains(body) {
+	if red := x.snap.redactor; red.Contains(body) {
 		// Upstreams quote the key they rejected; the client must not see it.
 		body = red.Bytes(nil, body)
 	}
 	ctx.SetContentType("application/json")
-	if from := x.rt.provider.Protocol(); from != x.in {
+	if from := x.route.provider.Protocol(); from != x.in {
 		status, out := convert.UpstreamError(from, x.in, res.Status, body)
 		ctx.SetStatusCode(status)
 		ctx.Response.SetBodyRaw(out)

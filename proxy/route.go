@@ -21,15 +21,15 @@ type routed struct {
 	rewrite bool
 }
 
-func (rt *snapshot) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kind, string) {
+func (snap *snapshot) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kind, string) {
 	if msg := wire.CheckModelName(b2s(model)); msg != "" {
 		return routed{}, wire.InvalidRequest, msg
 	}
 	if c := clientOf(ctx); !c.allows(model) {
 		return routed{}, wire.Permission, "the model " + quote(string(model)) + " is not allowed for client " + quote(c.name)
 	}
-	if target, ok := rt.aliases[string(model)]; ok {
-		return rt.routeAlias(target)
+	if target, ok := snap.aliases[string(model)]; ok {
+		return snap.routeAlias(target)
 	}
 	forced, _ := ctx.UserValue("provider").(string)
 	if forced == "" {
@@ -41,12 +41,12 @@ func (rt *snapshot) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.
 	if i := bytes.IndexByte(model, ':'); i > 0 && (forced == "" || forced == string(model[:i])) {
 		// Model names may contain ':' themselves (ft:..., llama3:8b): only a
 		// prefix naming a configured provider (the forced one, if any) is a provider.
-		if _, ok := rt.registry.ByName(string(model[:i])); ok {
+		if _, ok := snap.registry.ByName(string(model[:i])); ok {
 			forced, model, rewrite = string(model[:i]), model[i+1:], true
 		}
 	}
 	if forced != "" {
-		p, ok := rt.registry.ByName(forced)
+		p, ok := snap.registry.ByName(forced)
 		if !ok {
 			return routed{}, wire.NotFound, "unknown provider " + quote(forced)
 		}
@@ -55,9 +55,9 @@ func (rt *snapshot) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.
 		}
 		return routed{provider: p, model: string(model), rewrite: rewrite}, 0, ""
 	}
-	p, name, ok := rt.registry.ForModel(model)
+	p, name, ok := snap.registry.ForModel(model)
 	if !ok {
-		if prov, skipped := rt.skipped[string(model)]; skipped {
+		if prov, skipped := snap.skipped[string(model)]; skipped {
 			return routed{}, wire.ModelNotFound, "the model " + quote(string(model)) + " is served only by provider " + quote(prov) +
 				", which is skipped: its api_keys are empty (is the variable they name set?)"
 		}
@@ -70,13 +70,13 @@ func quote(s string) string { return "'" + s + "'" }
 
 // routeAlias routes a model alias to its target, "provider/model" or a
 // model name routed as usual; the upstream gets the target's model name.
-func (rt *snapshot) routeAlias(target string) (routed, wire.Kind, string) {
+func (snap *snapshot) routeAlias(target string) (routed, wire.Kind, string) {
 	if i := strings.IndexByte(target, '/'); i > 0 {
-		if p, ok := rt.registry.ByName(target[:i]); ok {
+		if p, ok := snap.registry.ByName(target[:i]); ok {
 			return routed{provider: p, model: target[i+1:], rewrite: true}, 0, ""
 		}
 	}
-	p, name, ok := rt.registry.ForModel([]byte(target))
+	p, name, ok := snap.registry.ForModel([]byte(target))
 	if !ok {
 		return routed{}, wire.ModelNotFound, "the alias target " + quote(target) + " is not served by this proxy"
 	}

@@ -36,7 +36,7 @@ type Server struct {
 	// change them. Everything else is read from run.
 	cfg     *config.Config
 	log     *zap.Logger
-	run     atomic.Pointer[snapshot]
+	snap    atomic.Pointer[snapshot]
 	ids     *requestIDs
 	srv     *fasthttp.Server
 	parsers fastjson.ParserPool
@@ -49,7 +49,7 @@ type Server struct {
 	stopOnce sync.Once
 	// jitter draws the retry backoffs (tests make them predictable).
 	jitter retry.Rand
-	// reloadMu serialises reloads; retiring tracks old runtimes still
+	// reloadMu serialises reloads; retiring tracks old snapshots still
 	// waiting for their requests to finish.
 	reloadMu sync.Mutex
 	retiring sync.WaitGroup
@@ -66,8 +66,8 @@ type Server struct {
 	shut      bool
 }
 
-// current is the runtime new requests use.
-func (s *Server) current() *snapshot { return s.run.Load() }
+// current is the snapshot new requests use.
+func (s *Server) current() *snapshot { return s.snap.Load() }
 
 // New builds a server from cfg. Providers without usable keys are skipped
 // with a warning; having none left is an error.
@@ -86,18 +86,18 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		hosts:  newHostAllowed(cfg.Server.Host, cfg.Server.AllowedHosts),
 	}
 	s.metrics = metrics.New(metrics.Options{ProcessMetrics: true})
-	run, err := newRuntime(cfg, log, s.metrics, nil)
+	snap, err := newSnapshot(cfg, log, s.metrics, nil)
 	if err != nil {
 		return nil, err
 	}
-	s.install(run, nil)
+	s.install(snap, nil)
 	if s.cors, err = cors.New(cors.Config{
 		Origins: cfg.Server.CORS.Origins, Headers: cfg.Server.CORS.Headers, MaxAge: cfg.Server.CORS.MaxAge,
 	}); err != nil {
 		return nil, fmt.Errorf("server.cors: %w", err)
 	}
 	pl := cfg.PromptLog
-	if s.prompts, err = promptlog.New(pl.Mode, pl.Path, pl.MaxBytes, pl.MaxFiles, run.redactor); err != nil {
+	if s.prompts, err = promptlog.New(pl.Mode, pl.Path, pl.MaxBytes, pl.MaxFiles, snap.redactor); err != nil {
 		return nil, fmt.Errorf("prompt_log: %w", err)
 	}
 	s.srv = &fasthttp.Server{
@@ -128,7 +128,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		WriteTimeout: 0,
 		Logger:       newZapPrinter(log),
 	}
-	if !run.keys.enabled() {
+	if !snap.keys.enabled() {
 		log.Warn("client authentication is OFF (server.auth: off): anyone who can reach the port can use every provider")
 	}
 	return s, nil

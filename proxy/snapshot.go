@@ -44,7 +44,7 @@ type snapshot struct {
 	sysPrompt string
 	sysMode   sysprompt.Mode
 	// active counts requests that went to a provider and have not finished
-	// (streams included): a retired runtime closes its providers at zero.
+	// (streams included): a retired snapshot closes its providers at zero.
 	active  atomic.Int64
 	retired atomic.Bool
 	// skipped maps each model of a provider skipped for lack of keys to
@@ -73,10 +73,10 @@ type upState struct {
 	total    time.Duration
 }
 
-// newRuntime builds the runtime of cfg, reusing from prev (may be nil) the
+// newSnapshot builds the snapshot of cfg, reusing from prev (may be nil) the
 // providers whose configuration did not change.
-func newRuntime(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snapshot) (*snapshot, error) {
-	rt := &snapshot{
+func newSnapshot(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snapshot) (*snapshot, error) {
+	snap := &snapshot{
 		cfg:       cfg,
 		keys:      clientKeys(cfg),
 		aliases:   cfg.Aliases,
@@ -92,7 +92,7 @@ func newRuntime(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snaps
 		},
 	}
 	var err error
-	if rt.sysPrompt, rt.sysMode, err = loadSystemPrompt(cfg.SystemPrompt); err != nil {
+	if snap.sysPrompt, snap.sysMode, err = loadSystemPrompt(cfg.SystemPrompt); err != nil {
 		return nil, err
 	}
 	var list []providers.Provider
@@ -101,12 +101,12 @@ func newRuntime(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snaps
 		if !pc.HasKeys() {
 			log.Warn("provider skipped: all its api_keys are empty (an unset ${VAR} in the file?)",
 				zap.String("provider", pc.Name), zap.Strings("models", pc.Models))
-			if rt.skipped == nil {
-				rt.skipped = map[string]string{}
+			if snap.skipped == nil {
+				snap.skipped = map[string]string{}
 			}
 			for _, m := range pc.Models {
-				if _, taken := rt.skipped[m]; !taken {
-					rt.skipped[m] = pc.Name
+				if _, taken := snap.skipped[m]; !taken {
+					snap.skipped[m] = pc.Name
 				}
 			}
 			continue
@@ -119,44 +119,44 @@ func newRuntime(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snaps
 					// account": keys the upstream rejected get another try.
 					old.pool.ClearRejections()
 				}
-				rt.ups[pc.Name] = old
+				snap.ups[pc.Name] = old
 				list = append(list, old.prov)
 				continue
 			}
 		}
 		up, err := newUpState(pc, sig, log, m)
 		if err != nil {
-			rt.closeNew(prev)
+			snap.closeNew(prev)
 			return nil, err
 		}
-		rt.ups[pc.Name] = up
+		snap.ups[pc.Name] = up
 		list = append(list, up.prov)
 	}
 	if len(list) == 0 {
 		return nil, errors.New("no usable provider: every provider was skipped for lack of keys")
 	}
-	rt.catalogs = buildCatalogs(cfg)
-	rt.registry = providers.NewRegistry(list)
-	rt.modelsBody = renderModels(list, aliasNames(cfg))
-	rt.addFallbacks(cfg)
-	rt.chains = map[string]map[string][]retry.Target{}
+	snap.catalogs = buildCatalogs(cfg)
+	snap.registry = providers.NewRegistry(list)
+	snap.modelsBody = renderModels(list, aliasNames(cfg))
+	snap.addFallbacks(cfg)
+	snap.chains = map[string]map[string][]retry.Target{}
 	for _, p := range list {
 		byModel := map[string][]retry.Target{}
 		for _, m := range p.Models() {
 			if m != "*" {
-				byModel[m] = rt.buildChain(nil, routed{provider: p, model: m})
+				byModel[m] = snap.buildChain(nil, routed{provider: p, model: m})
 			}
 		}
-		rt.chains[p.Name()] = byModel
+		snap.chains[p.Name()] = byModel
 	}
 	lo := admission.LimiterOptions{MaxRequests: cfg.Server.MaxConcurrentRequests, MaxStreams: cfg.Server.MaxConcurrentStreams}
 	if prev != nil && prev.cfg.Server.MaxConcurrentRequests == lo.MaxRequests && prev.cfg.Server.MaxConcurrentStreams == lo.MaxStreams {
-		// The same limiter keeps counting the requests still running on the old runtime.
-		rt.lim = prev.lim
+		// The same limiter keeps counting the requests still running on the old snapshot.
+		snap.lim = prev.lim
 	} else {
-		rt.lim = admission.NewLimiter(lo)
+		snap.lim = admission.NewLimiter(lo)
 	}
-	return rt, nil
+	return snap, nil
 }
 
 func newUpState(pc *config.Provider, sig string, log *zap.Logger, m *metrics.Set) (*upState, error) {
@@ -206,17 +206,17 @@ func newUpState(pc *config.Provider, sig string, log *zap.Logger, m *metrics.Set
 
 // addFallbacks resolves the fallback chains: top-level entries win over a
 // provider's own for the same model.
-func (rt *snapshot) addFallbacks(cfg *config.Config) {
+func (snap *snapshot) addFallbacks(cfg *config.Config) {
 	add := func(model string, chain []string) {
 		var ts []retry.Target
 		for _, t := range chain {
 			prov, m, _ := strings.Cut(t, "/")
-			if rt.ups[prov] == nil {
+			if snap.ups[prov] == nil {
 				continue // validated; a provider skipped for lack of keys
 			}
 			ts = append(ts, retry.Target{Provider: prov, Model: m})
 		}
-		rt.fallbacks[model] = ts
+		snap.fallbacks[model] = ts
 	}
 	for i := range cfg.Providers {
 		for model, chain := range cfg.Providers[i].Fallbacks {
@@ -230,18 +230,18 @@ func (rt *snapshot) addFallbacks(cfg *config.Config) {
 
 // chain returns the targets for a routed request: its own provider and
 // model first, then the model's fallbacks.
-func (rt *snapshot) chain(r routed) []retry.Target {
-	if c, ok := rt.chains[r.provider.Name()][r.model]; ok {
+func (snap *snapshot) chain(r routed) []retry.Target {
+	if c, ok := snap.chains[r.provider.Name()][r.model]; ok {
 		return c
 	}
-	return rt.buildChain(nil, r)
+	return snap.buildChain(nil, r)
 }
 
 // buildChain appends r's chain to dst (the same pair twice is left out).
-func (rt *snapshot) buildChain(dst []retry.Target, r routed) []retry.Target {
+func (snap *snapshot) buildChain(dst []retry.Target, r routed) []retry.Target {
 	first := retry.Target{Provider: r.provider.Name(), Model: r.model}
 	dst = append(dst, first)
-	for _, t := range rt.fallbacks[r.model] {
+	for _, t := range snap.fallbacks[r.model] {
 		if t != first {
 			dst = append(dst, t)
 		}
@@ -249,14 +249,14 @@ func (rt *snapshot) buildChain(dst []retry.Target, r routed) []retry.Target {
 	return dst
 }
 
-// enter and leave count requests using the runtime's providers.
-func (rt *snapshot) enter() { rt.active.Add(1) }
-func (rt *snapshot) leave() { rt.active.Add(-1) }
+// enter and leave count requests using the snapshot's providers.
+func (snap *snapshot) enter() { snap.active.Add(1) }
+func (snap *snapshot) leave() { snap.active.Add(-1) }
 
-// closeNew closes providers built for a runtime that is being abandoned,
+// closeNew closes providers built for a snapshot that is being abandoned,
 // keeping those shared with prev.
-func (rt *snapshot) closeNew(prev *snapshot) {
-	for name, up := range rt.ups {
+func (snap *snapshot) closeNew(prev *snapshot) {
+	for name, up := range snap.ups {
 		if prev != nil && prev.ups[name] == up {
 			continue
 		}
@@ -265,7 +265,7 @@ func (rt *snapshot) closeNew(prev *snapshot) {
 }
 
 // close stops the provider's key checks and drops its idle connections;
-// several retired runtimes may share an upState, hence the Once.
+// several retired snapshots may share an upState, hence the Once.
 func (up *upState) close() {
 	up.closing.Do(func() {
 		if up.checker != nil {
@@ -290,7 +290,7 @@ func breakerMetric(s breaker.State) int {
 }
 
 // providerSig is the part of a provider's configuration that, changed,
-// needs a new provider; the catalog lives in the runtime instead (and its
+// needs a new provider; the catalog lives in the snapshot instead (and its
 // reasoning pointers would make every signature differ).
 func providerSig(pc *config.Provider) string {
 	c := *pc

@@ -1,0 +1,110 @@
+package proxy
+
+import (
+	"errors"
+	"time"
+
+	"github.com/llmproxy/proxy/providers"
+	"github.com/llmproxy/proxy/providers/convert"
+	"github.com/llmproxy/proxy/providers/keypool"
+	"github.com/llmproxy/proxy/providers/usage"
+	"github.com/llmproxy/proxy/providers/wire"
+	"github.com/llmproxy/proxy/stream"
+	"github.com/valyala/fasthttp"
+)
+
+// startStream hands the upstream stream to a relay that fasthttp runs once
+// the handler returns. The relay starts with the bytes the hold-back read.
+func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *stream.Reader) {
+	ctx := x.ctx
+	from := x.route.provider.Protocol()
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	if x.framing == convert.FramingJSONArray {
+		ctx.SetContentType("application/json")
+	} else {
+		ctx.SetContentType("text/event-stream")
+	}
+	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
+	ctx.Response.Header.Set("X-Accel-Buffering", "no")
+	l := &streamLog{
+		requestID: append([]byte(nil), ctx.Response.Header.Peek("X-Request-Id")...),
+		path:      append([]byte(nil), ctx.Path()...),
+		proto:     x.in,
+		provider:  x.provider(),
+		model:     x.route.model,
+		start:     x.start,
+		bytesIn:   len(ctx.Request.Body()),
+		overhead:  time.Since(x.start) - x.upstream,
+		client:    clientName(clientOf(ctx)),
+	}
+	s.metrics.StreamStarted()
+	// The relay finishes after forward returned: what it holds moves to
+	// the heap, and forward's own copy is marked as handed over.
+	h.streaming = true
+	kept := new(held)
+	*kept = *h
+	opts := stream.Options{
+		Heartbeat:    x.snap.cfg.Server.StreamHeartbeat,
+		MaxEventSize: x.snap.cfg.Server.MaxEventBytes,
+		Reader:       rd,
+		Stop:         s.stop,
+		Conn:         ctx.Conn(),
+		WriteTimeout: x.snap.cfg.Server.WriteTimeout,
+		Redact:       x.snap.redactor.Bytes,
+		OnFinish: func(o stream.Outcome) {
+			defer recoverAndLog(s.log, "stream finish")
+			s.logRelayPanic(l.requestID, o.Err)
+			out := streamOutcome(o.Err)
+			if kept.failed {
+				out = keypool.StatusOutcome(fasthttp.StatusBadGateway, 0)
+			}
+			kept.done(out)
+			res.Release()
+			if u := &l.tr.usage; u.Seen {
+				s.metrics.AddTokens(l.provider, l.model, u.Counts.Input, u.Counts.Output)
+			}
+			s.logStream(l, o.Bytes, o.FirstEvent, o.Err)
+		},
+	}
+	var tr stream.Translator
+	length := -1
+	if x.op == providers.OpComplete {
+		// Legacy completions stream as Chat does (data: chunks, [DONE])
+		// and are relayed as sent, whichever OpenAI provider type.
+		from = wire.OpenAIChat
+	}
+	if from == x.in && x.framing == convert.FramingSSE {
+		tr = stream.PassThrough(x.in)
+		if res.StreamLength > 0 {
+			// Pass-through of a body of known size keeps its Content-Length.
+			opts.FixedLength = res.StreamLength
+			length = int(res.StreamLength)
+		}
+	} else {
+		tr = newConverting(from, x, x.route.model)
+	}
+	l.tr = metered{Translator: tr, usage: usage.Tracker{Proto: from}}
+	ctx.Response.SetBodyStream(stream.NewRelay(res.Stream, &l.tr, opts), length)
+}
+
+// metered is a Translator that also counts the tokens the upstream's
+// events report, for metrics.
+type metered struct {
+	stream.Translator
+	usage usage.Tracker
+}
+
+func (m *metered) Event(dst []byte, ev *stream.Event) ([]byte, error) {
+	m.usage.Observe(ev.Data)
+	return m.Translator.Event(dst, ev)
+}
+
+// streamOutcome is what a finished stream says about its key: a failure
+// only when the upstream broke it.
+func streamOutcome(err error) keypool.Outcome {
+	switch {
+	case err == nil, errors.Is(err, stream.ErrClientGone), errors.Is(err, stream.ErrStopped):
+		return keypool.Outcome{Kind: keypool.OK, Status: fasthttp.StatusOK}
+	}
+	return keypool.ErrorOutcome()
+}
