@@ -46,9 +46,11 @@ unit:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 # The allocation and memory guards skip under -race (the detector allocates): run
-# them in an ordinary build too.
+# them in an ordinary build too, with every benchmark of the relay path once, so
+# a benchmark that no longer runs (it broke silently once) fails make test.
 allocs:
 	$(GO) test -count=1 -run 'Alloc|Memory' $(PKGS)
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./stream/... ./proxy/... ./providers/...
 
 # Go's fuzzer sometimes ends a run at -fuzztime with "context deadline
 # exceeded" and no failing input (a race between its deadline and a worker):

@@ -32,6 +32,9 @@ func (s *Server) panicked(ctx *fasthttp.RequestCtx, v any) {
 
 // logRelayPanic logs a panic a stream relay caught, with its stack.
 func (s *Server) logRelayPanic(requestID []byte, err error) {
+	if err == nil {
+		return // most streams: no error, and no errors.As target on the heap
+	}
 	var pe *stream.PanicError
 	if errors.As(err, &pe) {
 		s.log.Error("stream relay panic", zap.ByteString("request_id", requestID),

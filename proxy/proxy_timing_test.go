@@ -51,6 +51,7 @@ func benchRequest(ctx *fasthttp.RequestCtx, body string) {
 	ctx.Response.Reset()
 	ctx.Request.Header.SetMethod(fasthttp.MethodPost)
 	ctx.Request.SetRequestURI("/v1/chat/completions")
+	ctx.Request.Header.SetHost("localhost") // a loopback proxy refuses other names
 	ctx.Request.Header.Set(fasthttp.HeaderAuthorization, "Bearer "+testKey)
 	ctx.Request.Header.SetContentType("application/json")
 	ctx.Request.SetBodyString(body)
