@@ -1,9 +1,13 @@
 package proxy
 
 import (
+	"io"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/llmproxy/proxy/proxy/config"
 	"github.com/valyala/fastjson"
 )
 
@@ -47,5 +51,57 @@ func TestAnthropicCountTokensBody(t *testing.T) {
 				t.Fatalf("want an Anthropic invalid_request_error naming %q: %s", tc.want, b)
 			}
 		})
+	}
+}
+
+// TestTokenCountsInEveryShape: each protocol's count endpoint answers in
+// its own shape with the local count when the routed upstream speaks
+// another protocol, and the same request counts the same in each; an
+// upstream of the client's protocol is asked instead.
+func TestTokenCountsInEveryShape(t *testing.T) {
+	var seen []string
+	var mu sync.Mutex
+	up := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.Path)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"object":"response.input_tokens","input_tokens":4242}`)
+	}))
+	resp := openaiProvider("resp", up, "gpt-resp")
+	resp.Type = config.TypeOpenAIResponses
+	_, base := startProxy(t, baseConfig(mockProvider("local", 3, "gpt-4o"), resp))
+	c := httpClient(t)
+	anth := map[string]string{"x-api-key": testKey, "anthropic-version": "2023-06-01"}
+	counts := map[string]int{}
+	for _, tc := range []struct {
+		name, path, body, field string
+		hdr                     map[string]string
+	}{
+		{"anthropic", "/v1/messages/count_tokens", `{"model":"gpt-4o","system":"Be brief.","messages":[{"role":"user","content":"What is the capital of France?"}]}`, "input_tokens", anth},
+		{"responses", "/v1/responses/input_tokens", `{"model":"gpt-4o","instructions":"Be brief.","input":"What is the capital of France?"}`, "input_tokens", bearer(testKey)},
+		{"gemini", "/v1beta/models/gpt-4o:countTokens", `{"systemInstruction":{"parts":[{"text":"Be brief."}]},"contents":[{"role":"user","parts":[{"text":"What is the capital of France?"}]}]}`, "totalTokens", map[string]string{"x-goog-api-key": testKey}},
+	} {
+		r, b := do(t, c, "POST", base+tc.path, tc.body, tc.hdr)
+		v, err := fastjson.ParseBytes(b)
+		if r.StatusCode != 200 || err != nil || v.GetInt(tc.field) <= 0 {
+			t.Fatalf("%s: %d %s", tc.name, r.StatusCode, b)
+		}
+		if tc.name == "responses" && string(v.GetStringBytes("object")) != "response.input_tokens" {
+			t.Errorf("responses count shape: %s", b)
+		}
+		counts[tc.name] = v.GetInt(tc.field)
+	}
+	if counts["anthropic"] != counts["responses"] || counts["anthropic"] != counts["gemini"] {
+		t.Errorf("one request, three counts: %v", counts)
+	}
+	r, b := do(t, c, "POST", base+"/v1/responses/input_tokens", `{"model":"gpt-resp","input":"hi"}`, bearer(testKey))
+	if r.StatusCode != 200 || !strings.Contains(string(b), "4242") {
+		t.Fatalf("pass-through count: %d %s", r.StatusCode, b)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 || !strings.HasSuffix(seen[0], "/v1/responses/input_tokens") {
+		t.Errorf("upstream saw %v", seen)
 	}
 }

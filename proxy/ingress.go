@@ -50,7 +50,7 @@ func (s *Server) responses(ctx *fasthttp.RequestCtx) {
 // generic handles the ingress protocols whose body names the model.
 func (s *Server) generic(ctx *fasthttp.RequestCtx, in wire.Protocol, op providers.Op) {
 	x := exchange{ctx: ctx, in: in, start: time.Now(), op: op, snap: s.current()}
-	if op == providers.OpCountTokens {
+	if op == providers.OpCountTokens && in == wire.Anthropic {
 		// A count_tokens body has no max_tokens, which Inspect requires of
 		// a Messages request; it needs a model and messages, as chat does.
 		parser := s.parsers.Get()
@@ -125,31 +125,8 @@ func (s *Server) routeAndForward(x *exchange, model string) {
 	}
 	x.route = rt
 	if x.op == providers.OpCountTokens && rt.provider.Protocol() != x.in {
-		s.estimateTokens(x)
+		s.countLocally(x)
 		return
 	}
 	s.forward(x)
-}
-
-// estimateTokens answers a token count that no upstream of the client's
-// protocol can make. The estimate is the usual rule of thumb of four bytes
-// of request JSON per token: good for budgeting, not for billing.
-func (s *Server) estimateTokens(x *exchange) {
-	n := len(x.ctx.PostBody())/4 + 1
-	b := make([]byte, 0, 32)
-	if x.in == wire.Gemini {
-		b = append(b, `{"totalTokens":`...)
-	} else {
-		b = append(b, `{"input_tokens":`...)
-	}
-	b = strconv.AppendInt(b, int64(n), 10)
-	b = append(b, '}')
-	x.ctx.SetContentType("application/json")
-	x.ctx.Response.SetBodyRaw(b)
-	s.logDone(x.ctx, x.start, 0, x.in, x.provider(), x.route.model, false, nil)
-}
-
-// countTokens answers Anthropic's POST /v1/messages/count_tokens.
-func (s *Server) countTokens(ctx *fasthttp.RequestCtx) {
-	s.generic(ctx, wire.Anthropic, providers.OpCountTokens)
 }

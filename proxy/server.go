@@ -205,6 +205,7 @@ func (s *Server) routes() fasthttp.RequestHandler {
 		post(prefix+"/v1/responses", wire.OpenAIResponses, s.responses)
 		post(prefix+"/v1/messages", wire.Anthropic, s.messages)
 		post(prefix+"/v1/messages/count_tokens", wire.Anthropic, s.countTokens)
+		post(prefix+"/v1/responses/input_tokens", wire.OpenAIResponses, s.inputTokens)
 		post(prefix+"/v1/embeddings", wire.OpenAIChat, s.embeddings)
 		post(prefix+"/v1/completions", wire.OpenAIChat, s.completions)
 		r.GET(prefix+"/v1beta/models", s.auth(wire.Gemini, s.models))

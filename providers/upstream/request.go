@@ -92,6 +92,9 @@ func openAIPath(proto wire.Protocol, op providers.Op) string {
 		return "/completions"
 	}
 	if proto == wire.OpenAIResponses {
+		if op == providers.OpCountTokens {
+			return "/responses/input_tokens"
+		}
 		return "/responses"
 	}
 	return "/chat/completions"
