@@ -49,6 +49,8 @@ type Server struct {
 	stopOnce sync.Once
 	// jitter draws the retry backoffs (tests make them predictable).
 	jitter retry.Rand
+	// sockets are the open Responses WebSockets.
+	sockets wsSockets
 	// reloadMu serialises reloads; retiring tracks old snapshots still
 	// waiting for their requests to finish.
 	reloadMu sync.Mutex
@@ -203,6 +205,8 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	for _, prefix := range []string{"", "/{provider}"} {
 		post(prefix+"/v1/chat/completions", wire.OpenAIChat, s.chat)
 		post(prefix+"/v1/responses", wire.OpenAIResponses, s.responses)
+		// The Responses API over WebSocket (Codex): see websocket.go.
+		r.GET(prefix+"/v1/responses", s.auth(wire.OpenAIResponses, s.responsesSocket))
 		post(prefix+"/v1/messages", wire.Anthropic, s.messages)
 		post(prefix+"/v1/messages/count_tokens", wire.Anthropic, s.countTokens)
 		post(prefix+"/v1/responses/input_tokens", wire.OpenAIResponses, s.inputTokens)
@@ -368,6 +372,7 @@ func (s *Server) Addr() string {
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.drain(ctx)
 	s.closeListeners()
+	s.sockets.closeAll()
 	s.reloadMu.Lock()
 	select {
 	case <-s.closed:
