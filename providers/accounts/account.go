@@ -1,0 +1,222 @@
+package accounts
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+)
+
+// Refresher trades a refresh token for new tokens at the provider's OAuth
+// token endpoint. The answer may rotate the refresh token.
+type Refresher interface {
+	Refresh(refreshToken string) (Tokens, error)
+}
+
+// Tokens is a token endpoint's answer.
+type Tokens struct {
+	AccessToken, RefreshToken, IDToken string
+	ExpiresIn                          time.Duration
+}
+
+// Account is one credential file.
+type Account struct {
+	// Path is the file; Label names the account in logs and listings.
+	Path  string
+	Label string
+
+	refresher   Refresher
+	margin      time.Duration
+	lockTimeout time.Duration
+	now         func() time.Time
+
+	mu      sync.Mutex
+	cred    Credential
+	modTime time.Time
+	size    int64
+	// lastErr is why the account cannot serve (a failed refresh), shown by
+	// /health and `proxy accounts`; cleared by the next success.
+	lastErr error
+}
+
+// Options tune an account's refresh.
+type Options struct {
+	// Margin refreshes a token this long before it expires (default 5 min).
+	Margin time.Duration
+	// LockTimeout bounds the wait for another process's refresh (10 s).
+	LockTimeout time.Duration
+	Now         func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.Margin <= 0 {
+		o.Margin = 5 * time.Minute
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = 10 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Open reads one credential file.
+func Open(path string, r Refresher, o Options) (*Account, error) {
+	o = o.withDefaults()
+	a := &Account{Path: path, refresher: r, margin: o.Margin, lockTimeout: o.LockTimeout, now: o.Now}
+	if err := a.load(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// load reads the file (the caller holds mu, or the account is new).
+func (a *Account) load() error {
+	st, err := os.Stat(a.Path)
+	if err != nil {
+		return fmt.Errorf("credential %s: %w", a.Path, err)
+	}
+	b, err := os.ReadFile(a.Path)
+	if err != nil {
+		return fmt.Errorf("credential %s: %w", a.Path, err)
+	}
+	c, err := ParseCredential(b)
+	if err != nil {
+		return fmt.Errorf("credential %s: %w", a.Path, err)
+	}
+	a.cred, a.modTime, a.size = c, st.ModTime(), st.Size()
+	a.Label = c.Email
+	if a.Label == "" {
+		a.Label = a.Path
+	}
+	return nil
+}
+
+// reloadIfChanged re-reads a file another process (or the official CLI)
+// rewrote.
+func (a *Account) reloadIfChanged() {
+	st, err := os.Stat(a.Path)
+	if err != nil || (st.ModTime().Equal(a.modTime) && st.Size() == a.size) {
+		return
+	}
+	if err := a.load(); err != nil {
+		a.lastErr = err
+	}
+}
+
+// Credential returns tokens good for at least the margin, refreshing them
+// first if need be (one refresh at a time per account, and per file
+// across processes).
+func (a *Account) Credential() (Credential, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.reloadIfChanged()
+	if a.fresh() {
+		return a.cred, nil
+	}
+	return a.refreshLocked("")
+}
+
+// Refreshed forces a refresh after the upstream refused stale, the access
+// token it was sent; if another caller already replaced it, that newer
+// token is returned without a refresh.
+func (a *Account) Refreshed(stale string) (Credential, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.reloadIfChanged()
+	if a.cred.AccessToken != stale && a.fresh() {
+		return a.cred, nil
+	}
+	return a.refreshLocked(stale)
+}
+
+func (a *Account) fresh() bool {
+	return a.cred.AccessToken != "" && !a.cred.Expiry.IsZero() && a.now().Add(a.margin).Before(a.cred.Expiry)
+}
+
+// refreshLocked refreshes under the file lock, after re-reading the file:
+// another process may have refreshed (and rotated the refresh token) in
+// the meantime, and spending the old one would revoke the account.
+func (a *Account) refreshLocked(stale string) (Credential, error) {
+	if a.refresher == nil {
+		return a.cred, a.fail(errors.New("the token expired and this provider has no token endpoint to refresh it"))
+	}
+	l, err := lockFile(a.Path, a.lockTimeout)
+	if err != nil {
+		return a.cred, a.fail(err)
+	}
+	defer l.unlock()
+	if err := a.load(); err != nil {
+		return a.cred, a.fail(err)
+	}
+	if a.cred.AccessToken != stale && a.fresh() {
+		a.lastErr = nil
+		return a.cred, nil // refreshed by another process
+	}
+	if a.cred.RefreshToken == "" {
+		return a.cred, a.fail(errors.New("no refresh_token: sign in again (proxy login)"))
+	}
+	t, err := a.refresher.Refresh(a.cred.RefreshToken)
+	if err != nil {
+		return a.cred, a.fail(fmt.Errorf("refresh: %w", err))
+	}
+	now := a.now()
+	c := a.cred
+	c.AccessToken = t.AccessToken
+	if t.RefreshToken != "" {
+		c.RefreshToken = t.RefreshToken
+	}
+	if t.IDToken != "" {
+		c.IDToken = t.IDToken
+	}
+	c.Expiry = time.Time{}
+	if t.ExpiresIn > 0 {
+		c.Expiry = now.Add(t.ExpiresIn)
+	}
+	c.fillFromJWTs()
+	if c.Expiry.IsZero() {
+		c.Expiry = now.Add(time.Hour) // neither the answer nor the token says
+	}
+	b, err := c.Marshal(now)
+	if err != nil {
+		return a.cred, a.fail(err)
+	}
+	if err := writeAtomic(a.Path, b); err != nil {
+		// The new tokens are good but unsaved: keep them in memory, and
+		// say so, since a restart would spend the rotated refresh token.
+		a.cred = c
+		return c, a.fail(err)
+	}
+	a.cred = c
+	if st, err := os.Stat(a.Path); err == nil {
+		a.modTime, a.size = st.ModTime(), st.Size()
+	}
+	a.lastErr = nil
+	return c, nil
+}
+
+func (a *Account) fail(err error) error {
+	a.lastErr = fmt.Errorf("account %s: %w", a.Label, err)
+	return a.lastErr
+}
+
+// Status is what /health and `proxy accounts` show of an account.
+type Status struct {
+	Label     string    `json:"label"`
+	Path      string    `json:"path"`
+	Expiry    time.Time `json:"expiry"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// Status reports the account's state, never its tokens.
+func (a *Account) Status() Status {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := Status{Label: a.Label, Path: a.Path, Expiry: a.cred.Expiry}
+	if a.lastErr != nil {
+		s.LastError = a.lastErr.Error()
+	}
+	return s
+}
