@@ -28,6 +28,10 @@ type Call struct {
 	// Key is the credential to send, leased by the caller from the
 	// provider's key pool; empty lets the provider pick one itself.
 	Key string
+	// Extra are headers a provider adds for this call alone (an account's
+	// id beside its token); set by providers wrapping another, never from
+	// client input.
+	Extra [][2]string
 }
 
 // Op names an upstream operation.

@@ -74,6 +74,9 @@ func (p *Provider) buildRequest(req *fasthttp.Request, c *providers.Call) {
 			req.Header.Set("x-goog-api-key", key)
 		}
 	}
+	for _, h := range c.Extra {
+		req.Header.Set(h[0], h[1])
+	}
 	// The path is built from checked parts; fasthttp must not resolve
 	// anything in it.
 	uri.DisablePathNormalizing = true
