@@ -160,6 +160,9 @@ func newSnapshot(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snap
 }
 
 func newUpState(pc *config.Provider, sig string, log *zap.Logger, m *metrics.Set) (*upState, error) {
+	if pc.Type == config.TypeCodex {
+		return newSubscriptionState(pc, sig, log, m)
+	}
 	p, err := buildProvider(pc)
 	if err != nil {
 		return nil, err
@@ -183,19 +186,7 @@ func newUpState(pc *config.Provider, sig string, log *zap.Logger, m *metrics.Set
 		}
 		up.pool = keypool.New(keys, keypool.Options{})
 	}
-	if b := pc.Breaker; !b.Disabled {
-		name := pc.Name
-		up.br = breaker.New(breaker.Options{
-			Window: b.Window, MinRequests: b.MinRequests, FailureRatio: b.FailureRatio,
-			ConsecutiveFailures: b.ConsecutiveFailures, OpenFor: b.OpenFor, MaxOpenFor: b.MaxOpenFor,
-			HalfOpenProbes: b.HalfOpenProbes,
-			OnStateChange: func(from, to breaker.State) {
-				m.SetBreakerState(name, breakerMetric(to))
-				log.Warn("circuit breaker", zap.String("provider", name), zap.Stringer("from", from), zap.Stringer("to", to))
-			},
-		})
-	}
-	up.sem = admission.NewSem(pc.Name, admission.SemOptions{Limit: pc.MaxConcurrent, Queue: pc.Queue, MaxWait: pc.QueueWait, Status: 429})
+	up.finish(pc, log, m)
 	if pc.HealthCheck.Interval > 0 && up.pool != nil {
 		if hc, ok := p.(keyChecker); ok {
 			up.checker = startHealthChecker(pc.Name, hc, up.pool, keys, pc.HealthCheck, log)
@@ -287,6 +278,35 @@ func breakerMetric(s breaker.State) int {
 		return metrics.BreakerHalfOpen
 	}
 	return metrics.BreakerClosed
+}
+
+// newSubscriptionState is newUpState for a provider of accounts.
+func newSubscriptionState(pc *config.Provider, sig string, log *zap.Logger, m *metrics.Set) (*upState, error) {
+	p, keys, err := buildSubscription(pc, log)
+	if err != nil {
+		return nil, err
+	}
+	up := &upState{name: pc.Name, prov: p, sig: sig, firstEvt: pc.FirstByteTimeout, total: pc.Timeouts.Total}
+	up.pool = keypool.New(keys, keypool.Options{MaxCooldown: accountCooldownCap})
+	up.finish(pc, log, m)
+	return up, nil
+}
+
+// finish gives an upState its breaker and concurrency bound.
+func (up *upState) finish(pc *config.Provider, log *zap.Logger, m *metrics.Set) {
+	if b := pc.Breaker; !b.Disabled {
+		name := pc.Name
+		up.br = breaker.New(breaker.Options{
+			Window: b.Window, MinRequests: b.MinRequests, FailureRatio: b.FailureRatio,
+			ConsecutiveFailures: b.ConsecutiveFailures, OpenFor: b.OpenFor, MaxOpenFor: b.MaxOpenFor,
+			HalfOpenProbes: b.HalfOpenProbes,
+			OnStateChange: func(from, to breaker.State) {
+				m.SetBreakerState(name, breakerMetric(to))
+				log.Warn("circuit breaker", zap.String("provider", name), zap.Stringer("from", from), zap.Stringer("to", to))
+			},
+		})
+	}
+	up.sem = admission.NewSem(pc.Name, admission.SemOptions{Limit: pc.MaxConcurrent, Queue: pc.Queue, MaxWait: pc.QueueWait, Status: 429})
 }
 
 // providerSig is the part of a provider's configuration that, changed,

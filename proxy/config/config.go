@@ -212,6 +212,30 @@ type Provider struct {
 	// Catalog overrides the model catalog for this provider's models,
 	// after the top-level catalog.
 	Catalog []ModelInfo `koanf:"catalog"`
+	// Credentials is a subscription account file, or a folder of them
+	// (type codex): the official CLI's own file works as it is.
+	Credentials string `koanf:"credentials"`
+	// OAuth is the sign-in service of a subscription provider; the
+	// defaults are the official CLI's.
+	OAuth OAuth `koanf:"oauth"`
+	// Client is how the proxy names itself to a subscription backend.
+	Client ClientIdent `koanf:"client"`
+}
+
+// OAuth configures a subscription provider's sign-in and token refresh.
+type OAuth struct {
+	AuthorizeURL string `koanf:"authorize_url"`
+	TokenURL     string `koanf:"token_url"`
+	ClientID     string `koanf:"client_id"`
+	ClientSecret string `koanf:"client_secret"`
+	// RedirectPort is the loopback port of the sign-in redirect.
+	RedirectPort int `koanf:"redirect_port"`
+}
+
+// ClientIdent is what a subscription backend is told about the client.
+type ClientIdent struct {
+	Originator string `koanf:"originator"`
+	Version    string `koanf:"version"`
 }
 
 // Mock configures the built-in mock provider's answer.
@@ -228,6 +252,9 @@ const (
 	TypeOpenAI          = "openai"
 	TypeClaude          = "claude"
 	TypeGemini          = "gemini"
+	// TypeCodex is ChatGPT sign-in accounts (Codex CLI's), on the ChatGPT
+	// backend's Responses API.
+	TypeCodex = "codex"
 	TypeOpenAIResponses = "openai-responses"
 )
 
@@ -302,6 +329,27 @@ func providerDefaults(p *Provider) {
 			p.BaseURL = "https://api.anthropic.com/v1"
 		case TypeGemini:
 			p.BaseURL = "https://generativelanguage.googleapis.com/v1beta"
+		case TypeCodex:
+			p.BaseURL = "https://chatgpt.com/backend-api/codex"
+		}
+	}
+	if p.Type == TypeCodex {
+		// The Codex CLI's public sign-in client (its open source).
+		o := &p.OAuth
+		if o.AuthorizeURL == "" {
+			o.AuthorizeURL = "https://auth.openai.com/oauth/authorize"
+		}
+		if o.TokenURL == "" {
+			o.TokenURL = "https://auth.openai.com/oauth/token"
+		}
+		if o.ClientID == "" {
+			o.ClientID = "app_EMoamEEZ73f0CkXaXp7hrann"
+		}
+		if o.RedirectPort == 0 {
+			o.RedirectPort = 1455
+		}
+		if p.Client.Originator == "" {
+			p.Client.Originator = "codex_cli_rs"
 		}
 	}
 }

@@ -131,10 +131,19 @@ func (c *Config) Validate() Problems {
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				add(key+".base_url", "must be an http or https URL, got %q", p.BaseURL)
 			}
+		case TypeCodex:
+			if p.Credentials == "" {
+				add(key+".credentials", "required for type codex: an account file (e.g. ~/.codex/auth.json) or a folder of them; `proxy login codex` makes one")
+			}
+			for _, u := range []string{p.BaseURL, p.OAuth.TokenURL, p.OAuth.AuthorizeURL} {
+				if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+					add(key, "base_url, oauth.token_url and oauth.authorize_url must be http or https URLs, got %q", u)
+				}
+			}
 		case "":
-			add(key+".type", "required (mock, openai, claude, gemini, openai-responses)")
+			add(key+".type", "required (mock, openai, claude, gemini, openai-responses, codex)")
 		default:
-			add(key+".type", "unknown type %q (mock, openai, claude, gemini, openai-responses)", p.Type)
+			add(key+".type", "unknown type %q (mock, openai, claude, gemini, openai-responses, codex)", p.Type)
 		}
 		if len(p.Models) == 0 {
 			add(key+".models", "list at least one model, or \"*\"")
@@ -209,6 +218,9 @@ func (c *Config) Validate() Problems {
 func (p *Provider) HasKeys() bool {
 	if p.Type == TypeMock {
 		return true
+	}
+	if p.Type == TypeCodex {
+		return p.Credentials != ""
 	}
 	for _, k := range p.APIKeys {
 		if k != "" {

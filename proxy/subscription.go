@@ -1,0 +1,55 @@
+package proxy
+
+import (
+	"errors"
+	"time"
+
+	"github.com/llmproxy/proxy/providers"
+	"github.com/llmproxy/proxy/providers/accounts"
+	"github.com/llmproxy/proxy/providers/codex"
+	"github.com/llmproxy/proxy/providers/keypool"
+	"github.com/llmproxy/proxy/providers/upstream"
+	"github.com/llmproxy/proxy/proxy/config"
+	"go.uber.org/zap"
+)
+
+// accountCooldownCap bounds how long a subscription account rests after a
+// quota answer: their resets are hours or days away, not seconds.
+const accountCooldownCap = 8 * 24 * time.Hour
+
+// buildSubscription loads a subscription provider's accounts and builds
+// the provider; the accounts become the keys of its pool, leased like API
+// keys (weights, concurrency, cooldown until the quota resets). A file
+// that cannot be read is logged with its name and the others serve.
+func buildSubscription(pc *config.Provider, log *zap.Logger) (providers.Provider, []keypool.Key, error) {
+	ref := &accounts.OAuth{TokenURL: pc.OAuth.TokenURL, ClientID: pc.OAuth.ClientID, ClientSecret: pc.OAuth.ClientSecret}
+	accts, errs := accounts.Load(pc.Credentials, ref, accounts.Options{})
+	for _, err := range errs {
+		log.Warn("account not loaded", zap.String("provider", pc.Name), zap.Error(err))
+	}
+	if w := accounts.PermissionWarning(pc.Credentials); w != "" {
+		log.Warn("credentials readable by others", zap.String("provider", pc.Name), zap.String("warning", w))
+	}
+	if len(accts) == 0 {
+		return nil, nil, errors.New("provider " + pc.Name + ": no account could be loaded from " + pc.Credentials)
+	}
+	byKey := make(map[string]*accounts.Account, len(accts))
+	keys := make([]keypool.Key, 0, len(accts))
+	for _, a := range accts {
+		k := "account:" + a.Path
+		byKey[k] = a
+		keys = append(keys, keypool.Key{Secret: k, Label: a.Label})
+	}
+	p, err := codex.New(codex.Config{
+		HTTP: upstream.Config{
+			Name: pc.Name, BaseURL: pc.BaseURL, Models: pc.Models,
+			MaxConns: pc.MaxConns, PoolWait: pc.PoolWait, ConnectTimeout: pc.ConnectTimeout,
+			FirstByteTimeout: pc.FirstByteTimeout, IdleTimeout: pc.IdleTimeout,
+			MaxResponseBytes: pc.MaxResponseBytes, MaxResponseTime: pc.MaxResponseTime,
+		},
+		Accounts:   byKey,
+		Originator: pc.Client.Originator,
+		Version:    pc.Client.Version,
+	})
+	return p, keys, err
+}

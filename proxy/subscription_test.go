@@ -1,0 +1,90 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/llmproxy/proxy/proxy/config"
+)
+
+// chatgptBackend answers like the ChatGPT backend for one account token.
+func chatgptBackend(t *testing.T, token, account string) (base string, seen func() []string) {
+	var mu sync.Mutex
+	var auths []string
+	stream := "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"status\":\"in_progress\",\"output\":[]}}\n\n" +
+		"event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"sequence_number\":1,\"output_index\":0,\"item\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[]}}\n\n" +
+		"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":2,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Bonjour\"}\n\n" +
+		"event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\",\"sequence_number\":3,\"output_index\":0,\"item\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"Bonjour\"}]}}\n\n" +
+		"event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":4,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"completed\",\"output\":[{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"Bonjour\"}]}],\"usage\":{\"input_tokens\":3,\"output_tokens\":1,\"total_tokens\":4}}}\n\n"
+	srv := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		auths = append(auths, r.Header.Get("Authorization"))
+		mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer "+token || r.Header.Get("chatgpt-account-id") != account {
+			w.WriteHeader(401)
+			fmt.Fprint(w, `{"error":{"message":"unknown token","code":"token_invalid"}}`)
+			return
+		}
+		if !strings.Contains(string(b), `"store":false`) || !strings.Contains(string(b), `"stream":true`) {
+			w.WriteHeader(400)
+			fmt.Fprintf(w, `{"error":{"message":"rules: %s"}}`, b)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, stream)
+	}))
+	return srv, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), auths...) }
+}
+
+// TestCodexAccountsServeEveryClient: ChatGPT accounts from a credentials
+// folder serve Chat and Anthropic clients, streamed and not; an account
+// whose token cannot be refreshed is skipped for the good one.
+func TestCodexAccountsServeEveryClient(t *testing.T) {
+	base, seen := chatgptBackend(t, "at-live", "acct-live")
+	tokenURL := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(400)
+		fmt.Fprint(w, `{"error":"invalid_grant"}`)
+	}))
+	dir := t.TempDir()
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a-expired.json", `{"type":"codex","email":"old@example.com","access_token":"at-dead","refresh_token":"rt","account_id":"acct-dead","expires_at":"2000-01-01T00:00:00Z"}`)
+	write("b-live.json", `{"type":"codex","email":"live@example.com","access_token":"at-live","refresh_token":"rt","account_id":"acct-live","expires_at":"`+exp+`"}`)
+	p := config.Provider{Name: "chatgpt", Type: config.TypeCodex, BaseURL: base + "/backend-api/codex", Credentials: dir,
+		Models: []string{"gpt-5.1-codex"}, OAuth: config.OAuth{TokenURL: tokenURL + "/token"},
+		ConnectTimeout: 2 * time.Second, FirstByteTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second}
+	_, url := startFaultProxy(t, baseConfig(p))
+	hc := httpClient(t)
+	for i := range 4 {
+		res, out := do(t, hc, "POST", url+"/v1/chat/completions", `{"model":"gpt-5.1-codex","messages":[{"role":"user","content":"hi"}]}`, bearer(testKey))
+		if res.StatusCode != 200 || !strings.Contains(string(out), "Bonjour") {
+			t.Fatalf("chat %d: %d %s", i, res.StatusCode, out)
+		}
+	}
+	res, out := do(t, hc, "POST", url+"/v1/messages", `{"model":"gpt-5.1-codex","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`,
+		map[string]string{"x-api-key": testKey, "anthropic-version": "2023-06-01"})
+	if res.StatusCode != 200 || !strings.Contains(string(out), "Bonjour") || !strings.Contains(string(out), "message_stop") {
+		t.Fatalf("anthropic stream: %d %s", res.StatusCode, out)
+	}
+	for _, a := range seen() {
+		if a != "Bearer at-live" {
+			t.Errorf("the backend saw %q: an account whose refresh failed was used", a)
+		}
+	}
+	res, out = do(t, hc, "GET", url+"/health", "", nil)
+	if res.StatusCode != 200 || strings.Contains(string(out), "at-live") || strings.Contains(string(out), "rt") && strings.Contains(string(out), `"rt"`) {
+		t.Errorf("health leaks a token: %s", out)
+	}
+}
