@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/llmproxy/proxy/providers/accounts"
 	"io"
 	"os"
 
@@ -38,7 +39,28 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		if !p.HasKeys() {
 			fmt.Fprintf(stdout, "warning: provider %s has no non-empty api_keys and will be skipped\n", p.Name)
 		}
+		if p.Type == config.TypeCodex {
+			checkCredentials(p, stdout)
+		}
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d providers)\n", args[0], len(cfg.Providers))
 	return 0
+}
+
+// checkCredentials reads a subscription provider's account files (without
+// refreshing anything) and warns about those that cannot be used and
+// about permissions that let other users read them.
+func checkCredentials(p config.Provider, stdout io.Writer) {
+	accts, errs := accounts.Load(p.Credentials, nil, accounts.Options{})
+	for _, err := range errs {
+		fmt.Fprintf(stdout, "warning: provider %s: %v\n", p.Name, err)
+	}
+	if w := accounts.PermissionWarning(p.Credentials); w != "" {
+		fmt.Fprintf(stdout, "warning: provider %s: %s\n", p.Name, w)
+	}
+	for _, a := range accts {
+		if w := accounts.PermissionWarning(a.Path); w != "" {
+			fmt.Fprintf(stdout, "warning: provider %s: %s\n", p.Name, w)
+		}
+	}
 }

@@ -78,3 +78,28 @@ providers:
 		})
 	}
 }
+
+func TestCheckConfigReadsCodexCredentials(t *testing.T) {
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "creds")
+	if err := os.Mkdir(creds, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.WriteFile(filepath.Join(creds, "good.json"), []byte(`{"access_token":"a","refresh_token":"r","expires_at":"2030-01-01T00:00:00Z"}`), 0o644)
+	_ = os.WriteFile(filepath.Join(creds, "torn.json"), []byte(`{"access_to`), 0o600)
+	cfg := filepath.Join(dir, "c.yaml")
+	_ = os.WriteFile(cfg, []byte("server: {auth: \"off\"}\nproviders:\n  - {name: chatgpt, type: codex, credentials: "+creds+", models: [gpt-5.1-codex]}\n"), 0o600)
+	var out, errb bytes.Buffer
+	if code := run([]string{"check-config", cfg}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{"torn.json", "good.json is readable by other users"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("check-config output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if code := run([]string{"accounts", "--config", cfg}, &out, &errb); code != 0 || !strings.Contains(out.String(), "good.json") {
+		t.Fatalf("accounts: %d %s %s", code, out.String(), errb.String())
+	}
+}

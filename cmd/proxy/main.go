@@ -6,6 +6,8 @@
 //	proxy check-config FILE                 validate a configuration file
 //	proxy mock-upstream --addr HOST:PORT    run the standalone mock upstream
 //	proxy loadtest --tier light|moderate|heavy|stress   load-test the proxy
+//	proxy login codex [--no-browser]        sign a ChatGPT account in
+//	proxy accounts [--config FILE]          list subscription accounts
 //	proxy version                           print the version
 package main
 
@@ -45,6 +47,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return mockUpstream(args, stdout, stderr)
 	case "loadtest":
 		return loadTest(args, stdout, stderr)
+	case "login":
+		return login(args, stdout, stderr)
+	case "accounts":
+		return listAccounts(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "proxy", version())
 		return 0
@@ -63,6 +69,8 @@ commands:
   check-config    validate a configuration file and list every problem
   mock-upstream   run the standalone mock upstream (OpenAI, Anthropic and Gemini APIs)
   loadtest        load-test the proxy (embedded) or any endpoint (--target URL)
+  login           sign a subscription account in (proxy login codex)
+  accounts        list the subscription accounts and their state
   version         print the version (also --version)
 Run 'proxy <command> --help' for a command's flags.
 `

@@ -353,3 +353,7 @@ func providerDefaults(p *Provider) {
 		}
 	}
 }
+
+// FillDefaults gives p the defaults a provider read from a file gets
+// (commands that build one without a file, such as proxy login).
+func (p *Provider) FillDefaults() { providerDefaults(p) }

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/llmproxy/proxy/providers/accounts"
+	"github.com/llmproxy/proxy/proxy/config"
+	"github.com/spf13/pflag"
+)
+
+// defaultCodexFolder is where `proxy login codex` saves accounts when no
+// provider names a credentials folder.
+const defaultCodexFolder = "~/.config/llmproxy/codex"
+
+// codexProvider is the configuration of the codex provider named name (or
+// the first one), with the defaults a file would get.
+func codexProvider(path, name string) (config.Provider, error) {
+	var cfg *config.Config
+	if path != "" {
+		c, err := config.Load(config.Source{Path: path, Required: true, Environ: os.Environ()})
+		if err != nil {
+			return config.Provider{}, err
+		}
+		cfg = c
+	}
+	if cfg != nil {
+		for _, p := range cfg.Providers {
+			if p.Type == config.TypeCodex && (name == "" || p.Name == name) {
+				return p, nil
+			}
+		}
+		if name != "" {
+			return config.Provider{}, fmt.Errorf("no provider %q of type codex in %s", name, path)
+		}
+	}
+	p := config.Provider{Name: "codex", Type: config.TypeCodex, Credentials: defaultCodexFolder, Models: []string{"*"}}
+	p.FillDefaults()
+	return p, nil
+}
+
+// login signs an account in and saves it where the provider reads them.
+func login(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("login", pflag.ContinueOnError)
+	cfgPath := fs.String("config", "", "configuration file naming the provider (its credentials folder and oauth settings)")
+	name := fs.String("provider", "", "the provider of type codex to sign in for (default: the first)")
+	dir := fs.String("credentials", "", "folder to save the account in (default: the provider's credentials, else "+defaultCodexFolder+")")
+	noBrowser := fs.Bool("no-browser", false, "print the sign-in URL and read the redirect URL pasted back (for a machine without a browser)")
+	port := fs.Int("port", 0, "loopback port of the sign-in redirect (default: the provider's oauth.redirect_port, 1455)")
+	if code := parseFlags(fs, args, "proxy login codex [--config FILE] [--provider NAME] [--credentials DIR] [--no-browser] [--port N]", stdout, stderr); code >= 0 {
+		return code
+	}
+	if fs.NArg() != 1 || fs.Arg(0) != "codex" {
+		fmt.Fprintln(stderr, "proxy login: name the provider type to sign in to: codex (ChatGPT sign-in)")
+		return 2
+	}
+	p, err := codexProvider(*cfgPath, *name)
+	if err != nil {
+		fmt.Fprintf(stderr, "proxy login: %v\n", err)
+		return 1
+	}
+	folder := *dir
+	if folder == "" {
+		folder = p.Credentials
+		if st, err := os.Stat(expandTilde(folder)); err == nil && !st.IsDir() {
+			fmt.Fprintf(stderr, "proxy login: %s is a file; give --credentials DIR (a folder of accounts)\n", folder)
+			return 2
+		}
+	}
+	if *port == 0 {
+		*port = p.OAuth.RedirectPort
+	}
+	l := &accounts.Login{AuthorizeURL: p.OAuth.AuthorizeURL, TokenURL: p.OAuth.TokenURL, ClientID: p.OAuth.ClientID,
+		ClientSecret: p.OAuth.ClientSecret, Scope: "openid profile email offline_access",
+		Extra: url.Values{"id_token_add_organizations": {"true"}, "codex_cli_simplified_flow": {"true"}},
+		Port:  *port, Path: "/auth/callback"}
+	flow, authURL, err := l.Start()
+	if err != nil {
+		fmt.Fprintf(stderr, "proxy login: %v\n", err)
+		return 1
+	}
+	var tok accounts.Tokens
+	if *noBrowser {
+		fmt.Fprintf(stdout, "Open this URL in a browser, sign in, then paste the address the browser ends on (it starts with http://localhost:%d):\n\n%s\n\n> ", *port, authURL)
+		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		tok, err = flow.Pasted(line)
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		tok, err = flow.Listen(ctx, func() {
+			fmt.Fprintf(stdout, "Opening the sign-in page; if no browser opens, visit:\n\n%s\n\n", authURL)
+			openBrowser(authURL)
+		})
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "proxy login: %v\n", err)
+		return 1
+	}
+	path, err := accounts.Save(folder, "codex", tok, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "proxy login: saving the account: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "Signed in; account saved to %s\n", path)
+	return 0
+}
+
+func openBrowser(u string) {
+	cmd := "xdg-open"
+	if runtime.GOOS == "darwin" {
+		cmd = "open"
+	}
+	_ = exec.Command(cmd, u).Start()
+}
+
+func expandTilde(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return home + "/" + rest
+		}
+	}
+	return p
+}
+
+// listAccounts prints every subscription account of the configuration:
+// provider, label, file, expiry and what is wrong with it. It reads the
+// files only: nothing is refreshed or sent.
+func listAccounts(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("accounts", pflag.ContinueOnError)
+	cfgPath := fs.String("config", "config.yaml", "configuration file")
+	if code := parseFlags(fs, args, "proxy accounts [--config FILE]", stdout, stderr); code >= 0 {
+		return code
+	}
+	cfg, err := config.Load(config.Source{Path: *cfgPath, Required: true, Environ: os.Environ()})
+	if err != nil {
+		fmt.Fprintf(stderr, "proxy accounts: %v\n", err)
+		return 1
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROVIDER\tACCOUNT\tFILE\tEXPIRES\tSTATUS")
+	n := 0
+	now := time.Now()
+	for _, p := range cfg.Providers {
+		if p.Type != config.TypeCodex {
+			continue
+		}
+		accts, errs := accounts.Load(p.Credentials, nil, accounts.Options{})
+		for _, err := range errs {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t%v\n", p.Name, err)
+		}
+		for _, a := range accts {
+			st := a.Status()
+			status := "ok"
+			switch {
+			case st.LastError != "":
+				status = st.LastError
+			case !st.Expiry.IsZero() && st.Expiry.Before(now):
+				status = "token expired (refreshed on the next request)"
+			}
+			exp := "-"
+			if !st.Expiry.IsZero() {
+				exp = st.Expiry.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Name, st.Label, st.Path, exp, status)
+			n++
+		}
+		if w := accounts.PermissionWarning(p.Credentials); w != "" {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
+	}
+	tw.Flush()
+	if n == 0 {
+		fmt.Fprintln(stderr, "no subscription account: add a provider of type codex, or run proxy login codex")
+		return 1
+	}
+	return 0
+}
