@@ -248,13 +248,13 @@ type Mock struct {
 
 // Provider types.
 const (
-	TypeMock            = "mock"
-	TypeOpenAI          = "openai"
-	TypeClaude          = "claude"
-	TypeGemini          = "gemini"
+	TypeMock   = "mock"
+	TypeOpenAI = "openai"
+	TypeClaude = "claude"
+	TypeGemini = "gemini"
 	// TypeCodex is ChatGPT sign-in accounts (Codex CLI's), on the ChatGPT
 	// backend's Responses API.
-	TypeCodex = "codex"
+	TypeCodex           = "codex"
 	TypeOpenAIResponses = "openai-responses"
 )
 
