@@ -160,7 +160,7 @@ func newSnapshot(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snap
 }
 
 func newUpState(pc *config.Provider, sig string, log *zap.Logger, m *metrics.Set) (*upState, error) {
-	if pc.Type == config.TypeCodex {
+	if pc.IsSubscription() {
 		return newSubscriptionState(pc, sig, log, m)
 	}
 	p, err := buildProvider(pc)

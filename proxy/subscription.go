@@ -6,6 +6,7 @@ import (
 
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/accounts"
+	"github.com/llmproxy/proxy/providers/codeassist"
 	"github.com/llmproxy/proxy/providers/codex"
 	"github.com/llmproxy/proxy/providers/keypool"
 	"github.com/llmproxy/proxy/providers/upstream"
@@ -40,16 +41,16 @@ func buildSubscription(pc *config.Provider, log *zap.Logger) (providers.Provider
 		byKey[k] = a
 		keys = append(keys, keypool.Key{Secret: k, Label: a.Label})
 	}
-	p, err := codex.New(codex.Config{
-		HTTP: upstream.Config{
-			Name: pc.Name, BaseURL: pc.BaseURL, Models: pc.Models,
-			MaxConns: pc.MaxConns, PoolWait: pc.PoolWait, ConnectTimeout: pc.ConnectTimeout,
-			FirstByteTimeout: pc.FirstByteTimeout, IdleTimeout: pc.IdleTimeout,
-			MaxResponseBytes: pc.MaxResponseBytes, MaxResponseTime: pc.MaxResponseTime,
-		},
-		Accounts:   byKey,
-		Originator: pc.Client.Originator,
-		Version:    pc.Client.Version,
-	})
+	conn := upstream.Config{
+		Name: pc.Name, BaseURL: pc.BaseURL, Models: pc.Models,
+		MaxConns: pc.MaxConns, PoolWait: pc.PoolWait, ConnectTimeout: pc.ConnectTimeout,
+		FirstByteTimeout: pc.FirstByteTimeout, IdleTimeout: pc.IdleTimeout,
+		MaxResponseBytes: pc.MaxResponseBytes, MaxResponseTime: pc.MaxResponseTime,
+	}
+	if pc.Type == config.TypeGeminiCLI {
+		p, err := codeassist.New(codeassist.Config{HTTP: conn, Accounts: byKey, Project: pc.Project, UserAgent: pc.Client.UserAgent})
+		return p, keys, err
+	}
+	p, err := codex.New(codex.Config{HTTP: conn, Accounts: byKey, Originator: pc.Client.Originator, Version: pc.Client.Version})
 	return p, keys, err
 }

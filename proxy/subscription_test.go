@@ -88,3 +88,60 @@ func TestCodexAccountsServeEveryClient(t *testing.T) {
 		t.Errorf("health leaks a token: %s", out)
 	}
 }
+
+// TestGeminiCLIAccountsServeEveryClient: a Gemini CLI account (its own
+// oauth_creds.json) serves OpenAI and Gemini clients through Code Assist,
+// the project found once and the envelope added and removed.
+func TestGeminiCLIAccountsServeEveryClient(t *testing.T) {
+	var mu sync.Mutex
+	var generations int
+	base := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.Header.Get("Authorization") != "Bearer g-live" {
+			w.WriteHeader(401)
+			return
+		}
+		switch {
+		case strings.HasSuffix(r.URL.Path, ":loadCodeAssist"):
+			io.WriteString(w, `{"cloudaicompanionProject":"org-proj"}`)
+		case strings.Contains(r.URL.Path, "GenerateContent") || strings.Contains(r.URL.Path, "generateContent"):
+			mu.Lock()
+			generations++
+			mu.Unlock()
+			if !strings.Contains(string(b), `"project":"org-proj"`) || !strings.Contains(string(b), `"model":"gemini-2.5-pro"`) {
+				w.WriteHeader(400)
+				fmt.Fprintf(w, `{"error":{"code":400,"message":"envelope %s","status":"INVALID_ARGUMENT"}}`, b)
+				return
+			}
+			chunk := `{"candidates":[{"content":{"role":"model","parts":[{"text":"Hallo"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":2,"candidatesTokenCount":1}}`
+			if r.URL.Query().Get("alt") == "sse" {
+				w.Header().Set("Content-Type", "text/event-stream")
+				fmt.Fprintf(w, "data: {\"response\":%s}\n\n", chunk)
+				return
+			}
+			fmt.Fprintf(w, `{"response":%s}`, chunk)
+		default:
+			w.WriteHeader(404)
+		}
+	}))
+	cred := filepath.Join(t.TempDir(), "oauth_creds.json")
+	if err := os.WriteFile(cred, []byte(fmt.Sprintf(`{"access_token":"g-live","refresh_token":"r","expiry_date":%d}`, time.Now().Add(time.Hour).UnixMilli())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := config.Provider{Name: "gcli", Type: config.TypeGeminiCLI, BaseURL: base, Credentials: cred, Models: []string{"gemini-2.5-pro"},
+		ConnectTimeout: 2 * time.Second, FirstByteTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second}
+	_, url := startFaultProxy(t, baseConfig(p))
+	hc := httpClient(t)
+	res, out := do(t, hc, "POST", url+"/v1/chat/completions", `{"model":"gemini-2.5-pro","messages":[{"role":"user","content":"hi"}]}`, bearer(testKey))
+	if res.StatusCode != 200 || !strings.Contains(string(out), "Hallo") {
+		t.Fatalf("chat: %d %s", res.StatusCode, out)
+	}
+	res, out = do(t, hc, "POST", url+"/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", `{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}`,
+		map[string]string{"x-goog-api-key": testKey})
+	if res.StatusCode != 200 || !strings.Contains(string(out), `data: {"candidates"`) {
+		t.Fatalf("gemini stream: %d %s", res.StatusCode, out)
+	}
+	if generations != 2 {
+		t.Errorf("%d generations reached Code Assist", generations)
+	}
+}

@@ -18,13 +18,25 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// defaultCodexFolder is where `proxy login codex` saves accounts when no
+// defaultFolder is where `proxy login TYPE` saves accounts when no
 // provider names a credentials folder.
-const defaultCodexFolder = "~/.config/llmproxy/codex"
+func defaultFolder(typ string) string { return "~/.config/llmproxy/" + typ }
 
-// codexProvider is the configuration of the codex provider named name (or
-// the first one), with the defaults a file would get.
-func codexProvider(path, name string) (config.Provider, error) {
+// signIn is how each subscription type signs in.
+var signIn = map[string]struct {
+	scope, path string
+	extra       url.Values
+}{
+	config.TypeCodex: {"openid profile email offline_access", "/auth/callback",
+		url.Values{"id_token_add_organizations": {"true"}, "codex_cli_simplified_flow": {"true"}}},
+	// Google returns a refresh token only with offline access and consent.
+	config.TypeGeminiCLI: {"https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile",
+		"/oauth2callback", url.Values{"access_type": {"offline"}, "prompt": {"consent"}}},
+}
+
+// subscriptionProvider is the configuration of the provider of type typ
+// named name (or the first one), with the defaults a file would get.
+func subscriptionProvider(path, typ, name string) (config.Provider, error) {
 	var cfg *config.Config
 	if path != "" {
 		c, err := config.Load(config.Source{Path: path, Required: true, Environ: os.Environ()})
@@ -35,15 +47,15 @@ func codexProvider(path, name string) (config.Provider, error) {
 	}
 	if cfg != nil {
 		for _, p := range cfg.Providers {
-			if p.Type == config.TypeCodex && (name == "" || p.Name == name) {
+			if p.Type == typ && (name == "" || p.Name == name) {
 				return p, nil
 			}
 		}
 		if name != "" {
-			return config.Provider{}, fmt.Errorf("no provider %q of type codex in %s", name, path)
+			return config.Provider{}, fmt.Errorf("no provider %q of type %s in %s", name, typ, path)
 		}
 	}
-	p := config.Provider{Name: "codex", Type: config.TypeCodex, Credentials: defaultCodexFolder, Models: []string{"*"}}
+	p := config.Provider{Name: typ, Type: typ, Credentials: defaultFolder(typ), Models: []string{"*"}}
 	p.FillDefaults()
 	return p, nil
 }
@@ -52,18 +64,20 @@ func codexProvider(path, name string) (config.Provider, error) {
 func login(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("login", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "configuration file naming the provider (its credentials folder and oauth settings)")
-	name := fs.String("provider", "", "the provider of type codex to sign in for (default: the first)")
-	dir := fs.String("credentials", "", "folder to save the account in (default: the provider's credentials, else "+defaultCodexFolder+")")
+	name := fs.String("provider", "", "the provider of that type to sign in for (default: the first)")
+	dir := fs.String("credentials", "", "folder to save the account in (default: the provider's credentials, else ~/.config/llmproxy/TYPE)")
 	noBrowser := fs.Bool("no-browser", false, "print the sign-in URL and read the redirect URL pasted back (for a machine without a browser)")
-	port := fs.Int("port", 0, "loopback port of the sign-in redirect (default: the provider's oauth.redirect_port, 1455)")
-	if code := parseFlags(fs, args, "proxy login codex [--config FILE] [--provider NAME] [--credentials DIR] [--no-browser] [--port N]", stdout, stderr); code >= 0 {
+	port := fs.Int("port", 0, "loopback port of the sign-in redirect (default: the provider's oauth.redirect_port: 1455 codex, 8085 gemini-cli)")
+	if code := parseFlags(fs, args, "proxy login codex|gemini-cli [--config FILE] [--provider NAME] [--credentials DIR] [--no-browser] [--port N]", stdout, stderr); code >= 0 {
 		return code
 	}
-	if fs.NArg() != 1 || fs.Arg(0) != "codex" {
-		fmt.Fprintln(stderr, "proxy login: name the provider type to sign in to: codex (ChatGPT sign-in)")
+	how, known := signIn[fs.Arg(0)]
+	if fs.NArg() != 1 || !known {
+		fmt.Fprintln(stderr, "proxy login: name the account type to sign in to: codex (ChatGPT sign-in) or gemini-cli (Google sign-in)")
 		return 2
 	}
-	p, err := codexProvider(*cfgPath, *name)
+	typ := fs.Arg(0)
+	p, err := subscriptionProvider(*cfgPath, typ, *name)
 	if err != nil {
 		fmt.Fprintf(stderr, "proxy login: %v\n", err)
 		return 1
@@ -80,9 +94,7 @@ func login(args []string, stdout, stderr io.Writer) int {
 		*port = p.OAuth.RedirectPort
 	}
 	l := &accounts.Login{AuthorizeURL: p.OAuth.AuthorizeURL, TokenURL: p.OAuth.TokenURL, ClientID: p.OAuth.ClientID,
-		ClientSecret: p.OAuth.ClientSecret, Scope: "openid profile email offline_access",
-		Extra: url.Values{"id_token_add_organizations": {"true"}, "codex_cli_simplified_flow": {"true"}},
-		Port:  *port, Path: "/auth/callback"}
+		ClientSecret: p.OAuth.ClientSecret, Scope: how.scope, Extra: how.extra, Port: *port, Path: how.path}
 	flow, authURL, err := l.Start()
 	if err != nil {
 		fmt.Fprintf(stderr, "proxy login: %v\n", err)
@@ -105,7 +117,7 @@ func login(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "proxy login: %v\n", err)
 		return 1
 	}
-	path, err := accounts.Save(folder, "codex", tok, time.Now())
+	path, err := accounts.Save(folder, typ, tok, time.Now())
 	if err != nil {
 		fmt.Fprintf(stderr, "proxy login: saving the account: %v\n", err)
 		return 1
@@ -150,7 +162,7 @@ func listAccounts(args []string, stdout, stderr io.Writer) int {
 	n := 0
 	now := time.Now()
 	for _, p := range cfg.Providers {
-		if p.Type != config.TypeCodex {
+		if !p.IsSubscription() {
 			continue
 		}
 		accts, errs := accounts.Load(p.Credentials, nil, accounts.Options{})
@@ -179,7 +191,7 @@ func listAccounts(args []string, stdout, stderr io.Writer) int {
 	}
 	tw.Flush()
 	if n == 0 {
-		fmt.Fprintln(stderr, "no subscription account: add a provider of type codex, or run proxy login codex")
+		fmt.Fprintln(stderr, "no subscription account: add a provider of type codex or gemini-cli, or run proxy login codex|gemini-cli")
 		return 1
 	}
 	return 0

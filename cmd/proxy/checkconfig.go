@@ -39,7 +39,7 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		if !p.HasKeys() {
 			fmt.Fprintf(stdout, "warning: provider %s has no non-empty api_keys and will be skipped\n", p.Name)
 		}
-		if p.Type == config.TypeCodex {
+		if p.IsSubscription() {
 			checkCredentials(p, stdout)
 		}
 	}

@@ -69,7 +69,7 @@ commands:
   check-config    validate a configuration file and list every problem
   mock-upstream   run the standalone mock upstream (OpenAI, Anthropic and Gemini APIs)
   loadtest        load-test the proxy (embedded) or any endpoint (--target URL)
-  login           sign a subscription account in (proxy login codex)
+  login           sign a subscription account in (proxy login codex|gemini-cli)
   accounts        list the subscription accounts and their state
   version         print the version (also --version)
 Run 'proxy <command> --help' for a command's flags.

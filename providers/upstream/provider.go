@@ -49,6 +49,10 @@ type Config struct {
 	// ForwardHeaders names client headers the operator lets through as
 	// they are (validated by the config).
 	ForwardHeaders []string
+	// Route, when set, builds the path (after the base path) and query of
+	// a call, and the key goes as a Bearer token: for APIs that speak a
+	// protocol at other addresses (Google Code Assist's v1internal).
+	Route func(c *providers.Call) (path, query string)
 }
 
 // Provider forwards calls to one HTTP upstream.
@@ -101,6 +105,10 @@ func New(cfg Config) (*Provider, error) {
 		host:     u.Host,
 		basePath: apiPath(cfg.Protocol, u.Path),
 		keys:     cfg.Keys,
+	}
+	if cfg.Route != nil {
+		// The routed API names its own paths: the base is taken as given.
+		p.basePath = strings.TrimRight(u.Path, "/")
 	}
 	dialer := &fasthttp.TCPDialer{Concurrency: 0, DNSCacheDuration: time.Minute}
 	connect := cfg.ConnectTimeout

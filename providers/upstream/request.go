@@ -39,6 +39,16 @@ func (p *Provider) buildRequest(req *fasthttp.Request, c *providers.Call) {
 	var scratch [256]byte
 	b := scratch[:0]
 	b = append(b, p.basePath...)
+	if p.cfg.Route != nil {
+		path, query := p.cfg.Route(c)
+		b = append(b, path...)
+		if query != "" {
+			uri.SetQueryString(query)
+		}
+		setBearer(req, key)
+		p.finishRequest(req, uri, b, c)
+		return
+	}
 	switch p.cfg.Protocol {
 	case wire.OpenAIChat, wire.OpenAIResponses:
 		b = append(b, openAIPath(p.cfg.Protocol, c.Op)...)
@@ -74,13 +84,18 @@ func (p *Provider) buildRequest(req *fasthttp.Request, c *providers.Call) {
 			req.Header.Set("x-goog-api-key", key)
 		}
 	}
+	p.finishRequest(req, uri, b, c)
+}
+
+// finishRequest adds the call's own headers, the path and the body.
+func (p *Provider) finishRequest(req *fasthttp.Request, uri *fasthttp.URI, path []byte, c *providers.Call) {
 	for _, h := range c.Extra {
 		req.Header.Set(h[0], h[1])
 	}
 	// The path is built from checked parts; fasthttp must not resolve
 	// anything in it.
 	uri.DisablePathNormalizing = true
-	uri.SetPathBytes(b)
+	uri.SetPathBytes(path)
 	req.SetBodyRaw(c.Body)
 }
 

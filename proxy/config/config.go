@@ -220,6 +220,9 @@ type Provider struct {
 	OAuth OAuth `koanf:"oauth"`
 	// Client is how the proxy names itself to a subscription backend.
 	Client ClientIdent `koanf:"client"`
+	// Project is the Google Cloud project of gemini-cli accounts; empty
+	// finds each account's own, as Gemini CLI does.
+	Project string `koanf:"project"`
 }
 
 // OAuth configures a subscription provider's sign-in and token refresh.
@@ -236,7 +239,12 @@ type OAuth struct {
 type ClientIdent struct {
 	Originator string `koanf:"originator"`
 	Version    string `koanf:"version"`
+	UserAgent  string `koanf:"user_agent"`
 }
+
+// IsSubscription reports whether the provider serves signed-in accounts
+// (credentials) rather than API keys.
+func (p *Provider) IsSubscription() bool { return p.Type == TypeCodex || p.Type == TypeGeminiCLI }
 
 // Mock configures the built-in mock provider's answer.
 type Mock struct {
@@ -254,7 +262,10 @@ const (
 	TypeGemini = "gemini"
 	// TypeCodex is ChatGPT sign-in accounts (Codex CLI's), on the ChatGPT
 	// backend's Responses API.
-	TypeCodex           = "codex"
+	TypeCodex = "codex"
+	// TypeGeminiCLI is Google sign-in accounts (Gemini CLI's), on Google's
+	// Code Assist API.
+	TypeGeminiCLI       = "gemini-cli"
 	TypeOpenAIResponses = "openai-responses"
 )
 
@@ -331,6 +342,26 @@ func providerDefaults(p *Provider) {
 			p.BaseURL = "https://generativelanguage.googleapis.com/v1beta"
 		case TypeCodex:
 			p.BaseURL = "https://chatgpt.com/backend-api/codex"
+		case TypeGeminiCLI:
+			p.BaseURL = "https://cloudcode-pa.googleapis.com"
+		}
+	}
+	if p.Type == TypeGeminiCLI {
+		// The Gemini CLI's public installed-app client (its open source;
+		// RFC 8252: such a secret is not a secret).
+		o := &p.OAuth
+		if o.AuthorizeURL == "" {
+			o.AuthorizeURL = "https://accounts.google.com/o/oauth2/v2/auth"
+		}
+		if o.TokenURL == "" {
+			o.TokenURL = "https://oauth2.googleapis.com/token"
+		}
+		if o.ClientID == "" {
+			o.ClientID = "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com"
+			o.ClientSecret = "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"
+		}
+		if o.RedirectPort == 0 {
+			o.RedirectPort = 8085
 		}
 	}
 	if p.Type == TypeCodex {

@@ -131,9 +131,9 @@ func (c *Config) Validate() Problems {
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				add(key+".base_url", "must be an http or https URL, got %q", p.BaseURL)
 			}
-		case TypeCodex:
+		case TypeCodex, TypeGeminiCLI:
 			if p.Credentials == "" {
-				add(key+".credentials", "required for type codex: an account file (e.g. ~/.codex/auth.json) or a folder of them; `proxy login codex` makes one")
+				add(key+".credentials", "required for type %s: an account file (e.g. ~/.codex/auth.json, ~/.gemini/oauth_creds.json) or a folder of them; `proxy login %s` makes one", p.Type, p.Type)
 			}
 			for _, u := range []string{p.BaseURL, p.OAuth.TokenURL, p.OAuth.AuthorizeURL} {
 				if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
@@ -141,9 +141,9 @@ func (c *Config) Validate() Problems {
 				}
 			}
 		case "":
-			add(key+".type", "required (mock, openai, claude, gemini, openai-responses, codex)")
+			add(key+".type", "required (mock, openai, claude, gemini, openai-responses, codex, gemini-cli)")
 		default:
-			add(key+".type", "unknown type %q (mock, openai, claude, gemini, openai-responses, codex)", p.Type)
+			add(key+".type", "unknown type %q (mock, openai, claude, gemini, openai-responses, codex, gemini-cli)", p.Type)
 		}
 		if len(p.Models) == 0 {
 			add(key+".models", "list at least one model, or \"*\"")
@@ -219,7 +219,7 @@ func (p *Provider) HasKeys() bool {
 	if p.Type == TypeMock {
 		return true
 	}
-	if p.Type == TypeCodex {
+	if p.IsSubscription() {
 		return p.Credentials != ""
 	}
 	for _, k := range p.APIKeys {
