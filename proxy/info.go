@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/llmproxy/proxy/providers/accounts"
 	"strings"
 
 	"encoding/json"
@@ -190,6 +191,11 @@ func (s *Server) health(ctx *fasthttp.RequestCtx) {
 				b = append(b, `,"key_states":`...)
 				b = appendJSON(b, ks)
 			}
+		}
+		if ap, ok := p.(interface{ Accounts() []accounts.Status }); ok {
+			// Subscription accounts: expiry and why one cannot serve.
+			b = append(b, `,"accounts":`...)
+			b = appendJSON(b, ap.Accounts())
 		}
 		b = append(b, '}')
 	}

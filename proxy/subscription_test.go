@@ -84,8 +84,11 @@ func TestCodexAccountsServeEveryClient(t *testing.T) {
 		}
 	}
 	res, out = do(t, hc, "GET", url+"/health", "", nil)
-	if res.StatusCode != 200 || strings.Contains(string(out), "at-live") || strings.Contains(string(out), "rt") && strings.Contains(string(out), `"rt"`) {
+	if res.StatusCode != 200 || strings.Contains(string(out), "at-live") || strings.Contains(string(out), `"rt"`) {
 		t.Errorf("health leaks a token: %s", out)
+	}
+	if !strings.Contains(string(out), `"accounts":[`) || !strings.Contains(string(out), "invalid_grant") || !strings.Contains(string(out), "live@example.com") {
+		t.Errorf("health does not show the accounts and why one is out: %s", out)
 	}
 }
 

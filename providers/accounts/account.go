@@ -116,7 +116,7 @@ func (a *Account) Credential() (Credential, error) {
 	if a.fresh() {
 		return a.cred, nil
 	}
-	return a.refreshLocked("")
+	return a.refreshLocked("", a.margin)
 }
 
 // Refreshed forces a refresh after the upstream refused stale, the access
@@ -129,17 +129,20 @@ func (a *Account) Refreshed(stale string) (Credential, error) {
 	if a.cred.AccessToken != stale && a.fresh() {
 		return a.cred, nil
 	}
-	return a.refreshLocked(stale)
+	return a.refreshLocked(stale, a.margin)
 }
 
-func (a *Account) fresh() bool {
-	return a.cred.AccessToken != "" && !a.cred.Expiry.IsZero() && a.now().Add(a.margin).Before(a.cred.Expiry)
+func (a *Account) fresh() bool { return a.freshFor(a.margin) }
+
+// freshFor reports whether the token is good for at least d.
+func (a *Account) freshFor(d time.Duration) bool {
+	return a.cred.AccessToken != "" && !a.cred.Expiry.IsZero() && a.now().Add(d).Before(a.cred.Expiry)
 }
 
 // refreshLocked refreshes under the file lock, after re-reading the file:
 // another process may have refreshed (and rotated the refresh token) in
 // the meantime, and spending the old one would revoke the account.
-func (a *Account) refreshLocked(stale string) (Credential, error) {
+func (a *Account) refreshLocked(stale string, lead time.Duration) (Credential, error) {
 	if a.refresher == nil {
 		return a.cred, a.fail(errors.New("the token expired and this provider has no token endpoint to refresh it"))
 	}
@@ -151,7 +154,7 @@ func (a *Account) refreshLocked(stale string) (Credential, error) {
 	if err := a.load(); err != nil {
 		return a.cred, a.fail(err)
 	}
-	if a.cred.AccessToken != stale && a.fresh() {
+	if a.cred.AccessToken != stale && a.freshFor(lead) {
 		a.lastErr = nil
 		return a.cred, nil // refreshed by another process
 	}
@@ -219,4 +222,48 @@ func (a *Account) Status() Status {
 		s.LastError = a.lastErr.Error()
 	}
 	return s
+}
+
+// warm refreshes the token now if it expires within lead (more than the
+// request-time margin), so that requests rarely wait on a refresh.
+func (a *Account) warm(lead time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.reloadIfChanged()
+	if a.freshFor(lead) {
+		return
+	}
+	_, _ = a.refreshLocked("", lead) // a failure is kept as the account's status
+}
+
+// KeepFresh refreshes, every interval and in the background, the accounts
+// whose token expires within lead. Call stop to end it.
+func KeepFresh(accts []*Account, interval, lead time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			for _, a := range accts {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				a.warm(lead)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done) })
+		<-finished
+	}
 }

@@ -251,3 +251,28 @@ func TestPermissionWarning(t *testing.T) {
 		t.Errorf("0644 file: %q", w)
 	}
 }
+
+// TestKeepFreshRefreshesAhead: an account whose token expires within the
+// lead is refreshed in the background, before any request needs it.
+func TestKeepFreshRefreshesAhead(t *testing.T) {
+	ts := newTokenServer(t, "rt-0")
+	exp := time.Now().Add(10 * time.Minute).UTC().Format(time.RFC3339)
+	p := writeCred(t, t.TempDir(), "a.json", `{"access_token":"old","refresh_token":"rt-0","expires_at":"`+exp+`"}`)
+	a, err := Open(p, ts.oauth(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := KeepFresh([]*Account{a}, 5*time.Millisecond, 15*time.Minute)
+	defer stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for ts.calls.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	if ts.calls.Load() != 1 {
+		t.Fatalf("%d background refreshes, want 1", ts.calls.Load())
+	}
+	if c, _ := a.Credential(); c.AccessToken != "at-1" {
+		t.Errorf("token %s", c.AccessToken)
+	}
+}

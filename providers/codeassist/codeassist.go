@@ -55,10 +55,11 @@ type Config struct {
 
 // Provider serves Gemini requests on Code Assist accounts.
 type Provider struct {
-	cfg      Config
-	inner    *upstream.Provider
-	mu       sync.Mutex
-	projects map[string]string // pool key → project id
+	cfg       Config
+	inner     *upstream.Provider
+	stopFresh func()
+	mu        sync.Mutex
+	projects  map[string]string // pool key → project id
 }
 
 // New builds the provider.
@@ -81,7 +82,12 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{cfg: cfg, inner: inner, projects: map[string]string{}}, nil
+	list := make([]*accounts.Account, 0, len(cfg.Accounts))
+	for _, a := range cfg.Accounts {
+		list = append(list, a)
+	}
+	return &Provider{cfg: cfg, inner: inner, projects: map[string]string{},
+		stopFresh: accounts.KeepFresh(list, time.Minute, 15*time.Minute)}, nil
 }
 
 // route is the v1internal method of a call.
@@ -96,7 +102,12 @@ func route(c *providers.Call) (string, string) {
 func (p *Provider) Name() string            { return p.cfg.HTTP.Name }
 func (p *Provider) Protocol() wire.Protocol { return wire.Gemini }
 func (p *Provider) Models() []string        { return p.cfg.HTTP.Models }
-func (p *Provider) Close()                  { p.inner.Close() }
+
+// Close stops the background refresh and drops the idle connections.
+func (p *Provider) Close() {
+	p.stopFresh()
+	p.inner.Close()
+}
 
 // State reports the pool and how many accounts can serve.
 func (p *Provider) State() providers.State {
@@ -111,6 +122,15 @@ func (p *Provider) State() providers.State {
 		st.Status = "down"
 	}
 	return st
+}
+
+// Accounts lists the provider's accounts' states (never their tokens).
+func (p *Provider) Accounts() []accounts.Status {
+	out := make([]accounts.Status, 0, len(p.cfg.Accounts))
+	for _, a := range p.cfg.Accounts {
+		out = append(out, a.Status())
+	}
+	return out
 }
 
 // Do sends the call on the account c.Key names.

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/accounts"
@@ -51,6 +52,8 @@ type Config struct {
 type Provider struct {
 	cfg   Config
 	inner *upstream.Provider
+	// stopFresh ends the background refresh of the accounts.
+	stopFresh func()
 }
 
 // New builds the provider.
@@ -66,7 +69,17 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{cfg: cfg, inner: inner}, nil
+	return &Provider{cfg: cfg, inner: inner, stopFresh: keepFresh(cfg.Accounts)}, nil
+}
+
+// keepFresh refreshes the accounts' tokens in the background a quarter of
+// an hour before they expire, checking every minute.
+func keepFresh(byKey map[string]*accounts.Account) func() {
+	list := make([]*accounts.Account, 0, len(byKey))
+	for _, a := range byKey {
+		list = append(list, a)
+	}
+	return accounts.KeepFresh(list, time.Minute, 15*time.Minute)
 }
 
 func (p *Provider) Name() string            { return p.cfg.HTTP.Name }
@@ -88,8 +101,11 @@ func (p *Provider) State() providers.State {
 	return st
 }
 
-// Close drops the idle connections.
-func (p *Provider) Close() { p.inner.Close() }
+// Close stops the background refresh and drops the idle connections.
+func (p *Provider) Close() {
+	p.stopFresh()
+	p.inner.Close()
+}
 
 // Accounts lists the provider's accounts' states (never their tokens).
 func (p *Provider) Accounts() []accounts.Status {
