@@ -148,3 +148,54 @@ func TestGeminiCLIAccountsServeEveryClient(t *testing.T) {
 		t.Errorf("%d generations reached Code Assist", generations)
 	}
 }
+
+// TestEveryAccountOutOfQuota: when every account answered its quota is
+// used up, the client gets 429 with a Retry-After of the earliest reset,
+// and no further request reaches the backend until then.
+func TestEveryAccountOutOfQuota(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	resets := map[string]int{"Bearer at-a": 7200, "Bearer at-b": 5400}
+	base := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		mu.Lock()
+		calls[auth]++
+		mu.Unlock()
+		w.WriteHeader(429)
+		fmt.Fprintf(w, `{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","resets_in_seconds":%d}}`, resets[auth])
+	}))
+	dir := t.TempDir()
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	for _, n := range []string{"a", "b"} {
+		body := `{"type":"codex","email":"` + n + `@example.com","access_token":"at-` + n + `","refresh_token":"rt","account_id":"acct","expires_at":"` + exp + `"}`
+		if err := os.WriteFile(filepath.Join(dir, n+".json"), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := config.Provider{Name: "chatgpt", Type: config.TypeCodex, BaseURL: base + "/backend-api/codex", Credentials: dir,
+		Models: []string{"gpt-5.1-codex"}, ConnectTimeout: 2 * time.Second, FirstByteTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second}
+	_, url := startFaultProxy(t, baseConfig(p))
+	hc := httpClient(t)
+	body := `{"model":"gpt-5.1-codex","messages":[{"role":"user","content":"hi"}]}`
+	res, out := do(t, hc, "POST", url+"/v1/chat/completions", body, bearer(testKey))
+	if res.StatusCode != 429 {
+		t.Fatalf("status %d %s", res.StatusCode, out)
+	}
+	res, out = do(t, hc, "POST", url+"/v1/chat/completions", body, bearer(testKey))
+	ra := res.Header.Get("Retry-After")
+	if res.StatusCode != 429 || ra == "" {
+		t.Fatalf("second request: %d Retry-After %q %s", res.StatusCode, ra, out)
+	}
+	var secs int
+	fmt.Sscan(ra, &secs)
+	// The key pool spreads cooldowns by up to a quarter (jitter), so that
+	// accounts reset together are not all retried in the same second.
+	if secs < 5400 || secs > 5400*5/4 {
+		t.Errorf("Retry-After %d s, want the earliest reset (5400 s) plus at most its jitter", secs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["Bearer at-a"] != 1 || calls["Bearer at-b"] != 1 {
+		t.Errorf("backend calls %v: each account once, then both rest until their reset", calls)
+	}
+}
