@@ -28,6 +28,9 @@ type Script struct {
 	Call *ToolCall
 	// Text is the answer's text when Call is nil.
 	Text string
+	// Custom marks Call as a Responses custom tool call, whose Arguments
+	// are the tool's free-form input (see writeCustomCall).
+	Custom bool
 }
 
 // Marker syntax, in a user turn's text.

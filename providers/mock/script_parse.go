@@ -68,39 +68,51 @@ func callFor(proto wire.Protocol, root *fastjson.Value, m string) *Script {
 	if v, err := p.Parse(args); err != nil || v.Type() != fastjson.TypeObject {
 		return &Script{Text: "mock: the arguments of " + CallMarker(name, args) + " are not a JSON object"}
 	}
-	declared := declaredTool(proto, root, name)
+	declared, custom := declaredTool(proto, root, name)
 	if declared == "" {
 		return nil
+	}
+	if custom {
+		// A Responses custom (freeform) tool takes a string, not JSON:
+		// the marker gives it as {"input":"..."}.
+		v, _ := p.Parse(args)
+		return &Script{Custom: true, Call: &ToolCall{ID: scriptCallID, Name: declared, Arguments: string(v.GetStringBytes("input"))}}
 	}
 	return &Script{Call: &ToolCall{ID: scriptCallID, Name: declared, Arguments: args}}
 }
 
 // declaredTool returns the name of the declared tool that want names:
-// want itself, or a name ending in want after a separator.
-func declaredTool(proto wire.Protocol, root *fastjson.Value, want string) string {
-	found := ""
-	match := func(name []byte) {
+// want itself, or a name ending in want after a separator; custom reports
+// a Responses custom (freeform) tool.
+func declaredTool(proto wire.Protocol, root *fastjson.Value, want string) (found string, custom bool) {
+	match := func(name []byte, typ []byte) {
 		n := string(name)
 		switch {
 		case found != "":
+			return
 		case n == want:
-			found = n
 		case len(n) > len(want) && strings.HasSuffix(n, want) && !isIdentByte(n[len(n)-len(want)-1]):
-			found = n
+		default:
+			return
 		}
+		found, custom = n, string(typ) == "custom"
 	}
 	var walk func(tools []*fastjson.Value)
 	walk = func(tools []*fastjson.Value) {
 		for _, t := range tools {
 			switch proto {
 			case wire.OpenAIChat:
-				match(t.GetStringBytes("function", "name"))
+				match(t.GetStringBytes("function", "name"), nil)
 			case wire.Gemini:
 				for _, f := range append(t.GetArray("functionDeclarations"), t.GetArray("function_declarations")...) {
-					match(f.GetStringBytes("name"))
+					match(f.GetStringBytes("name"), nil)
 				}
 			default:
-				match(t.GetStringBytes("name"))
+				if proto == wire.OpenAIResponses {
+					match(t.GetStringBytes("name"), t.GetStringBytes("type"))
+				} else {
+					match(t.GetStringBytes("name"), nil)
+				}
 				walk(t.GetArray("tools")) // a Responses namespace
 			}
 		}
@@ -114,7 +126,7 @@ func declaredTool(proto wire.Protocol, root *fastjson.Value, want string) string
 			}
 		}
 	}
-	return found
+	return found, custom
 }
 
 func isIdentByte(c byte) bool {
