@@ -55,10 +55,13 @@ var clients = []client{
 		name: "codex",
 		bin:  "codex",
 		setup: func(t *testing.T, home, base, key string) []string {
-			// The curated-plugins sync clones a repository from the
-			// internet at every start: off. Nothing else is changed.
+			// At every start the curated-plugins sync clones a repository
+			// from the internet and analytics resolve their host: both off.
 			writeFile(t, filepath.Join(home, ".codex", "config.toml"), `model_provider = "proxy"
 check_for_update_on_startup = false
+
+[analytics]
+enabled = false
 
 [features]
 plugins = false

@@ -147,6 +147,8 @@ func cleaner(work, prefix string) func(string) string {
 		s = strings.ReplaceAll(s, work, "/work")
 		// HOME is a sibling of the work directory.
 		s = strings.ReplaceAll(s, filepath.Dir(work), "/tmp/agents")
+		// Claude Code names its project folder after the path, with dashes.
+		s = strings.ReplaceAll(s, strings.ReplaceAll(filepath.Dir(work), "/", "-"), "-tmp-agents")
 		s = uuidRE.ReplaceAllString(s, "00000000-0000-0000-0000-000000000000")
 		s = hex64.ReplaceAllString(s, strings.Repeat("0", 64))
 		return unixMS.ReplaceAllString(s, "${1}0")
