@@ -175,7 +175,13 @@ func run(t *testing.T, c client, base, work, prompt string) result {
 		"no_proxy=*",
 	}
 	env = append(env, c.setup(t, home, base, clientKey)...)
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout())
+	// A run ends in time for its kill to happen before go test's own
+	// -timeout, which would leave the CLI's process group behind.
+	deadline := time.Now().Add(runTimeout())
+	if d, ok := t.Deadline(); ok && d.Add(-15*time.Second).Before(deadline) {
+		deadline = d.Add(-15 * time.Second)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir(t), c.bin), c.args(prompt)...)
 	cmd.Dir = work
@@ -192,7 +198,7 @@ func run(t *testing.T, c client, base, work, prompt string) result {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = errors.Join(err, errors.New("timed out after "+runTimeout().String()))
+		err = errors.Join(err, errors.New("killed at its deadline"))
 	}
 	return result{stdout: stdout.String(), stderr: stderr.String(), err: err}
 }
