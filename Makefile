@@ -18,7 +18,7 @@ FUZZ     := ./stream:FuzzReader ./proxy/jsonpatch:FuzzReplace ./providers/conver
 FUZZMIN  ?= 200x
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $$(go env GOPATH)/bin/staticcheck)
 
-.PHONY: build run test fmt-check vet tidy-check staticcheck unit allocs fuzz bench bench-compare bench-startup soak install clean
+.PHONY: build run test fmt-check vet tidy-check staticcheck unit allocs fuzz agents agents-record bench bench-compare bench-startup soak install clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/proxy
@@ -68,6 +68,27 @@ fuzz:
 			echo "fuzz: deadline race in Go's fuzzer, trying $$name again"; \
 		done; \
 	done; rm -f fuzz.out
+
+# The real agent CLIs (Claude Code, Codex CLI, Gemini CLI, pinned in
+# scripts/install-agents.sh, kept under .cache/agents) as clients of the
+# proxy, against every upstream type: a plain turn and a tool loop each.
+# Where the machine allows it they run in a network namespace that has only
+# loopback, so that no CLI can reach the internet. AGENTS_RUN picks tests.
+AGENTS_RUN  ?= TestAgents
+AGENTS_TEST  = $(GO) test -tags agents -count=1 -timeout 9m -run '$(AGENTS_RUN)' ./test/agents/
+agents:
+	bash scripts/install-agents.sh
+	@if unshare -n true 2>/dev/null && command -v ip >/dev/null; then \
+		echo "agents: in a network namespace with loopback only"; \
+		unshare -n sh -c "ip link set lo up && $(AGENTS_TEST)"; \
+	else $(AGENTS_TEST); fi
+
+# Re-records what the CLIs send (providers/convert/testdata/agents) and the
+# golden summaries of those requests' shapes.
+agents-record:
+	bash scripts/install-agents.sh
+	AGENTS_RECORD=1 $(MAKE) agents AGENTS_RUN=TestRecordShapes
+	$(GO) test -count=1 -run TestAgentRecordingsShape ./providers/convert/ -update
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./stream/... ./proxy/... ./providers/...

@@ -47,6 +47,9 @@ type Answer struct {
 	ToolCalls bool
 	// Finish is the text answer's finish_reason; "" is stop.
 	Finish string
+	// Script, when set, replaces the answer with what the request asked
+	// for (see Script); Tokens, ToolCalls and Finish are then ignored.
+	Script *Script
 }
 
 // finishReason is the answer's OpenAI finish_reason.
@@ -63,6 +66,9 @@ func (a *Answer) finishReason() string {
 // contentEvents is the number of stream events between the role chunk and
 // the finish chunk: one per token, or the tool calls' starts and fragments.
 func (a *Answer) contentEvents() int {
+	if a.Script != nil {
+		return scriptEvents
+	}
 	if a.ToolCalls {
 		return toolContentEvents()
 	}
@@ -85,6 +91,9 @@ func (a *Answer) appendChunkHead(dst []byte) []byte {
 // the finish chunk, the usage chunk (if asked) and [DONE]. It returns false
 // when i is past the end.
 func (a *Answer) AppendEvent(dst []byte, i int) ([]byte, bool) {
+	if a.Script != nil {
+		return a.appendScriptEvent(dst, i)
+	}
 	n := a.contentEvents()
 	switch {
 	case i == 0:
@@ -139,6 +148,9 @@ func (a *Answer) appendUsage(dst []byte) []byte {
 
 // AppendCompletion appends the non-stream chat.completion body.
 func (a *Answer) AppendCompletion(dst []byte) []byte {
+	if a.Script != nil {
+		return a.appendScriptCompletion(dst)
+	}
 	dst = append(dst, `{"id":"chatcmpl-mock","object":"chat.completion","created":`+created+`,"model":`...)
 	dst = wire.AppendJSONString(dst, a.Model)
 	dst = append(dst, `,"choices":[{"index":0,"message":`...)

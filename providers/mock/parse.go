@@ -48,6 +48,7 @@ func ParseRequest(p *fastjson.Parser, proto wire.Protocol, body []byte) (Parsed,
 			out.AsksTools = geminiAsksTools(v.GetArray("contents"))
 		}
 	}
+	out.Script = scriptFor(proto, v)
 	return out, nil
 }
 

@@ -166,6 +166,10 @@ func (s *Server) generate(ctx *fasthttp.RequestCtx, proto wire.Protocol, model s
 		parsed.Model, parsed.Stream = model, stream
 	}
 	a := b.Answer(parsed)
+	if a.Script != nil && a.Script.Custom {
+		writeCustomCall(ctx, a, parsed.Stream)
+		return
+	}
 	if !parsed.Stream {
 		out, err := convert.Response(wire.OpenAIChat, proto, a.AppendCompletion(nil), a.Model)
 		if err != nil {

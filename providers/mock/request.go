@@ -110,6 +110,8 @@ type Parsed struct {
 	// AsksTools: the request declares tools and its last message is a user
 	// message that mentions "weather" (see ToolsAuto).
 	AsksTools bool
+	// Script is the answer the request scripted, if any (see Script).
+	Script *Script
 }
 
 // ParseChat reads an OpenAI chat request body with p (which the caller owns).
@@ -128,6 +130,7 @@ func ParseChat(p *fastjson.Parser, body []byte) (Parsed, error) {
 	if len(v.GetArray("tools")) > 0 {
 		out.AsksTools = chatAsksTools(v.GetArray("messages"))
 	}
+	out.Script = scriptFor(wire.OpenAIChat, v)
 	return out, nil
 }
 
@@ -142,6 +145,7 @@ func (b *Behaviour) Answer(p Parsed) Answer {
 		TruncateAfter: b.TruncateAfter,
 		ToolCalls:     b.Tools == ToolsAlways || b.Tools == ToolsAuto && p.AsksTools,
 		Finish:        b.Finish,
+		Script:        p.Script,
 	}
 }
 
