@@ -8,7 +8,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 FUZZTIME ?= 5s
 # package:target pairs run briefly by `make test`; `make fuzz FUZZTIME=5m` digs deeper.
-FUZZ     := ./stream:FuzzReader ./proxy/jsonpatch:FuzzReplace ./providers/convert:FuzzRequest \
+FUZZ     := ./stream:FuzzReader ./providers/jsonpatch:FuzzReplace ./providers/convert:FuzzRequest \
             ./providers/convert:FuzzResponse ./providers/convert:FuzzStream ./providers/convert:FuzzInspect \
             ./providers/jsonscan:FuzzObject
 # Fuzz builds leave out the SDK tests (-tags nosdk): instrumenting the
