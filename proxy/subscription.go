@@ -47,8 +47,9 @@ func buildSubscription(pc *config.Provider, log *zap.Logger) (providers.Provider
 		FirstByteTimeout: pc.FirstByteTimeout, IdleTimeout: pc.IdleTimeout,
 		MaxResponseBytes: pc.MaxResponseBytes, MaxResponseTime: pc.MaxResponseTime,
 	}
-	if pc.Type == config.TypeGeminiCLI {
-		p, err := codeassist.New(codeassist.Config{HTTP: conn, Accounts: byKey, Project: pc.Project, UserAgent: pc.Client.UserAgent})
+	if pc.Type == config.TypeGeminiCLI || pc.Type == config.TypeAntigravity {
+		p, err := codeassist.New(codeassist.Config{HTTP: conn, Accounts: byKey, Project: pc.Project, UserAgent: pc.Client.UserAgent,
+			Antigravity: pc.Type == config.TypeAntigravity, FallbackURLs: pc.FallbackBaseURLs})
 		return p, keys, err
 	}
 	p, err := codex.New(codex.Config{HTTP: conn, Accounts: byKey, Originator: pc.Client.Originator, Version: pc.Client.Version})

@@ -32,6 +32,8 @@ var signIn = map[string]struct {
 	// Google returns a refresh token only with offline access and consent.
 	config.TypeGeminiCLI: {"https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile",
 		"/oauth2callback", url.Values{"access_type": {"offline"}, "prompt": {"consent"}}},
+	config.TypeAntigravity: {"https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile",
+		"/oauth-callback", url.Values{"access_type": {"offline"}, "prompt": {"consent"}}},
 }
 
 // subscriptionProvider is the configuration of the provider of type typ
@@ -68,12 +70,12 @@ func login(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("credentials", "", "folder to save the account in (default: the provider's credentials, else ~/.config/llmproxy/TYPE)")
 	noBrowser := fs.Bool("no-browser", false, "print the sign-in URL and read the redirect URL pasted back (for a machine without a browser)")
 	port := fs.Int("port", 0, "loopback port of the sign-in redirect (default: the provider's oauth.redirect_port: 1455 codex, 8085 gemini-cli)")
-	if code := parseFlags(fs, args, "proxy login codex|gemini-cli [--config FILE] [--provider NAME] [--credentials DIR] [--no-browser] [--port N]", stdout, stderr); code >= 0 {
+	if code := parseFlags(fs, args, "proxy login codex|gemini-cli|antigravity [--config FILE] [--provider NAME] [--credentials DIR] [--no-browser] [--port N]", stdout, stderr); code >= 0 {
 		return code
 	}
 	how, known := signIn[fs.Arg(0)]
 	if fs.NArg() != 1 || !known {
-		fmt.Fprintln(stderr, "proxy login: name the account type to sign in to: codex (ChatGPT sign-in) or gemini-cli (Google sign-in)")
+		fmt.Fprintln(stderr, "proxy login: name the account type to sign in to: codex (ChatGPT sign-in), gemini-cli or antigravity (Google sign-in)")
 		return 2
 	}
 	typ := fs.Arg(0)
@@ -92,6 +94,9 @@ func login(args []string, stdout, stderr io.Writer) int {
 	}
 	if *port == 0 {
 		*port = p.OAuth.RedirectPort
+	}
+	if p.OAuth.RedirectPath != "" {
+		how.path = p.OAuth.RedirectPath
 	}
 	l := &accounts.Login{AuthorizeURL: p.OAuth.AuthorizeURL, TokenURL: p.OAuth.TokenURL, ClientID: p.OAuth.ClientID,
 		ClientSecret: p.OAuth.ClientSecret, Scope: how.scope, Extra: how.extra, Port: *port, Path: how.path}

@@ -51,12 +51,19 @@ type Config struct {
 	OnboardTries int
 	// Client makes the discovery calls (default: 30 s timeout).
 	Client *http.Client
+	// Antigravity speaks Antigravity's dialect of the API: its envelope
+	// fields, its request rules, and FallbackURLs tried in order when a
+	// base answers 429 or cannot be reached.
+	Antigravity  bool
+	FallbackURLs []string
 }
 
 // Provider serves Gemini requests on Code Assist accounts.
 type Provider struct {
-	cfg       Config
-	inner     *upstream.Provider
+	cfg   Config
+	inner *upstream.Provider
+	// fallbacks are the other bases, tried in order (Antigravity).
+	fallbacks []*upstream.Provider
 	stopFresh func()
 	mu        sync.Mutex
 	projects  map[string]string // pool key → project id
@@ -82,11 +89,21 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
+	var fallbacks []*upstream.Provider
+	for _, u := range cfg.FallbackURLs {
+		hc := cfg.HTTP
+		hc.BaseURL = u
+		f, err := upstream.New(hc)
+		if err != nil {
+			return nil, err
+		}
+		fallbacks = append(fallbacks, f)
+	}
 	list := make([]*accounts.Account, 0, len(cfg.Accounts))
 	for _, a := range cfg.Accounts {
 		list = append(list, a)
 	}
-	return &Provider{cfg: cfg, inner: inner, projects: map[string]string{},
+	return &Provider{cfg: cfg, inner: inner, fallbacks: fallbacks, projects: map[string]string{},
 		stopFresh: accounts.KeepFresh(list, time.Minute, 15*time.Minute)}, nil
 }
 
@@ -107,6 +124,9 @@ func (p *Provider) Models() []string        { return p.cfg.HTTP.Models }
 func (p *Provider) Close() {
 	p.stopFresh()
 	p.inner.Close()
+	for _, f := range p.fallbacks {
+		f.Close()
+	}
 }
 
 // State reports the pool and how many accounts can serve.
@@ -156,18 +176,26 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 	}
 	call := *c
 	call.Key = cred.AccessToken
-	call.Body = envelope(c.Model, project, c.Body)
+	if p.cfg.Antigravity {
+		body, err := antigravityRequest(c.Body)
+		if err != nil {
+			return nil, &providers.Error{Kind: wire.InvalidRequest, Err: fmt.Errorf("antigravity: request body: %w", err)}
+		}
+		call.Body = antigravityEnvelope(c.Model, project, body)
+	} else {
+		call.Body = envelope(c.Model, project, c.Body)
+	}
 	if p.cfg.UserAgent != "" {
 		call.Extra = append(call.Extra[:0], [2]string{"User-Agent", p.cfg.UserAgent})
 	}
-	out, err := p.inner.Do(&call)
+	out, err := p.send(&call)
 	if err == nil && out.Status == 401 {
 		out.Release()
 		if cred, err = acct.Refreshed(cred.AccessToken); err != nil {
 			return accountRefused(err), nil
 		}
 		call.Key = cred.AccessToken
-		out, err = p.inner.Do(&call)
+		out, err = p.send(&call)
 	}
 	if err != nil {
 		return nil, err
@@ -183,6 +211,22 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 		out.Body = unwrap(out.Body)
 	}
 	return out, nil
+}
+
+// send tries the base, then (Antigravity) each fallback base while one
+// answers 429 or cannot be reached; the last base's answer stands.
+func (p *Provider) send(c *providers.Call) (*providers.Result, error) {
+	out, err := p.inner.Do(c)
+	for _, f := range p.fallbacks {
+		if err == nil && out.Status != 429 {
+			break
+		}
+		if err == nil {
+			out.Release()
+		}
+		out, err = f.Do(c)
+	}
+	return out, err
 }
 
 // envelope wraps a Gemini body for Code Assist. The model is in the

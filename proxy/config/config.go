@@ -220,9 +220,12 @@ type Provider struct {
 	OAuth OAuth `koanf:"oauth"`
 	// Client is how the proxy names itself to a subscription backend.
 	Client ClientIdent `koanf:"client"`
-	// Project is the Google Cloud project of gemini-cli accounts; empty
-	// finds each account's own, as Gemini CLI does.
+	// Project is the Google Cloud project of gemini-cli and antigravity
+	// accounts; empty finds each account's own, as the official app does.
 	Project string `koanf:"project"`
+	// FallbackBaseURLs are tried in order after base_url answers 429 or
+	// cannot be reached (antigravity).
+	FallbackBaseURLs []string `koanf:"fallback_base_urls"`
 }
 
 // OAuth configures a subscription provider's sign-in and token refresh.
@@ -231,8 +234,10 @@ type OAuth struct {
 	TokenURL     string `koanf:"token_url"`
 	ClientID     string `koanf:"client_id"`
 	ClientSecret string `koanf:"client_secret"`
-	// RedirectPort is the loopback port of the sign-in redirect.
-	RedirectPort int `koanf:"redirect_port"`
+	// RedirectPort and RedirectPath are the loopback sign-in redirect's
+	// (the path defaults to the official app's).
+	RedirectPort int    `koanf:"redirect_port"`
+	RedirectPath string `koanf:"redirect_path"`
 }
 
 // ClientIdent is what a subscription backend is told about the client.
@@ -244,7 +249,9 @@ type ClientIdent struct {
 
 // IsSubscription reports whether the provider serves signed-in accounts
 // (credentials) rather than API keys.
-func (p *Provider) IsSubscription() bool { return p.Type == TypeCodex || p.Type == TypeGeminiCLI }
+func (p *Provider) IsSubscription() bool {
+	return p.Type == TypeCodex || p.Type == TypeGeminiCLI || p.Type == TypeAntigravity
+}
 
 // Mock configures the built-in mock provider's answer.
 type Mock struct {
@@ -265,7 +272,10 @@ const (
 	TypeCodex = "codex"
 	// TypeGeminiCLI is Google sign-in accounts (Gemini CLI's), on Google's
 	// Code Assist API.
-	TypeGeminiCLI       = "gemini-cli"
+	TypeGeminiCLI = "gemini-cli"
+	// TypeAntigravity is Google sign-in accounts of the Antigravity app,
+	// on its Code Assist endpoints.
+	TypeAntigravity     = "antigravity"
 	TypeOpenAIResponses = "openai-responses"
 )
 
@@ -344,6 +354,28 @@ func providerDefaults(p *Provider) {
 			p.BaseURL = "https://chatgpt.com/backend-api/codex"
 		case TypeGeminiCLI:
 			p.BaseURL = "https://cloudcode-pa.googleapis.com"
+		case TypeAntigravity:
+			// Antigravity has no production host; these are the ones it
+			// tries, in order.
+			p.BaseURL = "https://daily-cloudcode-pa.sandbox.googleapis.com"
+			if p.FallbackBaseURLs == nil {
+				p.FallbackBaseURLs = []string{"https://daily-cloudcode-pa.googleapis.com", "https://autopush-cloudcode-pa.sandbox.googleapis.com"}
+			}
+		}
+	}
+	if p.Type == TypeAntigravity {
+		o := &p.OAuth
+		if o.AuthorizeURL == "" {
+			o.AuthorizeURL = "https://accounts.google.com/o/oauth2/v2/auth"
+		}
+		if o.TokenURL == "" {
+			o.TokenURL = "https://oauth2.googleapis.com/token"
+		}
+		if o.RedirectPort == 0 {
+			o.RedirectPort = 8086
+		}
+		if p.Client.UserAgent == "" {
+			p.Client.UserAgent = "antigravity/1.104.0 darwin/arm64"
 		}
 	}
 	if p.Type == TypeGeminiCLI {

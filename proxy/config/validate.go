@@ -131,7 +131,10 @@ func (c *Config) Validate() Problems {
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				add(key+".base_url", "must be an http or https URL, got %q", p.BaseURL)
 			}
-		case TypeCodex, TypeGeminiCLI:
+		case TypeCodex, TypeGeminiCLI, TypeAntigravity:
+			if p.Type == TypeAntigravity && p.OAuth.ClientID == "" {
+				add(key+".oauth.client_id", "required for type antigravity: the Antigravity app's OAuth client (its client_id and client_secret; the proxy ships none it could not verify)")
+			}
 			if p.Credentials == "" {
 				add(key+".credentials", "required for type %s: an account file (e.g. ~/.codex/auth.json, ~/.gemini/oauth_creds.json) or a folder of them; `proxy login %s` makes one", p.Type, p.Type)
 			}
@@ -141,9 +144,9 @@ func (c *Config) Validate() Problems {
 				}
 			}
 		case "":
-			add(key+".type", "required (mock, openai, claude, gemini, openai-responses, codex, gemini-cli)")
+			add(key+".type", "required (mock, openai, claude, gemini, openai-responses, codex, gemini-cli, antigravity)")
 		default:
-			add(key+".type", "unknown type %q (mock, openai, claude, gemini, openai-responses, codex, gemini-cli)", p.Type)
+			add(key+".type", "unknown type %q (mock, openai, claude, gemini, openai-responses, codex, gemini-cli, antigravity)", p.Type)
 		}
 		if len(p.Models) == 0 {
 			add(key+".models", "list at least one model, or \"*\"")
