@@ -13,6 +13,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -494,6 +496,13 @@ var matrixUpstreams = []upstreamCase{
 	{name: "claude", model: "up-claude", proto: wire.Anthropic, recorded: true},
 	{name: "gemini", model: "up-gemini", proto: wire.Gemini, recorded: true},
 	{name: "mock", model: "up-local", proto: wire.OpenAIChat},
+	// A ChatGPT sign-in account (type codex) on the mock's Responses API:
+	// every request streamed upstream, answers assembled for non-stream
+	// clients.
+	{name: "codex", model: "up-codex", proto: wire.OpenAIResponses, recorded: true},
+	// A Google sign-in account (type gemini-cli) on the mock's Code Assist
+	// API: Gemini requests in Code Assist's envelope, answers unwrapped.
+	{name: "gemini-cli", model: "up-gcli", proto: wire.Gemini, recorded: true},
 }
 
 // recorder keeps the bodies the mock upstream received.
@@ -548,6 +557,26 @@ func matrixFixture(t *testing.T) (base string, rec *recorder) {
 		return p
 	}
 	cfg := baseConfig()
+	creds := t.TempDir()
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	if err := os.WriteFile(filepath.Join(creds, "acct.json"), []byte(`{"type":"codex","email":"matrix@example.com","access_token":"`+
+		upstreamKey+`","refresh_token":"rt","account_id":"acct-matrix","expires_at":"`+exp+`"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(creds, "google.json"), []byte(`{"access_token":"`+upstreamKey+`","refresh_token":"rt","expiry_date":`+
+		strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)+`}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gcliProvider := func(name, model string) config.Provider {
+		p := typed(name, config.TypeGeminiCLI, up, model)
+		p.APIKeys, p.Credentials = nil, filepath.Join(creds, "google.json")
+		return p
+	}
+	codexProvider := func(name, model string) config.Provider {
+		p := typed(name, config.TypeCodex, up+"/v1", model)
+		p.APIKeys, p.Credentials = nil, filepath.Join(creds, "acct.json")
+		return p
+	}
 	// Each upstream also gets one provider per injected error status: a 429
 	// cools its key down and repeated 5xx trip its breaker, which must not
 	// leak into the other cases.
@@ -558,6 +587,8 @@ func matrixFixture(t *testing.T) (base string, rec *recorder) {
 			typed("p-claude"+suffix, config.TypeClaude, up+"/v1", "up-claude"+suffix),
 			typed("p-gemini"+suffix, config.TypeGemini, up+"/v1beta", "up-gemini"+suffix),
 			mockProvider("p-local"+suffix, matrixTokens, "up-local"+suffix),
+			codexProvider("p-codex"+suffix, "up-codex"+suffix),
+			gcliProvider("p-gcli"+suffix, "up-gcli"+suffix),
 		)
 	}
 	for i := range cfg.Providers {

@@ -158,13 +158,8 @@ func buildProvider(pc *config.Provider) (providers.Provider, error) {
 			keys = append(keys, k)
 		}
 	}
-	var headers [][2]string
-	for name, v := range pc.Headers {
-		headers = append(headers, [2]string{name, v})
-	}
-	sort.Slice(headers, func(i, j int) bool { return headers[i][0] < headers[j][0] })
 	return upstream.New(upstream.Config{
-		Headers:          headers,
+		Headers:          operatorHeaders(pc),
 		ForwardHeaders:   pc.ForwardHeaders,
 		MaxResponseBytes: pc.MaxResponseBytes,
 		MaxResponseTime:  pc.MaxResponseTime,
@@ -179,6 +174,16 @@ func buildProvider(pc *config.Provider) (providers.Provider, error) {
 		FirstByteTimeout: pc.FirstByteTimeout,
 		IdleTimeout:      pc.IdleTimeout,
 	})
+}
+
+// operatorHeaders are a provider's headers: config, in a stable order.
+func operatorHeaders(pc *config.Provider) [][2]string {
+	var headers [][2]string
+	for name, v := range pc.Headers {
+		headers = append(headers, [2]string{name, v})
+	}
+	sort.Slice(headers, func(i, j int) bool { return headers[i][0] < headers[j][0] })
+	return headers
 }
 
 func (s *Server) routes() fasthttp.RequestHandler {

@@ -42,6 +42,7 @@ func buildSubscription(pc *config.Provider, log *zap.Logger) (providers.Provider
 		keys = append(keys, keypool.Key{Secret: k, Label: a.Label})
 	}
 	conn := upstream.Config{
+		Headers: operatorHeaders(pc), ForwardHeaders: pc.ForwardHeaders,
 		Name: pc.Name, BaseURL: pc.BaseURL, Models: pc.Models,
 		MaxConns: pc.MaxConns, PoolWait: pc.PoolWait, ConnectTimeout: pc.ConnectTimeout,
 		FirstByteTimeout: pc.FirstByteTimeout, IdleTimeout: pc.IdleTimeout,

@@ -47,14 +47,12 @@ func antigravityRequest(body []byte) ([]byte, error) {
 // first user text.
 func sessionID(v *fastjson.Value) string {
 	first := ""
-	contents, _ := v.Get("contents").Array()
-	for _, c := range contents {
+	for _, c := range arrayOf(v.Get("contents")) {
 		role := string(c.GetStringBytes("role"))
 		if role != "" && role != "user" {
 			continue
 		}
-		parts, _ := c.Get("parts").Array()
-		for _, p := range parts {
+		for _, p := range arrayOf(c.Get("parts")) {
 			if t := p.GetStringBytes("text"); len(t) > 0 {
 				first = string(t)
 				break
@@ -81,4 +79,14 @@ func antigravityEnvelope(model, project string, body []byte) []byte {
 	dst = wire.AppendJSONString(append(dst, `,"requestId":`...), "agent-"+hex.EncodeToString(id[:]))
 	dst = append(append(dst, `,"request":`...), body...)
 	return append(dst, '}')
+}
+
+// arrayOf is v's elements; none when v is absent or not an array (fastjson
+// panics on Array of a nil value).
+func arrayOf(v *fastjson.Value) []*fastjson.Value {
+	if v == nil || v.Type() != fastjson.TypeArray {
+		return nil
+	}
+	a, _ := v.Array()
+	return a
 }

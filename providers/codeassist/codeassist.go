@@ -264,7 +264,11 @@ func quotaRetryAfter(res *providers.Result) {
 	if err != nil {
 		return
 	}
-	details, _ := v.Get("error", "details").Array()
+	dv := v.Get("error", "details")
+	if dv == nil || dv.Type() != fastjson.TypeArray {
+		return
+	}
+	details, _ := dv.Array()
 	for _, d := range details {
 		for _, s := range []string{string(d.GetStringBytes("retryDelay")), string(d.GetStringBytes("metadata", "quotaResetDelay"))} {
 			if dur, err := time.ParseDuration(s); err == nil && dur > 0 {
@@ -359,7 +363,10 @@ func (p *Provider) discover(token string) (string, int, error) {
 		return id, 200, nil
 	}
 	tier := "free-tier"
-	tiers, _ := v.Get("allowedTiers").Array()
+	var tiers []*fastjson.Value
+	if tv := v.Get("allowedTiers"); tv != nil && tv.Type() == fastjson.TypeArray {
+		tiers, _ = tv.Array()
+	}
 	for _, t := range tiers {
 		if t.GetBool("isDefault") {
 			tier = string(t.GetStringBytes("id"))

@@ -31,6 +31,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, path []byte) bool {
 		if s.anthropicHeaders(ctx) {
 			s.countTokens(ctx, wire.Anthropic)
 		}
+	case bytes.HasPrefix(path, []byte("/v1internal:")):
+		return s.codeAssist(ctx, string(path[len("/v1internal:"):]))
 	case bytes.HasPrefix(path, []byte("/v1beta/models/")) || bytes.HasPrefix(path, []byte("/v1/models/")):
 		s.gemini(ctx, path[bytes.Index(path, []byte("/models/"))+len("/models/"):])
 	default:
@@ -149,6 +151,13 @@ func (s *Server) countTokens(ctx *fasthttp.RequestCtx, proto wire.Protocol) {
 // generate answers a generation request of proto. For Gemini the model and
 // the stream flag come from the URL.
 func (s *Server) generate(ctx *fasthttp.RequestCtx, proto wire.Protocol, model string, stream bool, framing convert.Framing) {
+	s.generateWrapped(ctx, proto, model, stream, framing, nil)
+}
+
+// generateWrapped is generate with each streamed write passed through wrap
+// (nil: none), for APIs that wrap every event (Code Assist).
+func (s *Server) generateWrapped(ctx *fasthttp.RequestCtx, proto wire.Protocol, model string, stream bool, framing convert.Framing,
+	wrap func(*bufio.Writer) *bufio.Writer) {
 	s.requests.Add(1)
 	b := s.behaviour(ctx)
 	if injected(b) {
@@ -187,7 +196,11 @@ func (s *Server) generate(ctx *fasthttp.RequestCtx, proto wire.Protocol, model s
 	}
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		if wrap != nil {
+			w = wrap(w)
+		}
 		writeConverted(w, a, proto, framing)
+		_ = w.Flush()
 	})
 }
 
