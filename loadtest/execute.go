@@ -105,10 +105,8 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 	for i, ep := range r.eps {
 		h, c := r.snapshot(i)
 		d := &endpointData{name: ep.name, url: ep.url, h: h, c: c, active: r.active[i],
-			targetRPS: cfg.Rate, scheduled: r.scheduled[i], timeline: ep.tl.buckets(elapsed)}
-		if cfg.Rate == 0 {
-			d.scheduled = c.Sent
-		}
+			targetRPS: cfg.Rate, scheduled: r.scheduled[i], usersActive: r.usersActive[i],
+			timeline: ep.tl.buckets(elapsed)}
 		rep.Endpoints = append(rep.Endpoints, d.report())
 	}
 	if len(rep.Endpoints) == 2 {

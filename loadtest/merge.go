@@ -93,6 +93,7 @@ func mergeReports(reps []*Report, names []string) (*Report, error) {
 			acc.active = max(acc.active, d.active)
 			acc.targetRPS += d.targetRPS
 			acc.scheduled += d.scheduled
+			acc.usersActive += d.usersActive
 			acc.timeline = mergeTimelines(acc.timeline, d.timeline)
 		}
 	}

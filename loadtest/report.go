@@ -26,12 +26,14 @@ type Report struct {
 // EndpointReport is the result for one endpoint (the target, or the
 // baseline it is compared with).
 type EndpointReport struct {
-	Name          string   `json:"name"`
-	URL           string   `json:"url"`
-	ActiveSeconds float64  `json:"active_s"`
-	Counters      Counters `json:"counters"`
-	ErrorRate     float64  `json:"error_rate"`
-	Throughput    struct {
+	Name          string  `json:"name"`
+	URL           string  `json:"url"`
+	ActiveSeconds float64 `json:"active_s"`
+	// UsersActive is how many users (workers) sent at least one request.
+	UsersActive int64    `json:"users_active"`
+	Counters    Counters `json:"counters"`
+	ErrorRate   float64  `json:"error_rate"`
+	Throughput  struct {
 		TargetRPS   float64 `json:"target_rps"`
 		Scheduled   int64   `json:"scheduled"`
 		AchievedRPS float64 `json:"achieved_rps"`
@@ -93,10 +95,12 @@ type endpointData struct {
 	targetRPS float64
 	scheduled int64
 	timeline  []Bucket
+	// usersActive is the most users that sent in one phase.
+	usersActive int64
 }
 
 func (d *endpointData) report() EndpointReport {
-	r := EndpointReport{Name: d.name, URL: d.url, ActiveSeconds: d.active, Counters: d.c,
+	r := EndpointReport{Name: d.name, URL: d.url, ActiveSeconds: d.active, UsersActive: d.usersActive, Counters: d.c,
 		Timeline: d.timeline, Histograms: map[string]HistJSON{}}
 	if r.Counters.Errors == nil {
 		r.Counters.Errors = map[string]int64{}
@@ -131,7 +135,7 @@ func (d *endpointData) report() EndpointReport {
 // endpointFromReport recovers the raw data of a report read back from JSON.
 func endpointFromReport(r *EndpointReport) (*endpointData, error) {
 	d := &endpointData{name: r.Name, url: r.URL, c: r.Counters, active: r.ActiveSeconds,
-		targetRPS: r.Throughput.TargetRPS, scheduled: r.Throughput.Scheduled,
+		targetRPS: r.Throughput.TargetRPS, scheduled: r.Throughput.Scheduled, usersActive: r.UsersActive,
 		timeline: append([]Bucket(nil), r.Timeline...)}
 	if d.c.Errors == nil {
 		d.c.Errors = map[string]int64{}

@@ -22,9 +22,9 @@ func writeText(out io.Writer, rep *Report) {
 	for i := range rep.Endpoints {
 		e := &rep.Endpoints[i]
 		fmt.Fprintf(out, "\n== %s  %s\n", e.Name, e.URL)
-		fmt.Fprintf(tw, "sent\tok\terrors\terror rate\tstreamed\ttruncated\tlate sends\tactive s\t\n")
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%.4f\t%d\t%d\t%d\t%.2f\t\n", e.Counters.Sent, e.Counters.OK,
-			e.Counters.ErrorTotal(), e.ErrorRate, e.Counters.Streamed, e.Counters.Truncated, e.Counters.Late, e.ActiveSeconds)
+		fmt.Fprintf(tw, "scheduled\tsent\tok\terrors\terror rate\tstreamed\ttruncated\tlate sends\tusers active\tactive s\t\n")
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%.4f\t%d\t%d\t%d\t%d\t%.2f\t\n", e.Throughput.Scheduled, e.Counters.Sent, e.Counters.OK,
+			e.Counters.ErrorTotal(), e.ErrorRate, e.Counters.Streamed, e.Counters.Truncated, e.Counters.Late, e.UsersActive, e.ActiveSeconds)
 		tw.Flush()
 		fmt.Fprintf(tw, "target req/s\tachieved req/s\tok req/s\tchunks/s\tbytes/s\ttokens/s\t\n")
 		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t\n", rateOrDash(e.Throughput.TargetRPS),
