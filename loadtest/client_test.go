@@ -40,9 +40,9 @@ func TestWorkerClassifiesOutcomes(t *testing.T) {
 		tokens    int64
 		truncated bool
 	}{
-		{"plain ok", func(t *testing.T) string { return startMock(t, &mockServer{opts: EmbedOptions{Tokens: 5}}) },
+		{"plain ok", func(t *testing.T) string { return startMock(t, &mockServer{opts: mockOpts{Tokens: 5}}) },
 			false, time.Second, "", 5, false},
-		{"stream ok", func(t *testing.T) string { return startMock(t, &mockServer{opts: EmbedOptions{Tokens: 6}}) },
+		{"stream ok", func(t *testing.T) string { return startMock(t, &mockServer{opts: mockOpts{Tokens: 6}}) },
 			true, time.Second, "", 6, false},
 		{"status 503", func(t *testing.T) string { return startMock(t, &mockServer{status: 503}) },
 			false, time.Second, "status_503", 0, false},
@@ -51,10 +51,10 @@ func TestWorkerClassifiesOutcomes(t *testing.T) {
 		{"truncated stream", func(t *testing.T) string { return startMock(t, &mockServer{truncate: true}) },
 			true, time.Second, classTruncated, 0, true},
 		{"stalled answer times out", func(t *testing.T) string {
-			return startMock(t, &mockServer{opts: EmbedOptions{Latency: time.Second}})
+			return startMock(t, &mockServer{opts: mockOpts{Latency: time.Second}})
 		}, false, 100 * time.Millisecond, classTimeout, 0, false},
 		{"stalled stream times out", func(t *testing.T) string {
-			return startMock(t, &mockServer{opts: EmbedOptions{Tokens: 3, ChunkDelay: time.Second}})
+			return startMock(t, &mockServer{opts: mockOpts{Tokens: 3, ChunkDelay: time.Second}})
 		}, true, 200 * time.Millisecond, classTimeout, 0, true},
 		{"connection refused", closedPortURL, false, time.Second, classConnect, 0, false},
 	}

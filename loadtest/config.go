@@ -65,11 +65,16 @@ type Config struct {
 	MaxTTFTP99   time.Duration `json:"-"`
 	Compare      bool          `json:"compare"`
 	Embedded     bool          `json:"embedded"`
-	APIKey       string        `json:"-"`
-	JSONFile     string        `json:"-"`
-	HTMLFile     string        `json:"-"`
-	Embed        EmbedOptions  `json:"-"`
-	modelSet     bool
+	// The embedded mock's profile and distributions (TTFT and TPOT in seconds).
+	MockProfile string       `json:"mock_profile"`
+	MockTTFT    string       `json:"mock_ttft_s"`
+	MockTPOT    string       `json:"mock_tpot_s"`
+	MockTokens  string       `json:"mock_tokens"`
+	APIKey      string       `json:"-"`
+	JSONFile    string       `json:"-"`
+	HTMLFile    string       `json:"-"`
+	Embed       EmbedOptions `json:"-"`
+	modelSet    bool
 	// Seconds mirrors the duration fields for the JSON report.
 	Seconds struct {
 		Duration   float64 `json:"duration_cap"`
@@ -114,9 +119,10 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	maxTTFT := fs.Duration("max-ttft-p99", 0, "SLO: highest allowed p99 TTFT; 0 = off")
 	jsonFile := fs.String("json", "", "write the JSON report to this file")
 	htmlFile := fs.String("html", "", "write the HTML report to this file")
-	mockTokens := fs.Int("mock-tokens", 20, "embedded mode: tokens (content chunks) per answer")
-	mockDelay := fs.Duration("mock-chunk-delay", 0, "embedded mode: delay between streamed chunks")
-	mockLatency := fs.Duration("mock-latency", 0, "embedded mode: delay before the answer starts")
+	mockProfileName := fs.String("mock-profile", "model", "embedded mock: model (TTFT, per-token time and length drawn per answer) or instant (20 tokens at once)")
+	mockTokens := fs.String("mock-tokens", "", "embedded mock: tokens per answer, N, A..B or lognormal:MEDIAN:P90 (model: lognormal:120:350; instant: 20)")
+	mockDelay := fs.String("mock-chunk-delay", "", "embedded mock: time per token, D, A..B or lognormal:MEDIAN:P90 (model: 20ms..40ms; instant: 0)")
+	mockLatency := fs.String("mock-latency", "", "embedded mock: time to first token, same syntax (model: lognormal:350ms:900ms; instant: 0)")
 	if err := fs.Parse(args); err != nil {
 		if !errors.Is(err, pflag.ErrHelp) {
 			// Say what was wrong first, then how to say it right.
@@ -139,8 +145,14 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	c := &Config{Tier: t.Name, Scale: *scale, Model: *model, BodyFile: *body, Target: *target,
 		Baseline: *baseline, PID: *pid, Timeout: *timeout, Interval: *interval, LateAfter: *lateAfter,
 		Seed: *seed, MaxErrorRate: *maxErr, MaxP99: *maxP99, MaxTTFTP99: *maxTTFT, APIKey: *apiKey,
-		JSONFile: *jsonFile, HTMLFile: *htmlFile, Rate: *rate, Compare: *compare,
-		Embed: EmbedOptions{Tokens: *mockTokens, ChunkDelay: *mockDelay, Latency: *mockLatency}}
+		JSONFile: *jsonFile, HTMLFile: *htmlFile, Rate: *rate, Compare: *compare}
+	prof, err := buildProfile(*mockProfileName, *mockTokens, *mockDelay, *mockLatency)
+	if err != nil {
+		return nil, err
+	}
+	c.Embed = EmbedOptions{Profile: prof}
+	c.MockProfile = prof.Name
+	c.MockTTFT, c.MockTPOT, c.MockTokens = prof.TTFT.String(), prof.TPOT.String(), prof.Tokens.String()
 	c.modelSet = fs.Changed("model")
 	c.Users = scaleInt(t.Users, *scale)
 	c.Requests = scaleInt(t.Requests, *scale)
@@ -180,6 +192,35 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	}
 	c.fillSeconds()
 	return c, nil
+}
+
+// buildProfile takes the named mock profile and applies the flags that
+// were given.
+func buildProfile(name, tokens, tpot, ttft string) (MockProfile, error) {
+	p, err := mockProfile(name)
+	if err != nil {
+		return p, err
+	}
+	for _, f := range []struct {
+		flag, val string
+		dst       *Dist
+		dur       bool
+		lo, hi    float64
+	}{
+		{"--mock-tokens", tokens, &p.Tokens, false, 0, maxMockTokens},
+		{"--mock-chunk-delay", tpot, &p.TPOT, true, 0, maxMockWait},
+		{"--mock-latency", ttft, &p.TTFT, true, 0, maxMockWait},
+	} {
+		if f.val == "" {
+			continue
+		}
+		d, err := parseDist(f.val, f.dur, f.lo, f.hi)
+		if err != nil {
+			return p, fmt.Errorf("%s %w", f.flag, err)
+		}
+		*f.dst = d
+	}
+	return p, nil
 }
 
 func (c *Config) validate() error {

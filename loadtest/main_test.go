@@ -18,8 +18,8 @@ import (
 func testEmbed(t *testing.T, got *EmbedOptions) EmbedFunc {
 	return func(o EmbedOptions) (*Embedded, error) {
 		*got = o
-		target := startMock(t, &mockServer{opts: o})
-		base := startMock(t, &mockServer{opts: o})
+		target := startMock(t, &mockServer{wrap: o.Profile.Wrap})
+		base := startMock(t, &mockServer{wrap: o.Profile.Wrap})
 		return &Embedded{Target: target, Baseline: base, APIKey: "test-key", Sample: SelfSample,
 			Stop: func() error { return nil }}, nil
 	}
@@ -39,8 +39,8 @@ func TestMainEmbeddedLightScaled(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
-	if opts.Tokens != 8 || opts.ChunkDelay != 20*time.Millisecond || opts.Latency != 100*time.Millisecond {
-		t.Errorf("embed options %+v", opts)
+	if p := opts.Profile; p.Tokens.String() != "8" || p.TPOT.String() != "0.02" || p.TTFT.String() != "0.1" {
+		t.Errorf("embed profile %+v", p)
 	}
 	for _, want := range []string{"== target", "== baseline", "target over baseline", "TTFT", "leak verdict", "SLO p99_ms: PASS"} {
 		if !strings.Contains(stdout.String(), want) {
@@ -149,8 +149,8 @@ func TestMainExitCodes(t *testing.T) {
 		args []string
 		want int
 	}{
-		{"slo p99 fails", []string{"--scale", "0.05", "--compare=false", "--mock-latency", "20ms", "--max-p99", "1ms", "--interval", "50ms"}, ExitSLO},
-		{"open loop poisson", []string{"--scale", "0.05", "--compare=false", "--rate", "300", "--poisson", "--users", "4",
+		{"slo p99 fails", []string{"--scale", "0.05", "-d", "1s", "--compare=false", "--mock-profile", "instant", "--mock-latency", "20ms", "--max-p99", "1ms", "--interval", "50ms"}, ExitSLO},
+		{"open loop poisson", []string{"--scale", "0.05", "-d", "1s", "--mock-profile", "instant", "--compare=false", "--rate", "300", "--poisson", "--users", "4",
 			"--requests", "10", "--interval", "50ms", "--max-error-rate", "0"}, ExitOK},
 		{"unknown tier", []string{"--tier", "extreme"}, ExitUsage},
 		{"bad flag", []string{"--no-such-flag"}, ExitUsage},
@@ -171,12 +171,12 @@ func TestMainExitCodes(t *testing.T) {
 }
 
 func TestMainTargetMode(t *testing.T) {
-	target := startMock(t, &mockServer{opts: EmbedOptions{Tokens: 4}})
-	base := startMock(t, &mockServer{opts: EmbedOptions{Tokens: 4}})
+	target := startMock(t, &mockServer{opts: mockOpts{Tokens: 4}})
+	base := startMock(t, &mockServer{opts: mockOpts{Tokens: 4}})
 	jsonPath := filepath.Join(t.TempDir(), "r.json")
 	var stdout, stderr bytes.Buffer
 	code := Main(context.Background(), []string{"--target", target + "/v1", "--baseline", base, "--pid", strconv.Itoa(os.Getpid()),
-		"--users", "2", "--requests", "6", "--ramp", "0", "--interval", "20ms", "--json", jsonPath}, &stdout, &stderr,
+		"--users", "2", "--requests", "6", "--ramp", "0", "-d", "2s", "--interval", "20ms", "--json", jsonPath}, &stdout, &stderr,
 		func(EmbedOptions) (*Embedded, error) {
 			t.Error("embedded setup started in --target mode")
 			return nil, nil

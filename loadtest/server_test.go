@@ -8,19 +8,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmproxy/proxy/providers/mock"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 )
 
 // mockServer is a small OpenAI Chat Completions server for the tests.
 type mockServer struct {
-	opts     EmbedOptions
-	status   int           // answer with this status instead of 200 when non-zero
-	truncate bool          // end streams without data: [DONE]
-	before   func(n int64) // called with the request number before answering
+	opts     mockOpts
+	wrap     func(fasthttp.RequestHandler) fasthttp.RequestHandler // e.g. a MockProfile's Wrap
+	status   int                                                   // answer with this status instead of 200 when non-zero
+	truncate bool                                                  // end streams without data: [DONE]
+	before   func(n int64)                                         // called with the request number before answering
 	count    atomic.Int64
 	srv      *fasthttp.Server
 	ln       net.Listener
+}
+
+// mockOpts shape the test server's answers; the X-Mock-Tokens, X-Mock-Stall
+// and X-Mock-Delay headers override them per request, as in the real mock.
+type mockOpts struct {
+	Tokens     int
+	ChunkDelay time.Duration // between streamed chunks
+	Latency    time.Duration // before the answer starts
 }
 
 // startMock serves m on an ephemeral loopback port and returns its base URL.
@@ -31,7 +41,11 @@ func startMock(t testing.TB, m *mockServer) string {
 		t.Fatalf("listen: %v", err)
 	}
 	m.ln = ln
-	m.srv = &fasthttp.Server{Handler: m.handle, CloseOnShutdown: true}
+	h := m.handle
+	if m.wrap != nil {
+		h = m.wrap(h)
+	}
+	m.srv = &fasthttp.Server{Handler: h, CloseOnShutdown: true}
 	go func() { _ = m.srv.Serve(ln) }()
 	t.Cleanup(func() { _ = m.srv.Shutdown() })
 	return "http://" + ln.Addr().String()
@@ -58,12 +72,22 @@ func (m *mockServer) handle(ctx *fasthttp.RequestCtx) {
 		ctx.Error(`{"error":{"message":"bad json"}}`, fasthttp.StatusBadRequest)
 		return
 	}
-	tokens := m.opts.Tokens
+	o := m.opts
+	if n, err := strconv.Atoi(string(ctx.Request.Header.Peek(mock.HeaderTokens))); err == nil {
+		o.Tokens = n
+	}
+	if d, err := time.ParseDuration(string(ctx.Request.Header.Peek(mock.HeaderStall))); err == nil {
+		o.Latency = d
+	}
+	if d, err := time.ParseDuration(string(ctx.Request.Header.Peek(mock.HeaderDelay))); err == nil {
+		o.ChunkDelay = d
+	}
+	tokens := o.Tokens
 	if tokens <= 0 {
 		tokens = 5
 	}
-	if m.opts.Latency > 0 {
-		time.Sleep(m.opts.Latency)
+	if o.Latency > 0 {
+		time.Sleep(o.Latency)
 	}
 	if !v.GetBool("stream") {
 		ctx.SetContentType("application/json")
@@ -76,7 +100,7 @@ func (m *mockServer) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	usage := v.GetBool("stream_options", "include_usage")
-	delay, truncate := m.opts.ChunkDelay, m.truncate
+	delay, truncate := o.ChunkDelay, m.truncate
 	ctx.SetContentType("text/event-stream")
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {

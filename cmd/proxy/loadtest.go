@@ -15,6 +15,7 @@ import (
 	"github.com/llmproxy/proxy/providers/mock"
 	"github.com/llmproxy/proxy/proxy"
 	"github.com/llmproxy/proxy/proxy/config"
+	"github.com/valyala/fasthttp"
 )
 
 // loadTest runs `proxy loadtest`; Ctrl-C stops the run early with a report.
@@ -35,7 +36,11 @@ func embedded(o loadtest.EmbedOptions) (*loadtest.Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mock upstream listener: %w", err)
 	}
-	up := mock.NewServer(mock.ServerOptions{Behaviour: mock.Behaviour{Tokens: o.Tokens, Delay: o.ChunkDelay, Stall: o.Latency}})
+	// The profile shapes each answer through the mock's scripting headers,
+	// so the mock itself runs with its defaults.
+	mk := mock.NewServer(mock.ServerOptions{})
+	up := &fasthttp.Server{Handler: o.Profile.Wrap(mk.Handler()), Name: "mock-upstream",
+		ReadTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, CloseOnShutdown: true}
 	go func() { _ = up.Serve(upLn) }()
 
 	cfg := config.Defaults()
@@ -73,7 +78,7 @@ func embedded(o loadtest.EmbedOptions) (*loadtest.Embedded, error) {
 		Stop: func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			return errors.Join(srv.Shutdown(ctx), up.Shutdown(ctx))
+			return errors.Join(srv.Shutdown(ctx), up.ShutdownWithContext(ctx))
 		},
 	}, nil
 }

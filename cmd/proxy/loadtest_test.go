@@ -22,7 +22,7 @@ func TestLoadTestLightEmbedded(t *testing.T) {
 	// The short interval gives the leak check enough resource samples in a
 	// run this small; the chunk delay makes streams last long enough to sample.
 	code := run([]string{"loadtest", "--tier", "light", "--scale", "0.05", "--interval", "50ms",
-		"--mock-chunk-delay", "2ms", "--json", jsonPath, "--html", htmlPath}, &out, &errOut)
+		"--mock-chunk-delay", "2ms", "--mock-latency", "20ms", "--mock-tokens", "10", "--json", jsonPath, "--html", htmlPath}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
