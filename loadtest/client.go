@@ -91,6 +91,7 @@ type worker struct {
 	buffered bytes.Reader
 	gaps     []time.Duration
 	s        sample
+	warmEnd  time.Time // requests due before it are warm-up
 }
 
 func newWorker(ep *endpoint, rec *recorder) *worker {
@@ -128,7 +129,7 @@ var errLineTooLong = errors.New("response line longer than 4 MiB")
 // stream included.
 func (w *worker) do(ep *endpoint, stream bool, intended time.Time, deadline time.Time) {
 	s := &w.s
-	*s = sample{intended: intended, streamed: stream}
+	*s = sample{intended: intended, streamed: stream, warmup: intended.Before(w.warmEnd)}
 	w.gaps = w.gaps[:0]
 	req := w.reqPlain
 	if stream {

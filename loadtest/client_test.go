@@ -49,7 +49,10 @@ func TestWorkerClassifiesOutcomes(t *testing.T) {
 		{"unknown path", func(t *testing.T) string { return startMock(t, &mockServer{}) + "/prefix" },
 			false, time.Second, "status_404", 0, false},
 		{"truncated stream", func(t *testing.T) string { return startMock(t, &mockServer{truncate: true}) },
-			true, time.Second, classTruncated, 0, true},
+			true, time.Second, classTruncated, 5, true},
+		// Without a usage block the content events are the tokens.
+		{"stream without usage", func(t *testing.T) string { return startMock(t, &mockServer{opts: mockOpts{Tokens: 7}, noUsage: true}) },
+			true, time.Second, "", 7, false},
 		{"stalled answer times out", func(t *testing.T) string {
 			return startMock(t, &mockServer{opts: mockOpts{Latency: time.Second}})
 		}, false, 100 * time.Millisecond, classTimeout, 0, false},

@@ -47,6 +47,7 @@ type Config struct {
 	Total        int           `json:"total_requests"`
 	Duration     time.Duration `json:"-"`
 	Ramp         time.Duration `json:"-"`
+	Warmup       time.Duration `json:"-"`
 	Rate         float64       `json:"rate"`
 	Arrival      string        `json:"arrival"` // "constant" or "poisson"
 	Stream       float64       `json:"stream_fraction"`
@@ -79,6 +80,7 @@ type Config struct {
 	Seconds struct {
 		Duration   float64 `json:"duration_cap"`
 		Ramp       float64 `json:"ramp"`
+		Warmup     float64 `json:"warmup"`
 		Timeout    float64 `json:"timeout"`
 		Interval   float64 `json:"interval"`
 		LateAfter  float64 `json:"late_after"`
@@ -101,6 +103,7 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	rate := fs.Float64P("rate", "r", 0, "open loop: arrivals per second (0 = closed loop)")
 	poisson := fs.Bool("poisson", false, "open loop: Poisson arrivals instead of constant spacing")
 	ramp := fs.Duration("ramp", -1, "ramp-up time (users started evenly, or rate raised linearly); default per tier")
+	warmup := fs.Duration("warmup", -1, "requests due this long after the start (of each phase) are left out of the histograms; default: the ramp")
 	stream := fs.Float64("stream", -1, "fraction of streamed requests, 0..1; default per tier")
 	model := fs.String("model", "mock-gpt", "model name put in the request body")
 	body := fs.String("body", "", "file with a JSON request body to send instead of the default")
@@ -114,7 +117,7 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	lateAfter := fs.Duration("late-after", time.Millisecond, "open loop: a send later than this after its intended time counts as late")
 	seed := fs.Uint64("seed", 1, "seed for Poisson arrivals")
 	apiKey := fs.String("api-key", os.Getenv("LOADTEST_API_KEY"), "bearer key for --target (default $LOADTEST_API_KEY)")
-	maxErr := fs.Float64("max-error-rate", -1, "SLO: highest allowed error fraction (e.g. 0.01); negative = off")
+	maxErr := fs.Float64("max-error-rate", 0, "SLO: highest allowed error fraction (0 = any error fails, e.g. 0.01 allows 1%); negative = off")
 	maxP99 := fs.Duration("max-p99", 0, "SLO: highest allowed p99 latency; 0 = off")
 	maxTTFT := fs.Duration("max-ttft-p99", 0, "SLO: highest allowed p99 TTFT; 0 = off")
 	jsonFile := fs.String("json", "", "write the JSON report to this file")
@@ -173,6 +176,10 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	}
 	if *stream >= 0 {
 		c.Stream = *stream
+	}
+	c.Warmup = c.Ramp
+	if *warmup >= 0 {
+		c.Warmup = *warmup
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -233,6 +240,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--duration must be positive")
 	case c.Ramp >= c.Duration:
 		return fmt.Errorf("--ramp %v must be shorter than the duration cap %v", c.Ramp, c.Duration)
+	case c.Warmup >= c.Duration:
+		return fmt.Errorf("--warmup %v must be shorter than the duration cap %v", c.Warmup, c.Duration)
 	case c.Timeout <= 0:
 		return fmt.Errorf("--timeout must be positive")
 	case c.Interval < 10*time.Millisecond:
@@ -251,6 +260,7 @@ func (c *Config) validate() error {
 func (c *Config) fillSeconds() {
 	c.Seconds.Duration = c.Duration.Seconds()
 	c.Seconds.Ramp = c.Ramp.Seconds()
+	c.Seconds.Warmup = c.Warmup.Seconds()
 	c.Seconds.Timeout = c.Timeout.Seconds()
 	c.Seconds.Interval = c.Interval.Seconds()
 	c.Seconds.LateAfter = c.LateAfter.Seconds()

@@ -99,7 +99,7 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 	}
 
 	rep = &Report{Schema: SchemaVersion, StartedAt: r.start.UTC().Format(time.RFC3339Nano), Config: *cfg,
-		MergedFrom: []string{}}
+		MergedFrom: []string{}, Warnings: []string{}}
 	rep.Config.Embedded = cfg.Target == ""
 	elapsed := end.Sub(r.start)
 	for i, ep := range r.eps {
@@ -123,6 +123,7 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 		rep.Generator.CPUPercent = rep.Generator.CPUSeconds / elapsed.Seconds() * 100
 	}
 	rep.SLO = evaluateSLO(cfg, &rep.Endpoints[0])
+	rep.Warnings = warnings(cfg, rep)
 	return rep, nil
 }
 

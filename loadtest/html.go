@@ -60,17 +60,23 @@ th{background:#eee}td:first-child,th:first-child{text-align:left}.chart{display:
 		e := &rep.Endpoints[i]
 		writeEndpointTables(&b, e)
 		color := palette[i%len(palette)]
-		h, err := importHist(e.Histograms["latency"])
-		if err != nil {
-			return "", fmt.Errorf("html: %w", err)
-		}
-		latency = append(latency, curve(e.Name, color, h, false))
-		if c.Mode == "open" {
-			hu, err := importHist(e.Histograms["latency_uncorrected"])
+		// One curve per kind of request (plain, stream) that was measured,
+		// corrected solid, uncorrected dashed.
+		for k, kind := range []string{"plain", "stream"} {
+			h, err := importHist(e.Histograms[kind+"_latency"])
 			if err != nil {
 				return "", fmt.Errorf("html: %w", err)
 			}
-			latency = append(latency, curve(e.Name+" uncorrected", color, hu, true))
+			if h.TotalCount() == 0 {
+				continue
+			}
+			kc := palette[(2*i+k)%len(palette)]
+			latency = append(latency, curve(e.Name+" "+kind, kc, h, false))
+			hu, err := importHist(e.Histograms[kind+"_latency_uncorrected"])
+			if err != nil {
+				return "", fmt.Errorf("html: %w", err)
+			}
+			latency = append(latency, curve(e.Name+" "+kind+" uncorrected", kc, hu, true))
 		}
 		ok := series{name: e.Name + " ok req/s", color: color}
 		errs := series{name: e.Name + " errors/s", color: "#d62728", dashed: i > 0}
@@ -87,8 +93,17 @@ th{background:#eee}td:first-child,th:first-child{text-align:left}.chart{display:
 		throughput = append(throughput, ok, errs)
 	}
 	if cmp := rep.Comparison; cmp != nil {
-		fmt.Fprintf(&b, "<h2>Target over baseline</h2><table><tr><th>added p50 ms</th><th>added p99 ms</th><th>throughput ratio</th></tr><tr><td>%+.3f</td><td>%+.3f</td><td>%.3f</td></tr></table>",
-			cmp.AddedP50Ms, cmp.AddedP99Ms, cmp.ThroughputRatio)
+		fmt.Fprintf(&b, "<h2>Target over baseline</h2><p>throughput ratio %.3f</p><table><tr><th>added ms</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th></tr>",
+			cmp.ThroughputRatio)
+		for _, k := range addedKeys {
+			a := cmp.Added[k]
+			fmt.Fprintf(&b, "<tr><td>%s</td><td>%+.3f</td><td>%+.3f</td><td>%+.3f</td><td>%+.3f</td><td>%+.3f</td></tr>",
+				k, a.P50, a.P90, a.P95, a.P99, a.P999)
+		}
+		b.WriteString("</table>")
+	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(&b, "<p class=warn>warning: %s</p>", html.EscapeString(w))
 	}
 	writeResourceTable(&b, rep)
 
@@ -169,14 +184,10 @@ func writeEndpointTables(b *strings.Builder, e *EndpointReport) {
 		e.Counters.Sent, e.Counters.OK, e.Counters.ErrorTotal(), e.ErrorRate, e.Counters.Streamed, e.Counters.Truncated,
 		e.Counters.Late, rateOrDash(e.Throughput.TargetRPS), e.Throughput.AchievedRPS, e.Rates.ChunksPerS, e.Rates.BytesPerS, e.Rates.OutputTokensPerS)
 	b.WriteString("<table><tr><th>ms</th><th>count</th><th>min</th><th>mean</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th></tr>")
-	for _, row := range []struct {
-		n string
-		s Summary
-	}{{"latency", e.Latency}, {"latency (uncorrected)", e.LatencyUncorrected}, {"headers", e.Headers},
-		{"TTFT", e.TTFT}, {"chunk gap", e.ChunkGap}, {"TPOT", e.TPOT}} {
+	for _, row := range summaryRows(e) {
 		s := row.s
 		fmt.Fprintf(b, "<tr><td>%s</td><td>%d</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td></tr>",
-			row.n, s.Count, s.Min, s.Mean, s.P50, s.P90, s.P95, s.P99, s.P999, s.Max)
+			row.name, s.Count, s.Min, s.Mean, s.P50, s.P90, s.P95, s.P99, s.P999, s.Max)
 	}
 	b.WriteString("</table>")
 	if len(e.Counters.Errors) > 0 {

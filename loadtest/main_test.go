@@ -32,7 +32,7 @@ func TestMainEmbeddedLightScaled(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code := Main(ctx, []string{"--tier", "light", "--scale", "0.05", "--interval", "50ms",
+	code := Main(ctx, []string{"--tier", "light", "--scale", "0.05", "--interval", "50ms", "--warmup", "0",
 		"--mock-tokens", "8", "--mock-chunk-delay", "20ms", "--mock-latency", "100ms",
 		"--max-error-rate", "0.01", "--max-p99", "20s", "--max-ttft-p99", "20s",
 		"--json", jsonPath, "--html", htmlPath}, &stdout, &stderr, testEmbed(t, &opts))
@@ -42,7 +42,7 @@ func TestMainEmbeddedLightScaled(t *testing.T) {
 	if p := opts.Profile; p.Tokens.String() != "8" || p.TPOT.String() != "0.02" || p.TTFT.String() != "0.1" {
 		t.Errorf("embed profile %+v", p)
 	}
-	for _, want := range []string{"== target", "== baseline", "target over baseline", "TTFT", "leak verdict", "SLO p99_ms: PASS"} {
+	for _, want := range []string{"== target", "== baseline", "target over baseline", "TTFT", "leak verdict", "SLO p99_ms.plain: PASS", "SLO p99_ms.stream: PASS"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, stdout.String())
 		}
@@ -84,7 +84,10 @@ func checkFilled(t *testing.T, rep *Report) {
 			t.Errorf("%s counters %+v", e.Name, c)
 		}
 		for name, s := range map[string]Summary{"latency": e.Latency, "uncorrected": e.LatencyUncorrected,
-			"headers": e.Headers, "ttft": e.TTFT, "gap": e.ChunkGap, "tpot": e.TPOT} {
+			"plain": e.Plain.Latency, "plain uncorrected": e.Plain.LatencyUncorrected,
+			"stream": e.Stream.Latency, "stream uncorrected": e.Stream.LatencyUncorrected,
+			"headers": e.Headers, "headers uncorrected": e.HeadersUncorrected,
+			"ttft": e.TTFT, "ttft uncorrected": e.TTFTUncorrected, "gap": e.ChunkGap, "tpot": e.TPOT} {
 			if s.Count == 0 || s.Max <= 0 || s.P50 <= 0 || s.Mean <= 0 {
 				t.Errorf("%s %s summary empty: %+v", e.Name, name, s)
 			}
@@ -119,7 +122,7 @@ func checkFilled(t *testing.T, rep *Report) {
 	if g.CPUSeconds <= 0 || g.WallSeconds <= 0 || g.CPUPercent <= 0 || g.GOMAXPROCS <= 0 || !g.IncludesTarget {
 		t.Errorf("generator %+v", g)
 	}
-	if !rep.SLO.Pass || len(rep.SLO.Checks) != 3 {
+	if !rep.SLO.Pass || len(rep.SLO.Checks) != 4 {
 		t.Errorf("slo %+v", rep.SLO)
 	}
 }

@@ -14,7 +14,7 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	jsonFile := fs.String("json", "", "write the merged JSON report to this file")
 	htmlFile := fs.String("html", "", "write the merged HTML report to this file")
-	maxErr := fs.Float64("max-error-rate", -1, "SLO: highest allowed error fraction; negative = off")
+	maxErr := fs.Float64("max-error-rate", 0, "SLO: highest allowed error fraction (0 = any error fails); negative = off")
 	maxP99 := fs.Duration("max-p99", 0, "SLO: highest allowed p99 latency; 0 = off")
 	maxTTFT := fs.Duration("max-ttft-p99", 0, "SLO: highest allowed p99 TTFT; 0 = off")
 	if err := fs.Parse(args); err != nil {

@@ -23,8 +23,8 @@ func fakeReport(t *testing.T, lo, hi int, withBaseline bool) *Report {
 			c:        Counters{Sent: int64(hi - lo + 1), OK: int64(hi - lo + 1), Bytes: 100, Errors: map[string]int64{}},
 			timeline: []Bucket{{T: 1, Completed: int64(hi - lo + 1)}}}
 		for i := lo; i <= hi; i++ {
-			recordDur(d.h.Latency, time.Duration(i)*time.Millisecond)
-			recordDur(d.h.LatencyUncorrected, time.Duration(i)*time.Millisecond)
+			recordDur(d.h.PlainLatency, time.Duration(i)*time.Millisecond)
+			recordDur(d.h.PlainLatencyUncorrected, time.Duration(i)*time.Millisecond)
 		}
 		rep.Endpoints = append(rep.Endpoints, d.report())
 	}
@@ -58,7 +58,7 @@ func TestMergeReports(t *testing.T) {
 		t.Fatalf("merged: %d endpoints, comparison %v, from %v", len(m.Endpoints), m.Comparison, m.MergedFrom)
 	}
 	e := m.Endpoints[0]
-	if e.Counters.Sent != 200 || e.Latency.Count != 200 || e.Histograms["latency"].Total != 200 {
+	if e.Counters.Sent != 200 || e.Latency.Count != 200 || e.Histograms["plain_latency"].Total != 200 {
 		t.Errorf("merged counts: sent %d, latency %d", e.Counters.Sent, e.Latency.Count)
 	}
 	if !near(e.Latency.P50, 100, 0.01) || !near(e.Latency.Min, 1, 0.01) || !near(e.Latency.Max, 1000, 0.01) {
@@ -68,7 +68,7 @@ func TestMergeReports(t *testing.T) {
 	if !near(e.Throughput.AchievedRPS, 20, 1e-9) || e.Timeline[0].Completed != 200 {
 		t.Errorf("merged rps %v, timeline %+v", e.Throughput.AchievedRPS, e.Timeline)
 	}
-	if m.Config.Users != 20 || m.Generator.CPUSeconds != 2 || len(m.SLO.Checks) != 1 || !m.SLO.Pass {
+	if m.Config.Users != 20 || m.Generator.CPUSeconds != 2 || len(m.SLO.Checks) != 2 || !m.SLO.Pass {
 		t.Errorf("config users %d, generator %+v, slo %+v", m.Config.Users, m.Generator, m.SLO)
 	}
 

@@ -2,8 +2,6 @@ package loadtest
 
 import (
 	"fmt"
-
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // SchemaVersion names the JSON layout documented in README.md. It changes
@@ -21,6 +19,9 @@ type Report struct {
 	Generator  GeneratorReport  `json:"generator"`
 	SLO        SLOReport        `json:"slo"`
 	MergedFrom []string         `json:"merged_from"`
+	// Warnings name what makes the figures less than they seem (a closed
+	// loop that saw a stall, a run in which nothing succeeded).
+	Warnings []string `json:"warnings"`
 }
 
 // EndpointReport is the result for one endpoint (the target, or the
@@ -39,12 +40,17 @@ type EndpointReport struct {
 		AchievedRPS float64 `json:"achieved_rps"`
 		OKRPS       float64 `json:"ok_rps"`
 	} `json:"throughput"`
-	Latency            Summary `json:"latency_ms"`
-	LatencyUncorrected Summary `json:"latency_uncorrected_ms"`
-	Headers            Summary `json:"headers_ms"`
-	TTFT               Summary `json:"ttft_ms"`
-	ChunkGap           Summary `json:"chunk_gap_ms"`
-	TPOT               Summary `json:"tpot_ms"`
+	// Latency is both kinds together; Plain and Stream hold each kind.
+	Latency            Summary    `json:"latency_ms"`
+	LatencyUncorrected Summary    `json:"latency_uncorrected_ms"`
+	Plain              KindReport `json:"plain"`
+	Stream             KindReport `json:"stream"`
+	Headers            Summary    `json:"headers_ms"`
+	HeadersUncorrected Summary    `json:"headers_uncorrected_ms"`
+	TTFT               Summary    `json:"ttft_ms"`
+	TTFTUncorrected    Summary    `json:"ttft_uncorrected_ms"`
+	ChunkGap           Summary    `json:"chunk_gap_ms"`
+	TPOT               Summary    `json:"tpot_ms"`
 	Rates              struct {
 		ChunksPerS       float64 `json:"chunks_per_s"`
 		BytesPerS        float64 `json:"bytes_per_s"`
@@ -54,11 +60,36 @@ type EndpointReport struct {
 	Histograms map[string]HistJSON `json:"histograms"`
 }
 
+// KindReport is the latency of one kind of request (plain or streamed).
+type KindReport struct {
+	Latency            Summary `json:"latency_ms"`
+	LatencyUncorrected Summary `json:"latency_uncorrected_ms"`
+}
+
 // Comparison is what the target adds over the baseline.
 type Comparison struct {
 	AddedP50Ms      float64 `json:"added_p50_ms"`
 	AddedP99Ms      float64 `json:"added_p99_ms"`
 	ThroughputRatio float64 `json:"throughput_ratio"`
+	// Added is target minus baseline at each percentile, per measure:
+	// latency (both kinds), plain_latency, stream_latency, headers, ttft.
+	Added map[string]Added `json:"added_ms"`
+}
+
+// Added is a difference of two summaries at each percentile, in ms.
+type Added struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p99_9"`
+}
+
+// addedKeys orders Comparison.Added for tables.
+var addedKeys = []string{"latency", "plain_latency", "stream_latency", "headers", "ttft"}
+
+func added(t, b Summary) Added {
+	return Added{P50: t.P50 - b.P50, P90: t.P90 - b.P90, P95: t.P95 - b.P95, P99: t.P99 - b.P99, P999: t.P999 - b.P999}
 }
 
 // ResourceReport is the sampled resource use of the process under test.
@@ -81,9 +112,6 @@ type GeneratorReport struct {
 	// the generator's process and so its CPU figure.
 	IncludesTarget bool `json:"includes_target"`
 }
-
-// Histogram keys in EndpointReport.Histograms.
-var histKeys = []string{"latency", "latency_uncorrected", "headers", "ttft", "chunk_gap", "tpot"}
 
 // endpointData is the additive raw material of an endpoint report; merging
 // runs merges these, never the derived summaries.
@@ -120,10 +148,14 @@ func (d *endpointData) report() EndpointReport {
 		r.Rates.BytesPerS = float64(d.c.Bytes) / d.active
 		r.Rates.OutputTokensPerS = float64(d.c.OutputTokens) / d.active
 	}
-	r.Latency = summarize(d.h.Latency)
-	r.LatencyUncorrected = summarize(d.h.LatencyUncorrected)
+	r.Latency = summarize(d.h.latency(true))
+	r.LatencyUncorrected = summarize(d.h.latency(false))
+	r.Plain = KindReport{summarize(d.h.PlainLatency), summarize(d.h.PlainLatencyUncorrected)}
+	r.Stream = KindReport{summarize(d.h.StreamLatency), summarize(d.h.StreamLatencyUncorrected)}
 	r.Headers = summarize(d.h.Headers)
+	r.HeadersUncorrected = summarize(d.h.HeadersUncorrected)
 	r.TTFT = summarize(d.h.TTFT)
+	r.TTFTUncorrected = summarize(d.h.TTFTUncorrected)
 	r.ChunkGap = summarize(d.h.ChunkGap)
 	r.TPOT = summarize(d.h.TPOT)
 	for i, h := range d.h.all() {
@@ -140,7 +172,7 @@ func endpointFromReport(r *EndpointReport) (*endpointData, error) {
 	if d.c.Errors == nil {
 		d.c.Errors = map[string]int64{}
 	}
-	ptrs := []**hdr.Histogram{&d.h.Latency, &d.h.LatencyUncorrected, &d.h.Headers, &d.h.TTFT, &d.h.ChunkGap, &d.h.TPOT}
+	ptrs := d.h.ptrs()
 	for i, k := range histKeys {
 		j, ok := r.Histograms[k]
 		if !ok {
@@ -164,6 +196,13 @@ func compare(target, base *EndpointReport) *Comparison {
 	if base.Throughput.OKRPS > 0 {
 		c.ThroughputRatio = target.Throughput.OKRPS / base.Throughput.OKRPS
 	}
+	c.Added = map[string]Added{
+		"latency":        added(target.Latency, base.Latency),
+		"plain_latency":  added(target.Plain.Latency, base.Plain.Latency),
+		"stream_latency": added(target.Stream.Latency, base.Stream.Latency),
+		"headers":        added(target.Headers, base.Headers),
+		"ttft":           added(target.TTFT, base.TTFT),
+	}
 	return c
 }
 
@@ -174,7 +213,9 @@ func resourceReport(source string, samples []ResourceSample, warmup float64) Res
 	if r.Samples == nil {
 		r.Samples = []ResourceSample{}
 	}
-	var cpu float64
+	// Each sample's CPU figure covers the time since the previous sample,
+	// and intervals differ (the last one ends with the run): weight by time.
+	var cpu, span, prev float64
 	for _, s := range samples {
 		if s.RSSBytes > r.PeakRSSBytes {
 			r.PeakRSSBytes = s.RSSBytes
@@ -182,10 +223,14 @@ func resourceReport(source string, samples []ResourceSample, warmup float64) Res
 		if s.Goroutines > r.MaxGoroutines {
 			r.MaxGoroutines = s.Goroutines
 		}
-		cpu += s.CPUPercent
+		if dt := s.T - prev; dt > 0 {
+			cpu += s.CPUPercent * dt
+			span += dt
+		}
+		prev = s.T
 	}
-	if len(samples) > 0 {
-		r.MeanCPUPercent = cpu / float64(len(samples))
+	if span > 0 {
+		r.MeanCPUPercent = cpu / span
 	}
 	r.Leak = leakVerdict(samples, warmup)
 	return r

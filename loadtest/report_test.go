@@ -15,8 +15,8 @@ func knownEndpoint(name string, offset time.Duration) *endpointData {
 			Truncated: 4, Errors: map[string]int64{"status_500": 6, classTruncated: 4}},
 		timeline: []Bucket{{T: 1, Completed: 100}, {T: 2, Completed: 100, Errors: 10}}}
 	for i := 1; i <= 1000; i++ {
-		recordDur(d.h.Latency, time.Duration(i)*time.Millisecond+offset)
-		recordDur(d.h.LatencyUncorrected, time.Duration(i)*time.Millisecond)
+		recordDur(d.h.PlainLatency, time.Duration(i)*time.Millisecond+offset)
+		recordDur(d.h.PlainLatencyUncorrected, time.Duration(i)*time.Millisecond)
 	}
 	return d
 }

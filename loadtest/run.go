@@ -27,6 +27,7 @@ type phase struct {
 	perUser int // requests each user sends in this phase
 	dur     time.Duration
 	ramp    time.Duration
+	warmup  time.Duration
 }
 
 // phases splits the run. With a baseline, target and baseline alternate in
@@ -35,7 +36,7 @@ type phase struct {
 func (r *runner) phases() []phase {
 	c := r.cfg
 	if len(r.eps) == 1 {
-		return []phase{{0, c.Requests, c.Duration, c.Ramp}}
+		return []phase{{0, c.Requests, c.Duration, c.Ramp, c.Warmup}}
 	}
 	n := time.Duration(4)
 	first := (c.Requests + 1) / 2
@@ -43,7 +44,7 @@ func (r *runner) phases() []phase {
 	var out []phase
 	for i, req := range []int{first, first, second, second} {
 		if req > 0 {
-			out = append(out, phase{i % 2, req, c.Duration / n, c.Ramp / n})
+			out = append(out, phase{i % 2, req, c.Duration / n, c.Ramp / n, c.Warmup / n})
 		}
 	}
 	return out
@@ -117,6 +118,7 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 			go func(u int) {
 				defer wg.Done()
 				w := newWorker(ep, ep.recs[u%len(ep.recs)])
+				w.warmEnd = start.Add(p.warmup)
 				defer w.release()
 				sent := false
 				for t := range tickets {
@@ -144,6 +146,7 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 			go func(u int) {
 				defer wg.Done()
 				w := newWorker(ep, ep.recs[u%len(ep.recs)])
+				w.warmEnd = start.Add(p.warmup)
 				defer w.release()
 				plan := planUser(u, users, p.perUser, start, end, p.ramp)
 				n := runUser(r.clock, plan, end, done, func(k int, due time.Time) {

@@ -19,6 +19,7 @@ type mockServer struct {
 	wrap     func(fasthttp.RequestHandler) fasthttp.RequestHandler // e.g. a MockProfile's Wrap
 	status   int                                                   // answer with this status instead of 200 when non-zero
 	truncate bool                                                  // end streams without data: [DONE]
+	noUsage  bool                                                  // never send a usage block
 	before   func(n int64)                                         // called with the request number before answering
 	count    atomic.Int64
 	srv      *fasthttp.Server
@@ -31,6 +32,8 @@ type mockOpts struct {
 	Tokens     int
 	ChunkDelay time.Duration // between streamed chunks
 	Latency    time.Duration // before the answer starts
+	// PlainLatency, when set, replaces Latency for non-streamed answers.
+	PlainLatency time.Duration
 }
 
 // startMock serves m on an ephemeral loopback port and returns its base URL.
@@ -86,6 +89,9 @@ func (m *mockServer) handle(ctx *fasthttp.RequestCtx) {
 	if tokens <= 0 {
 		tokens = 5
 	}
+	if o.PlainLatency > 0 && !v.GetBool("stream") {
+		o.Latency = o.PlainLatency
+	}
 	if o.Latency > 0 {
 		time.Sleep(o.Latency)
 	}
@@ -99,7 +105,7 @@ func (m *mockServer) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(body)
 		return
 	}
-	usage := v.GetBool("stream_options", "include_usage")
+	usage := v.GetBool("stream_options", "include_usage") && !m.noUsage
 	delay, truncate := o.ChunkDelay, m.truncate
 	ctx.SetContentType("text/event-stream")
 	ctx.Response.Header.Set("Cache-Control", "no-cache")

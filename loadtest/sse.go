@@ -70,11 +70,11 @@ func (w *worker) readSSE(body io.Reader) error {
 	}
 	end := time.Now()
 	s.truncated = !st.done
-	tokens := s.tokens
-	if tokens == 0 {
+	if s.tokens == 0 && st.contentEvents > 0 {
 		// Without a usage block, each content event stands for one token.
-		tokens = st.contentEvents
+		s.tokens, s.tokensFromChunks = st.contentEvents, true
 	}
+	tokens := s.tokens
 	if tokens >= 2 && !st.firstContent.IsZero() {
 		s.tpot = end.Sub(st.firstContent) / time.Duration(tokens-1)
 	}

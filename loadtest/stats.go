@@ -29,7 +29,13 @@ type Counters struct {
 	Chunks       int64 `json:"chunks"`
 	Bytes        int64 `json:"bytes"`
 	OutputTokens int64 `json:"output_tokens"`
-	Truncated    int64 `json:"truncated"`
+	// TokensFromChunks counts the streams without a usage block, whose
+	// tokens are their content events.
+	TokensFromChunks int64 `json:"streams_tokens_from_chunks"`
+	// Warmup counts the requests due during the warm-up, left out of the
+	// histograms (they are in every other counter).
+	Warmup    int64 `json:"warmup"`
+	Truncated int64 `json:"truncated"`
 	// Errors maps an error class to its count.
 	Errors map[string]int64 `json:"errors"`
 }
@@ -42,6 +48,8 @@ func (c *Counters) add(o *Counters) {
 	c.Chunks += o.Chunks
 	c.Bytes += o.Bytes
 	c.OutputTokens += o.OutputTokens
+	c.TokensFromChunks += o.TokensFromChunks
+	c.Warmup += o.Warmup
 	c.Truncated += o.Truncated
 	if c.Errors == nil {
 		c.Errors = map[string]int64{}
@@ -77,22 +85,48 @@ func (c *Counters) errorClasses() []string {
 	return keys
 }
 
-// hists groups the histograms one endpoint keeps.
+// hists groups the histograms one endpoint keeps. Plain and streamed
+// answers have separate latency histograms: mixed, a percentile would be one
+// kind's p50 and the other's p90. Corrected times count from the due time
+// (the intended send in an open loop, the paced due time in a closed one),
+// uncorrected ones from the actual send.
 type hists struct {
-	Latency            *hdr.Histogram // from intended send time
-	LatencyUncorrected *hdr.Histogram // from actual send time
-	Headers            *hdr.Histogram
-	TTFT               *hdr.Histogram
-	ChunkGap           *hdr.Histogram
-	TPOT               *hdr.Histogram
+	PlainLatency             *hdr.Histogram
+	PlainLatencyUncorrected  *hdr.Histogram
+	StreamLatency            *hdr.Histogram
+	StreamLatencyUncorrected *hdr.Histogram
+	Headers                  *hdr.Histogram // streams only
+	HeadersUncorrected       *hdr.Histogram
+	TTFT                     *hdr.Histogram
+	TTFTUncorrected          *hdr.Histogram
+	ChunkGap                 *hdr.Histogram
+	TPOT                     *hdr.Histogram
 }
 
+// Histogram keys in EndpointReport.Histograms, in the order of hists.all.
+var histKeys = []string{"plain_latency", "plain_latency_uncorrected", "stream_latency", "stream_latency_uncorrected",
+	"headers", "headers_uncorrected", "ttft", "ttft_uncorrected", "chunk_gap", "tpot"}
+
 func newHists() hists {
-	return hists{newHist(), newHist(), newHist(), newHist(), newHist(), newHist()}
+	var h hists
+	for _, p := range h.ptrs() {
+		*p = newHist()
+	}
+	return h
+}
+
+func (h *hists) ptrs() []**hdr.Histogram {
+	return []**hdr.Histogram{&h.PlainLatency, &h.PlainLatencyUncorrected, &h.StreamLatency, &h.StreamLatencyUncorrected,
+		&h.Headers, &h.HeadersUncorrected, &h.TTFT, &h.TTFTUncorrected, &h.ChunkGap, &h.TPOT}
 }
 
 func (h *hists) all() []*hdr.Histogram {
-	return []*hdr.Histogram{h.Latency, h.LatencyUncorrected, h.Headers, h.TTFT, h.ChunkGap, h.TPOT}
+	ps := h.ptrs()
+	out := make([]*hdr.Histogram, len(ps))
+	for i, p := range ps {
+		out[i] = *p
+	}
+	return out
 }
 
 func (h *hists) merge(o *hists) {
@@ -100,6 +134,19 @@ func (h *hists) merge(o *hists) {
 	for i := range dst {
 		dst[i].Merge(src[i])
 	}
+}
+
+// latency returns corrected (or uncorrected) latency of both kinds merged.
+func (h *hists) latency(corrected bool) *hdr.Histogram {
+	out := newHist()
+	if corrected {
+		out.Merge(h.PlainLatency)
+		out.Merge(h.StreamLatency)
+	} else {
+		out.Merge(h.PlainLatencyUncorrected)
+		out.Merge(h.StreamLatencyUncorrected)
+	}
+	return out
 }
 
 // sample is what one finished request contributes.
@@ -113,6 +160,8 @@ type sample struct {
 	chunks, bytes       int64
 	tokens              int64
 	truncated           bool
+	tokensFromChunks    bool // no usage block: tokens are the content events
+	warmup              bool // due during the warm-up: counted, not in the histograms
 }
 
 // recorder is one worker's private histograms and counters. The mutex is
@@ -146,24 +195,45 @@ func (r *recorder) record(s *sample, gaps []time.Duration) {
 	if s.truncated {
 		r.c.Truncated++
 	}
-	for _, g := range gaps {
-		recordDur(r.h.ChunkGap, g)
+	if s.tokensFromChunks {
+		r.c.TokensFromChunks++
 	}
-	// A plain answer is read whole before the client returns, so only a
-	// stream tells when its headers arrived.
-	if s.headers > 0 && s.streamed {
-		recordDur(r.h.Headers, s.headers)
-	}
-	if s.ttft > 0 {
-		recordDur(r.h.TTFT, s.ttft)
+	if s.warmup {
+		r.c.Warmup++
 	}
 	if s.class != "" {
 		r.c.Errors[s.class]++
+	} else {
+		r.c.OK++
+	}
+	if s.warmup {
 		return
 	}
-	r.c.OK++
-	recordDur(r.h.Latency, s.end.Sub(s.intended))
-	recordDur(r.h.LatencyUncorrected, s.end.Sub(s.sent))
+	for _, g := range gaps {
+		recordDur(r.h.ChunkGap, g)
+	}
+	// The time between the due time and the send is added to the times
+	// measured from the send, so TTFT and headers are corrected like latency.
+	wait := max(s.sent.Sub(s.intended), 0)
+	// A plain answer is read whole before the client returns, so only a
+	// stream tells when its headers arrived.
+	if s.headers > 0 && s.streamed {
+		recordDur(r.h.Headers, s.headers+wait)
+		recordDur(r.h.HeadersUncorrected, s.headers)
+	}
+	if s.ttft > 0 {
+		recordDur(r.h.TTFT, s.ttft+wait)
+		recordDur(r.h.TTFTUncorrected, s.ttft)
+	}
+	if s.class != "" {
+		return
+	}
+	lat, unc := r.h.PlainLatency, r.h.PlainLatencyUncorrected
+	if s.streamed {
+		lat, unc = r.h.StreamLatency, r.h.StreamLatencyUncorrected
+	}
+	recordDur(lat, s.end.Sub(s.intended))
+	recordDur(unc, s.end.Sub(s.sent))
 	if s.tpot > 0 {
 		recordDur(r.h.TPOT, s.tpot)
 	}

@@ -31,13 +31,7 @@ func writeText(out io.Writer, rep *Report) {
 			e.Throughput.AchievedRPS, e.Throughput.OKRPS, e.Rates.ChunksPerS, e.Rates.BytesPerS, e.Rates.OutputTokensPerS)
 		tw.Flush()
 		fmt.Fprintf(tw, "ms\tcount\tmin\tmean\tp50\tp90\tp95\tp99\tp99.9\tmax\t\n")
-		for _, row := range []struct {
-			name string
-			s    Summary
-		}{
-			{"latency", e.Latency}, {"latency (uncorrected)", e.LatencyUncorrected},
-			{"headers", e.Headers}, {"TTFT", e.TTFT}, {"chunk gap", e.ChunkGap}, {"TPOT", e.TPOT},
-		} {
+		for _, row := range summaryRows(e) {
 			s := row.s
 			fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t\n", row.name, s.Count,
 				s.Min, s.Mean, s.P50, s.P90, s.P95, s.P99, s.P999, s.Max)
@@ -53,8 +47,12 @@ func writeText(out io.Writer, rep *Report) {
 	}
 	if cmp := rep.Comparison; cmp != nil {
 		fmt.Fprintf(out, "\n== target over baseline\n")
-		fmt.Fprintf(tw, "added p50 ms\tadded p99 ms\tthroughput ratio\t\n")
-		fmt.Fprintf(tw, "%+.3f\t%+.3f\t%.3f\t\n", cmp.AddedP50Ms, cmp.AddedP99Ms, cmp.ThroughputRatio)
+		fmt.Fprintf(out, "throughput ratio %.3f\n", cmp.ThroughputRatio)
+		fmt.Fprintf(tw, "added ms\tp50\tp90\tp95\tp99\tp99.9\t\n")
+		for _, k := range addedKeys {
+			a := cmp.Added[k]
+			fmt.Fprintf(tw, "%s\t%+.3f\t%+.3f\t%+.3f\t%+.3f\t%+.3f\t\n", k, a.P50, a.P90, a.P95, a.P99, a.P999)
+		}
 		tw.Flush()
 	}
 	res := &rep.Resources
@@ -72,6 +70,9 @@ func writeText(out io.Writer, rep *Report) {
 	}
 	fmt.Fprintf(out, "\ngenerator: %.2f CPU s over %.2f s wall = %.1f%% of one core, GOMAXPROCS %d%s\n",
 		g.CPUSeconds, g.WallSeconds, g.CPUPercent, g.GOMAXPROCS, note)
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(out, "WARNING %s\n", w)
+	}
 	for _, ch := range rep.SLO.Checks {
 		verdict := "PASS"
 		if !ch.Pass {
@@ -79,6 +80,31 @@ func writeText(out io.Writer, rep *Report) {
 		}
 		fmt.Fprintf(out, "SLO %s: %s (limit %g, actual %g)\n", ch.Name, verdict, ch.Limit, ch.Actual)
 	}
+}
+
+// summaryRow is one line of a latency table.
+type summaryRow struct {
+	name string
+	s    Summary
+}
+
+// summaryRows lists the distributions of e that were measured, each kind
+// of request on its own rows.
+func summaryRows(e *EndpointReport) []summaryRow {
+	all := []summaryRow{
+		{"plain latency", e.Plain.Latency}, {"plain latency (uncorrected)", e.Plain.LatencyUncorrected},
+		{"stream latency", e.Stream.Latency}, {"stream latency (uncorrected)", e.Stream.LatencyUncorrected},
+		{"headers", e.Headers}, {"headers (uncorrected)", e.HeadersUncorrected},
+		{"TTFT", e.TTFT}, {"TTFT (uncorrected)", e.TTFTUncorrected},
+		{"chunk gap", e.ChunkGap}, {"TPOT", e.TPOT},
+	}
+	out := all[:0]
+	for _, r := range all {
+		if r.s.Count > 0 {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func rateOrDash(r float64) string {

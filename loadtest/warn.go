@@ -1,0 +1,45 @@
+package loadtest
+
+import "fmt"
+
+// warnings names what makes the figures of rep less than they seem.
+func warnings(cfg *Config, rep *Report) []string {
+	out := []string{}
+	for i := range rep.Endpoints {
+		e := &rep.Endpoints[i]
+		c := &e.Counters
+		if c.Sent > 0 && c.OK == 0 {
+			out = append(out, fmt.Sprintf("%s: no request succeeded (%d sent, errors %s)", e.Name, c.Sent, errorList(c)))
+		}
+		if unsent := e.Throughput.Scheduled - c.Sent; unsent > 0 {
+			out = append(out, fmt.Sprintf("%s: %d of %d scheduled requests were not sent before the cap: the target answered slower than the schedule",
+				e.Name, unsent, e.Throughput.Scheduled))
+		}
+		if cfg.Rate > 0 {
+			continue
+		}
+		// A closed loop slows down with the target: a stall delays only the
+		// requests in flight, and the ones that would have been sent meanwhile
+		// never exist. Say so when it happened.
+		unc := e.LatencyUncorrected
+		if unc.Count > 0 && unc.Max > 1000 && unc.Max > 10*unc.P50 {
+			out = append(out, fmt.Sprintf("%s: closed loop saw a stall (slowest answer %.0f ms, p50 %.1f ms); a closed loop hides how many requests a stall delays: run open loop (--rate) to measure it",
+				e.Name, unc.Max, unc.P50))
+		} else if c.Late > 0 {
+			out = append(out, fmt.Sprintf("%s: closed loop: %d requests started late because the user's previous answer was still running; latency counts from the due time",
+				e.Name, c.Late))
+		}
+	}
+	return out
+}
+
+func errorList(c *Counters) string {
+	s := ""
+	for _, k := range c.errorClasses() {
+		if s != "" {
+			s += " "
+		}
+		s += fmt.Sprintf("%s=%d", k, c.Errors[k])
+	}
+	return s
+}
