@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,25 +20,43 @@ import (
 type endpoint struct {
 	name       string
 	url        string
+	proto      *protocol
 	hc         *fasthttp.HostClient
-	uri        string
+	uriPlain   string
+	uriStream  string
 	auth       string
+	headers    [][2]string
 	bodyStream []byte
 	bodyPlain  []byte
 	tl         *timeline
 	recs       []*recorder
 }
 
-// newEndpoint builds the HostClient for base (scheme://host:port[/prefix]).
+// endpointSpec is what every endpoint of a run shares.
+type endpointSpec struct {
+	proto   *protocol
+	model   string
+	apiKey  string
+	conns   int
+	timeout time.Duration
+	bodies  [2][]byte // plain, streamed
+}
+
+// newEndpoint builds the HostClient for target, which is either a base URL
+// (scheme://host:port[/prefix][/v1]) or a full endpoint URL of the
+// protocol (…/v1/chat/completions, …/v1beta/models/M:generateContent).
 // Connections are kept alive and reused; MaxConns covers every worker so no
 // request waits for a free connection inside the client.
-func newEndpoint(name, base, apiKey string, conns int, timeout time.Duration, bodies [2][]byte) (*endpoint, error) {
-	u, err := url.Parse(base)
+func newEndpoint(name, target string, sp endpointSpec) (*endpoint, error) {
+	u, err := url.Parse(target)
 	if err != nil {
-		return nil, fmt.Errorf("parse %s URL %q: %w", name, base, err)
+		return nil, fmt.Errorf("parse %s URL %q: %w", name, target, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("%s URL %q: scheme must be http or https", name, base)
+		return nil, fmt.Errorf("%s URL %q: scheme must be http or https", name, target)
+	}
+	if sp.proto == nil {
+		sp.proto = protocols["chat"]
 	}
 	addr := u.Host
 	if u.Port() == "" {
@@ -47,32 +66,44 @@ func newEndpoint(name, base, apiKey string, conns int, timeout time.Duration, bo
 			addr += ":80"
 		}
 	}
-	path := u.Path
-	if len(path) > 0 && path[len(path)-1] == '/' {
-		path = path[:len(path)-1]
+	model := sp.model
+	path, proto, urlModel, full := endpointPaths(u.Path)
+	switch {
+	case full && proto != sp.proto.name:
+		return nil, fmt.Errorf("%s URL %q is a %s endpoint, the run speaks %s", name, target, proto, sp.proto.name)
+	case full:
+		if urlModel != "" {
+			model = urlModel
+		}
+	default:
+		// A base URL, with or without the API version.
+		path = strings.TrimSuffix(u.Path, "/")
+		path = strings.TrimSuffix(strings.TrimSuffix(path, "/v1"), "/v1beta")
 	}
-	// Accept both a base URL and one that already ends in /v1.
-	if len(path) < 3 || path[len(path)-3:] != "/v1" {
-		path += "/v1"
-	}
+	root := u.Scheme + "://" + u.Host + path
 	ep := &endpoint{
-		name: name,
-		url:  base,
+		name:  name,
+		url:   target,
+		proto: sp.proto,
 		hc: &fasthttp.HostClient{
 			Addr:                addr,
 			IsTLS:               u.Scheme == "https",
-			MaxConns:            conns + 4,
-			MaxConnWaitTimeout:  timeout,
+			MaxConns:            sp.conns + 4,
+			MaxConnWaitTimeout:  sp.timeout,
 			ReadBufferSize:      16 << 10,
 			Name:                "proxy-loadtest",
 			MaxIdleConnDuration: 10 * time.Second,
 		},
-		uri:        u.Scheme + "://" + u.Host + path + "/chat/completions",
-		bodyStream: bodies[1],
-		bodyPlain:  bodies[0],
+		uriPlain:   root + sp.proto.suffix(model, false),
+		uriStream:  root + sp.proto.suffix(model, true),
+		bodyStream: sp.bodies[1],
+		bodyPlain:  sp.bodies[0],
 	}
-	if apiKey != "" {
-		ep.auth = "Bearer " + apiKey
+	if sp.apiKey != "" {
+		ep.auth = "Bearer " + sp.apiKey
+	}
+	if sp.proto.headers != nil {
+		ep.headers = sp.proto.headers(sp.apiKey)
 	}
 	return ep, nil
 }
@@ -80,6 +111,7 @@ func newEndpoint(name, base, apiKey string, conns int, timeout time.Duration, bo
 // worker issues requests one at a time; every buffer it uses is reused, so
 // steady-state requests allocate almost nothing in the generator.
 type worker struct {
+	proto    *protocol
 	rec      *recorder
 	reqPlain *fasthttp.Request
 	reqSSE   *fasthttp.Request
@@ -96,18 +128,22 @@ type worker struct {
 
 func newWorker(ep *endpoint, rec *recorder) *worker {
 	w := &worker{rec: rec, resp: fasthttp.AcquireResponse(), br: bufio.NewReaderSize(nil, 16<<10)}
-	w.reqPlain = buildRequest(ep, ep.bodyPlain)
-	w.reqSSE = buildRequest(ep, ep.bodyStream)
+	w.proto = ep.proto
+	w.reqPlain = buildRequest(ep, ep.uriPlain, ep.bodyPlain)
+	w.reqSSE = buildRequest(ep, ep.uriStream, ep.bodyStream)
 	return w
 }
 
-func buildRequest(ep *endpoint, body []byte) *fasthttp.Request {
+func buildRequest(ep *endpoint, uri string, body []byte) *fasthttp.Request {
 	req := fasthttp.AcquireRequest()
-	req.SetRequestURI(ep.uri)
+	req.SetRequestURI(uri)
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/json")
 	if ep.auth != "" {
 		req.Header.Set("Authorization", ep.auth)
+	}
+	for _, h := range ep.headers {
+		req.Header.Set(h[0], h[1])
 	}
 	req.SetBodyRaw(body)
 	return req
@@ -215,11 +251,16 @@ func (w *worker) readJSON(body io.Reader, piped bool) error {
 	}
 	w.s.bytes += int64(len(data))
 	v, err := w.parser.ParseBytes(data)
-	if err != nil || v.Get("choices") == nil {
+	if err != nil {
 		w.s.class = classInvalidBody
 		return nil
 	}
-	w.s.tokens = int64(v.GetInt("usage", "completion_tokens"))
+	ok, tokens := w.proto.plain(v)
+	if !ok {
+		w.s.class = classInvalidBody
+		return nil
+	}
+	w.s.tokens = tokens
 	return nil
 }
 

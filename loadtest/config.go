@@ -53,6 +53,7 @@ type Config struct {
 	Stream       float64       `json:"stream_fraction"`
 	Scale        float64       `json:"scale"`
 	Model        string        `json:"model"`
+	Protocol     string        `json:"protocol"`
 	BodyFile     string        `json:"body_file"`
 	Target       string        `json:"target"`
 	Baseline     string        `json:"baseline"`
@@ -105,7 +106,8 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	ramp := fs.Duration("ramp", -1, "ramp-up time (users started evenly, or rate raised linearly); default per tier")
 	warmup := fs.Duration("warmup", -1, "requests due this long after the start (of each phase) are left out of the histograms; default: the ramp")
 	stream := fs.Float64("stream", -1, "fraction of streamed requests, 0..1; default per tier")
-	model := fs.String("model", "mock-gpt", "model name put in the request body")
+	model := fs.String("model", "mock-gpt", "model name put in the request body (Gemini: in the path)")
+	protoName := fs.String("protocol", "", "client API: chat, responses, anthropic or gemini (default chat, or the one a full --target endpoint URL names)")
 	body := fs.String("body", "", "file with a JSON request body to send instead of the default")
 	scale := fs.Float64("scale", 1, "multiply the tier's users, requests, duration and ramp (for CI)")
 	target := fs.String("target", "", "base URL of a running OpenAI-compatible endpoint (default: embedded proxy + mock)")
@@ -157,6 +159,11 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	c.MockProfile = prof.Name
 	c.MockTTFT, c.MockTPOT, c.MockTokens = prof.TTFT.String(), prof.TPOT.String(), prof.Tokens.String()
 	c.modelSet = fs.Changed("model")
+	proto, err := protocolFor(*protoName, *target)
+	if err != nil {
+		return nil, err
+	}
+	c.Protocol = proto.name
 	c.Users = scaleInt(t.Users, *scale)
 	c.Requests = scaleInt(t.Requests, *scale)
 	c.Duration = time.Duration(float64(t.Duration) * *scale)
@@ -281,7 +288,11 @@ func scaleInt(n int, f float64) int {
 // once per run so no request pays for JSON encoding.
 func buildBodies(c *Config) ([2][]byte, error) {
 	var out [2][]byte
-	src := []byte(`{"model":"mock-gpt","messages":[{"role":"user","content":"Hello"}]}`)
+	proto := protocols[c.Protocol]
+	if proto == nil {
+		proto = protocols["chat"]
+	}
+	src := []byte(proto.defaultBody)
 	if c.BodyFile != "" {
 		b, err := os.ReadFile(c.BodyFile)
 		if err != nil {
@@ -299,19 +310,11 @@ func buildBodies(c *Config) ([2][]byte, error) {
 			return out, fmt.Errorf("request body must be a JSON object")
 		}
 		var a fastjson.Arena
-		if c.BodyFile == "" || c.modelSet {
+		// Gemini names the model in the path, not in the body.
+		if proto.name != "gemini" && (c.BodyFile == "" || c.modelSet) {
 			v.Set("model", a.NewString(c.Model))
 		}
-		v.Del("stream")
-		v.Del("stream_options")
-		if stream {
-			v.Set("stream", a.NewTrue())
-			opts := a.NewObject()
-			opts.Set("include_usage", a.NewTrue())
-			v.Set("stream_options", opts)
-		} else {
-			v.Set("stream", a.NewFalse())
-		}
+		proto.setStream(v, &a, stream)
 		out[i] = v.MarshalTo(nil)
 	}
 	return out, nil

@@ -52,7 +52,8 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 		names, urls = append(names, "baseline"), append(urls, baseline)
 	}
 	for i := range names {
-		ep, err := newEndpoint(names[i], urls[i], apiKey, cfg.Users, cfg.Timeout, bodies)
+		ep, err := newEndpoint(names[i], urls[i], endpointSpec{proto: protocols[cfg.Protocol], model: cfg.Model,
+			apiKey: apiKey, conns: cfg.Users, timeout: cfg.Timeout, bodies: bodies})
 		if err != nil {
 			return nil, err
 		}

@@ -22,6 +22,7 @@ type mockServer struct {
 	noUsage  bool                                                  // never send a usage block
 	before   func(n int64)                                         // called with the request number before answering
 	count    atomic.Int64
+	quit     chan struct{} // closed when the test ends
 	srv      *fasthttp.Server
 	ln       net.Listener
 }
@@ -48,9 +49,13 @@ func startMock(t testing.TB, m *mockServer) string {
 	if m.wrap != nil {
 		h = m.wrap(h)
 	}
+	m.quit = make(chan struct{})
 	m.srv = &fasthttp.Server{Handler: h, CloseOnShutdown: true}
 	go func() { _ = m.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = m.srv.Shutdown() })
+	t.Cleanup(func() {
+		close(m.quit)
+		_ = m.srv.Shutdown()
+	})
 	return "http://" + ln.Addr().String()
 }
 
@@ -114,7 +119,13 @@ func (m *mockServer) handle(ctx *fasthttp.RequestCtx) {
 		_ = w.Flush()
 		for i := 0; i < tokens; i++ {
 			if delay > 0 {
-				time.Sleep(delay)
+				// Shutdown does not wait for stream writers: end with the
+				// server so a slow stream outlives no test.
+				select {
+				case <-time.After(delay):
+				case <-m.quit:
+					return
+				}
 			}
 			w.WriteString("data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"tok \"},\"finish_reason\":null}]}\n\n")
 			if err := w.Flush(); err != nil {

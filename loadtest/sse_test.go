@@ -15,7 +15,7 @@ func chunkLine(content string) string {
 const usageLine = `data: {"object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":7}}` + "\n\n"
 
 func newTestWorker() *worker {
-	return &worker{rec: newRecorder(time.Millisecond), br: bufio.NewReaderSize(nil, 16<<10)}
+	return &worker{proto: protocols["chat"], rec: newRecorder(time.Millisecond), br: bufio.NewReaderSize(nil, 16<<10)}
 }
 
 func TestReadSSE(t *testing.T) {
