@@ -176,6 +176,8 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 		c.Requests = *requests
 	}
 	if *duration > 0 {
+		// The tier's ramp keeps its share of a duration given explicitly.
+		c.Ramp = time.Duration(float64(c.Ramp) * float64(*duration) / float64(c.Duration))
 		c.Duration = *duration
 	}
 	if *ramp >= 0 {
