@@ -40,7 +40,11 @@ func tierByName(name string) (Tier, bool) {
 
 // Config is one run, after tier defaults, overrides and scaling.
 type Config struct {
+	// Tier is the tier that ran as defined, or "custom" when --users,
+	// --requests, --duration or --rate changed it; FromTier is the tier the
+	// other settings came from.
 	Tier         string        `json:"tier"`
+	FromTier     string        `json:"from_tier"`
 	Mode         string        `json:"mode"` // "closed" or "open"
 	Users        int           `json:"users"`
 	Requests     int           `json:"requests_per_user"`
@@ -159,6 +163,12 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	c.MockProfile = prof.Name
 	c.MockTTFT, c.MockTPOT, c.MockTokens = prof.TTFT.String(), prof.TPOT.String(), prof.Tokens.String()
 	c.modelSet = fs.Changed("model")
+	c.FromTier = t.Name
+	for _, f := range []string{"users", "requests", "duration", "rate"} {
+		if fs.Changed(f) {
+			c.Tier = "custom"
+		}
+	}
 	proto, err := protocolFor(*protoName, *target)
 	if err != nil {
 		return nil, err
@@ -260,10 +270,21 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--pid needs --target (embedded mode samples from inside)")
 	case c.Baseline != "" && c.Target == "":
 		return fmt.Errorf("--baseline needs --target (embedded mode compares with its mock by itself)")
+	case c.Users > 100_000:
+		return fmt.Errorf("--users %d is too many", c.Users)
 	case c.Users*c.Requests > 100_000_000:
 		return fmt.Errorf("%d users x %d requests is too many", c.Users, c.Requests)
 	}
 	return nil
+}
+
+// restoreDurations sets the duration fields from their JSON mirror, for a
+// report read back from a file.
+func (c *Config) restoreDurations() {
+	sec := func(x float64) time.Duration { return time.Duration(x * float64(time.Second)) }
+	c.Duration, c.Ramp, c.Warmup = sec(c.Seconds.Duration), sec(c.Seconds.Ramp), sec(c.Seconds.Warmup)
+	c.Timeout, c.Interval, c.LateAfter = sec(c.Seconds.Timeout), sec(c.Seconds.Interval), sec(c.Seconds.LateAfter)
+	c.MaxP99, c.MaxTTFTP99 = sec(c.Seconds.MaxP99), sec(c.Seconds.MaxTTFTP99)
 }
 
 func (c *Config) fillSeconds() {

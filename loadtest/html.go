@@ -43,8 +43,8 @@ table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;pad
 th{background:#eee}td:first-child,th:first-child{text-align:left}.chart{display:block;margin:12px 0;border:1px solid #ddd}
 .fail{color:#b00;font-weight:bold}.pass{color:#080;font-weight:bold}</style></head><body>`)
 	c := &rep.Config
-	fmt.Fprintf(&b, "<h1>proxy loadtest: tier %s</h1><p>started %s; %s loop; %d users &times; %d requests; cap %.0f s; ramp %.1f s; %.0f%% streamed",
-		html.EscapeString(c.Tier), html.EscapeString(rep.StartedAt), html.EscapeString(c.Mode), c.Users, c.Requests,
+	fmt.Fprintf(&b, "<h1>proxy loadtest: %s</h1><p>started %s; %s loop; %d users &times; %d requests; cap %.0f s; ramp %.1f s; %.0f%% streamed",
+		html.EscapeString(tierLabel(c)), html.EscapeString(rep.StartedAt), html.EscapeString(c.Mode), c.Users, c.Requests,
 		c.Seconds.Duration, c.Seconds.Ramp, c.Stream*100)
 	if c.Mode == "open" {
 		fmt.Fprintf(&b, "; %s arrivals at %.1f req/s", html.EscapeString(c.Arrival), c.Rate)

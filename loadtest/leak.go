@@ -12,6 +12,9 @@ type LeakReport struct {
 	// StartBytes is the fitted RSS at the start of that window.
 	StartBytes float64 `json:"start_bytes"`
 	Verdict    string  `json:"verdict"` // "stable", "growing" or "insufficient-data"
+	// LevelledOff: RSS grew after the warm-up but was flat in the second
+	// half of the window, so the verdict is stable.
+	LevelledOff bool `json:"levelled_off"`
 }
 
 // Growth counts as a leak only when it is both above this absolute floor
@@ -23,51 +26,85 @@ const (
 	minLeakSamples = 3
 )
 
-// leakVerdict fits RSS = a + b*t by least squares over samples taken at or
-// after warmup seconds.
-func leakVerdict(samples []ResourceSample, warmup float64) LeakReport {
-	rep := LeakReport{WarmupSeconds: warmup, Verdict: "insufficient-data"}
-	var n, st, sy float64
-	for _, s := range samples {
-		if s.T >= warmup {
-			n++
-			st += s.T
-			sy += float64(s.RSSBytes)
-		}
-	}
-	rep.Samples = int(n)
-	if rep.Samples < minLeakSamples {
-		return rep
-	}
-	mt, my := st/n, sy/n
-	var sxy, sxx, tmin, tmax float64
+// line is a least-squares fit RSS = a + b*t over the samples at or after
+// from.
+type line struct {
+	n          int
+	a, b       float64
+	tmin, tmax float64
+}
+
+func fitLine(samples []ResourceSample, from float64) (line, bool) {
+	var l line
+	var st, sy float64
 	first := true
 	for _, s := range samples {
-		if s.T < warmup {
+		if s.T < from {
 			continue
 		}
-		dt := s.T - mt
-		sxy += dt * (float64(s.RSSBytes) - my)
-		sxx += dt * dt
-		if first || s.T < tmin {
-			tmin = s.T
+		l.n++
+		st += s.T
+		sy += float64(s.RSSBytes)
+		if first || s.T < l.tmin {
+			l.tmin = s.T
 		}
-		if first || s.T > tmax {
-			tmax = s.T
+		if first || s.T > l.tmax {
+			l.tmax = s.T
 		}
 		first = false
 	}
+	if l.n < minLeakSamples {
+		return l, false
+	}
+	n := float64(l.n)
+	mt, my := st/n, sy/n
+	var sxy, sxx float64
+	for _, s := range samples {
+		if s.T >= from {
+			dt := s.T - mt
+			sxy += dt * (float64(s.RSSBytes) - my)
+			sxx += dt * dt
+		}
+	}
 	if sxx == 0 {
+		return l, false
+	}
+	l.b = sxy / sxx
+	l.a = my - l.b*mt
+	return l, true
+}
+
+// grows reports whether a fitted growth is a leak by the thresholds.
+func grows(growth, start float64) bool {
+	return growth > growthFloor && growth > growthFraction*start
+}
+
+// leakVerdict fits RSS over the samples taken at or after warmup seconds.
+// Memory that rose and then levelled off (pools and caches filling after
+// the warm-up) is not a leak: growth counts only when the second half of
+// that window still rises.
+func leakVerdict(samples []ResourceSample, warmup float64) LeakReport {
+	rep := LeakReport{WarmupSeconds: warmup, Verdict: "insufficient-data"}
+	l, ok := fitLine(samples, warmup)
+	rep.Samples = l.n
+	if !ok {
 		return rep
 	}
-	b := sxy / sxx
-	a := my - b*mt
-	rep.SlopeBytesPerS = b
-	rep.StartBytes = a + b*tmin
-	rep.GrowthBytes = b * (tmax - tmin)
+	rep.SlopeBytesPerS = l.b
+	rep.StartBytes = l.a + l.b*l.tmin
+	rep.GrowthBytes = l.b * (l.tmax - l.tmin)
 	rep.Verdict = "stable"
-	if rep.GrowthBytes > growthFloor && rep.GrowthBytes > growthFraction*rep.StartBytes {
-		rep.Verdict = "growing"
+	if !grows(rep.GrowthBytes, rep.StartBytes) {
+		return rep
 	}
+	mid := (l.tmin + l.tmax) / 2
+	if late, ok := fitLine(samples, mid); ok {
+		lateGrowth := late.b * (l.tmax - l.tmin) // at the late slope, over the whole window
+		if !grows(lateGrowth, rep.StartBytes) {
+			rep.LevelledOff = true
+			return rep
+		}
+	}
+	rep.Verdict = "growing"
 	return rep
 }

@@ -6,7 +6,7 @@ import (
 
 // SchemaVersion names the JSON layout documented in README.md. It changes
 // only when a field changes meaning or is removed.
-const SchemaVersion = "proxy-loadtest/1"
+const SchemaVersion = "proxy-loadtest/2"
 
 // Report is the whole result of a run (or of merged runs).
 type Report struct {

@@ -90,6 +90,10 @@ func TestLeakVerdict(t *testing.T) {
 		}), 10, "stable", 0},
 		{"steady growth", series(60, func(t float64) float64 { return 100*mib + t*512*1024 }), 10, "growing", 512 * 1024},
 		{"tiny growth on a big process", series(60, func(t float64) float64 { return 1000*mib + t*10*1024 }), 10, "stable", 10 * 1024},
+		// Pools fill for 20 s after the warm-up, then RSS is flat for 40 s.
+		{"rise then plateau", series(60, func(t float64) float64 {
+			return 100*mib + math.Min(t, 30)*mib
+		}), 10, "stable", 0},
 		{"too few samples", series(11, func(t float64) float64 { return t * mib }), 10, "insufficient-data", 0},
 	}
 	for _, tc := range tests {

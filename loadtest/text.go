@@ -13,8 +13,8 @@ func writeText(out io.Writer, rep *Report) {
 	if c.Mode == "open" {
 		mode = fmt.Sprintf("open loop, %s arrivals at %.1f req/s", c.Arrival, c.Rate)
 	}
-	fmt.Fprintf(out, "loadtest: tier %s (scale %g), %s, %d users x %d requests, cap %.0fs, ramp %.1fs, %.0f%% streamed\n",
-		c.Tier, c.Scale, mode, c.Users, c.Requests, c.Seconds.Duration, c.Seconds.Ramp, c.Stream*100)
+	fmt.Fprintf(out, "loadtest: %s, %s, %s, %d users x %d requests, cap %.0fs, ramp %.1fs, %.0f%% streamed\n",
+		tierLabel(c), c.Protocol, mode, c.Users, c.Requests, c.Seconds.Duration, c.Seconds.Ramp, c.Stream*100)
 	if len(rep.MergedFrom) > 0 {
 		fmt.Fprintf(out, "merged from %d runs: %v\n", len(rep.MergedFrom), rep.MergedFrom)
 	}
@@ -80,6 +80,15 @@ func writeText(out io.Writer, rep *Report) {
 		}
 		fmt.Fprintf(out, "SLO %s: %s (limit %g, actual %g)\n", ch.Name, verdict, ch.Limit, ch.Actual)
 	}
+}
+
+// tierLabel names the load that ran: a tier as defined, or a custom load
+// and the tier its other settings came from.
+func tierLabel(c *Config) string {
+	if c.Tier == "custom" && c.FromTier != "" {
+		return fmt.Sprintf("custom load (other settings from tier %s, scale %g)", c.FromTier, c.Scale)
+	}
+	return fmt.Sprintf("tier %s (scale %g)", c.Tier, c.Scale)
 }
 
 // summaryRow is one line of a latency table.

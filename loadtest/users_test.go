@@ -99,7 +99,15 @@ func TestTierScaleAndOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Users != 7 || c.Requests != 20 || c.Duration != 4*time.Second || c.Ramp != time.Second {
+	// The ramp keeps its share (1 s of 30 s) of the duration given.
+	if c.Users != 7 || c.Requests != 20 || c.Duration != 4*time.Second || c.Ramp.Round(time.Millisecond) != 133*time.Millisecond {
 		t.Errorf("got %d users x %d requests over %v, ramp %v", c.Users, c.Requests, c.Duration, c.Ramp)
+	}
+	// The report must not call this load "heavy".
+	if c.Tier != "custom" || c.FromTier != "heavy" {
+		t.Errorf("tier %q from %q", c.Tier, c.FromTier)
+	}
+	if d, _ := parseConfig([]string{"--tier", "stress", "--scale", "0.5"}, io.Discard); d.Tier != "stress" {
+		t.Errorf("a scaled tier is reported as %q", d.Tier)
 	}
 }
