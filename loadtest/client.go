@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,6 +31,9 @@ type endpoint struct {
 	bodyPlain  []byte
 	tl         *timeline
 	recs       []*recorder
+	// open and inflight count the streams open and the requests in flight
+	// now, for the resource samples.
+	open, inflight atomic.Int64
 }
 
 // endpointSpec is what every endpoint of a run shares.
@@ -175,6 +179,12 @@ func (w *worker) do(ep *endpoint, stream bool, intended time.Time, deadline time
 	// worker's pooled response buffer, which the next request reuses, and
 	// skips the per-request closures fasthttp builds for body streams.
 	w.resp.StreamBody = stream
+	ep.inflight.Add(1)
+	defer ep.inflight.Add(-1)
+	if stream {
+		ep.open.Add(1)
+		defer ep.open.Add(-1)
+	}
 	s.sent = time.Now()
 	err := ep.hc.DoDeadline(req, w.resp, deadline)
 	if err != nil {

@@ -72,7 +72,8 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 	}
 	var smp *sampler
 	if sample != nil {
-		smp = newSampler(sample, r.start)
+		tgt := r.eps[0]
+		smp = newSampler(sample, func() (int64, int64) { return tgt.open.Load(), tgt.inflight.Load() }, r.start)
 	}
 	prog := &progress{w: progressOut, tty: isTerminal(progressOut), r: r,
 		capAt: cfg.Duration, total: int64(cfg.Total * len(r.eps))}
@@ -118,6 +119,9 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 		samples = smp.samples
 	}
 	rep.Resources = resourceReport(source, samples, warmupSeconds(cfg, elapsed))
+	if smp != nil {
+		rep.Resources.operatorFigures(smp.cpuSeconds(), &rep.Endpoints[0])
+	}
 	rep.Generator = GeneratorReport{CPUSeconds: cpu1 - cpu0, WallSeconds: elapsed.Seconds(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0), IncludesTarget: source == "embedded"}
 	if elapsed > 0 {

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -12,6 +13,9 @@ import (
 // cannot be woken, so they are not counted. The default dialer's address
 // cache cleaner and the server date updater are process-wide singletons.
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(cpuChildEnv); spec != "" {
+		cpuChildMain(spec)
+	}
 	goleak.VerifyTestMain(m,
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),

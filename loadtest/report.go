@@ -100,6 +100,54 @@ type ResourceReport struct {
 	MeanCPUPercent float64          `json:"mean_cpu_percent"`
 	MaxGoroutines  int              `json:"max_goroutines"`
 	Leak           LeakReport       `json:"leak"`
+	Operator       OperatorFigures  `json:"operator"`
+}
+
+// OperatorFigures are what a gateway operator sizes machines by: the
+// target process's CPU time per request and its memory per open stream.
+type OperatorFigures struct {
+	// CPUSeconds is the target's CPU time over the run; CPUPerRequestUs
+	// divides it by the requests sent to the target (0 when none).
+	CPUSeconds      float64 `json:"cpu_s"`
+	CPUPerRequestUs float64 `json:"cpu_per_request_us"`
+	// RSSPerOpenStreamBytes is the slope of a least-squares line of RSS
+	// over the number of streams open at each sample; 0 when the number of
+	// open streams did not vary (StreamSamples counts the samples, and
+	// MaxOpenStreams is the most seen open at once).
+	RSSPerOpenStreamBytes float64 `json:"rss_per_open_stream_bytes"`
+	StreamSamples         int     `json:"stream_samples"`
+	MaxOpenStreams        int64   `json:"max_open_streams"`
+}
+
+// operatorFigures fills r.Operator from the target's CPU time over the run
+// and the resource samples.
+func (r *ResourceReport) operatorFigures(cpuSeconds float64, target *EndpointReport) {
+	o := &r.Operator
+	o.CPUSeconds = cpuSeconds
+	if target.Counters.Sent > 0 {
+		o.CPUPerRequestUs = cpuSeconds / float64(target.Counters.Sent) * 1e6
+	}
+	var n, sx, sy float64
+	for _, s := range r.Samples {
+		o.MaxOpenStreams = max(o.MaxOpenStreams, s.OpenStreams)
+		n++
+		sx += float64(s.OpenStreams)
+		sy += float64(s.RSSBytes)
+	}
+	o.StreamSamples = int(n)
+	if n < 3 {
+		return
+	}
+	mx, my := sx/n, sy/n
+	var sxy, sxx float64
+	for _, s := range r.Samples {
+		dx := float64(s.OpenStreams) - mx
+		sxy += dx * (float64(s.RSSBytes) - my)
+		sxx += dx * dx
+	}
+	if sxx > 0 {
+		o.RSSPerOpenStreamBytes = sxy / sxx
+	}
 }
 
 // GeneratorReport is the load generator's own cost.

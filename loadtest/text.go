@@ -62,6 +62,10 @@ func writeText(out io.Writer, rep *Report) {
 		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t%d\t%.2f\t%s\t\n", len(res.Samples), float64(res.PeakRSSBytes)/(1<<20),
 			res.MeanCPUPercent, res.MaxGoroutines, res.Leak.SlopeBytesPerS/1024, res.Leak.Verdict)
 		tw.Flush()
+		o := &res.Operator
+		fmt.Fprintf(tw, "target CPU s\tCPU per request us\tRSS per open stream KiB\tmax open streams\t\n")
+		fmt.Fprintf(tw, "%.2f\t%.1f\t%s\t%d\t\n", o.CPUSeconds, o.CPUPerRequestUs, perStream(o), o.MaxOpenStreams)
+		tw.Flush()
 	}
 	g := &rep.Generator
 	note := ""
@@ -114,6 +118,15 @@ func summaryRows(e *EndpointReport) []summaryRow {
 		}
 	}
 	return out
+}
+
+// perStream shows the memory per open stream, or a dash when the number of
+// open streams did not vary enough to fit it.
+func perStream(o *OperatorFigures) string {
+	if o.RSSPerOpenStreamBytes == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", o.RSSPerOpenStreamBytes/1024)
 }
 
 func rateOrDash(r float64) string {
