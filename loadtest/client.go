@@ -128,6 +128,9 @@ type worker struct {
 	gaps     []time.Duration
 	s        sample
 	warmEnd  time.Time // requests due before it are warm-up
+	// cutAt ends requests still running this long after the phase's cap
+	// (zero: only the request timeout bounds them).
+	cutAt time.Time
 }
 
 func newWorker(ep *endpoint, rec *recorder) *worker {
@@ -185,12 +188,22 @@ func (w *worker) do(ep *endpoint, stream bool, intended time.Time, deadline time
 		ep.open.Add(1)
 		defer ep.open.Add(-1)
 	}
+	capped := !w.cutAt.IsZero() && deadline.After(w.cutAt)
+	if capped {
+		deadline = w.cutAt
+	}
+	defer func() {
+		// A request the cap's grace ended is not a failure of the target.
+		if capped && s.class == classTimeout && !time.Now().Before(w.cutAt) {
+			s.class = classCut
+		}
+		w.finish(ep)
+	}()
 	s.sent = time.Now()
 	err := ep.hc.DoDeadline(req, w.resp, deadline)
 	if err != nil {
 		s.end = time.Now()
 		s.class = classifyErr(err)
-		w.finish(ep)
 		return
 	}
 	s.headers = time.Since(s.sent)
@@ -219,7 +232,6 @@ func (w *worker) do(ep *endpoint, stream bool, intended time.Time, deadline time
 	if err != nil && s.class == "" {
 		s.class = classifyErr(err)
 	}
-	w.finish(ep)
 }
 
 func (w *worker) finish(ep *endpoint) {

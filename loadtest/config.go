@@ -63,6 +63,7 @@ type Config struct {
 	Baseline     string        `json:"baseline"`
 	PID          int           `json:"pid"`
 	Timeout      time.Duration `json:"-"`
+	Grace        time.Duration `json:"-"`
 	Interval     time.Duration `json:"-"`
 	LateAfter    time.Duration `json:"-"`
 	Seed         uint64        `json:"seed"`
@@ -87,6 +88,7 @@ type Config struct {
 		Ramp       float64 `json:"ramp"`
 		Warmup     float64 `json:"warmup"`
 		Timeout    float64 `json:"timeout"`
+		Grace      float64 `json:"grace"`
 		Interval   float64 `json:"interval"`
 		LateAfter  float64 `json:"late_after"`
 		MaxP99     float64 `json:"max_p99"`
@@ -119,6 +121,7 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	compare := fs.Bool("compare", true, "embedded mode: also run the load against the mock upstream directly")
 	pid := fs.Int("pid", 0, "with --target: PID of the proxy to sample from /proc")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-request timeout, streams included")
+	grace := fs.Duration("grace", 5*time.Second, "requests in flight at the duration cap may finish this long after it; then they are cut (counted as cut_at_cap, not as errors)")
 	interval := fs.Duration("interval", time.Second, "sampling and progress interval")
 	lateAfter := fs.Duration("late-after", time.Millisecond, "open loop: a send later than this after its intended time counts as late")
 	seed := fs.Uint64("seed", 1, "seed for Poisson arrivals")
@@ -153,7 +156,7 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	}
 	c := &Config{Tier: t.Name, Scale: *scale, Model: *model, BodyFile: *body, Target: *target,
 		Baseline: *baseline, PID: *pid, Timeout: *timeout, Interval: *interval, LateAfter: *lateAfter,
-		Seed: *seed, MaxErrorRate: *maxErr, MaxP99: *maxP99, MaxTTFTP99: *maxTTFT, APIKey: *apiKey,
+		Grace: *grace, Seed: *seed, MaxErrorRate: *maxErr, MaxP99: *maxP99, MaxTTFTP99: *maxTTFT, APIKey: *apiKey,
 		JSONFile: *jsonFile, HTMLFile: *htmlFile, Rate: *rate, Compare: *compare}
 	prof, err := buildProfile(*mockProfileName, *mockTokens, *mockDelay, *mockLatency)
 	if err != nil {
@@ -263,6 +266,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--warmup %v must be shorter than the duration cap %v", c.Warmup, c.Duration)
 	case c.Timeout <= 0:
 		return fmt.Errorf("--timeout must be positive")
+	case c.Grace < 0:
+		return fmt.Errorf("--grace must not be negative")
 	case c.Interval < 10*time.Millisecond:
 		// Each tick merges every recorder's histograms for the progress line.
 		return fmt.Errorf("--interval %v: want at least 10ms", c.Interval)
@@ -284,6 +289,7 @@ func (c *Config) restoreDurations() {
 	sec := func(x float64) time.Duration { return time.Duration(x * float64(time.Second)) }
 	c.Duration, c.Ramp, c.Warmup = sec(c.Seconds.Duration), sec(c.Seconds.Ramp), sec(c.Seconds.Warmup)
 	c.Timeout, c.Interval, c.LateAfter = sec(c.Seconds.Timeout), sec(c.Seconds.Interval), sec(c.Seconds.LateAfter)
+	c.Grace = sec(c.Seconds.Grace)
 	c.MaxP99, c.MaxTTFTP99 = sec(c.Seconds.MaxP99), sec(c.Seconds.MaxTTFTP99)
 }
 
@@ -292,6 +298,7 @@ func (c *Config) fillSeconds() {
 	c.Seconds.Ramp = c.Ramp.Seconds()
 	c.Seconds.Warmup = c.Warmup.Seconds()
 	c.Seconds.Timeout = c.Timeout.Seconds()
+	c.Seconds.Grace = c.Grace.Seconds()
 	c.Seconds.Interval = c.Interval.Seconds()
 	c.Seconds.LateAfter = c.LateAfter.Seconds()
 	c.Seconds.MaxP99 = c.MaxP99.Seconds()

@@ -14,7 +14,10 @@ type Embedded struct {
 	Baseline string           // base URL of the mock upstream directly (same API)
 	APIKey   string           // sent as Authorization: Bearer
 	Sample   func() Resources // RSS, CPU seconds and goroutines of the proxy under test
-	Stop     func() error
+	// PID is the proxy's process when it runs apart from the generator; 0
+	// when it shares this process (then its figures include the generator).
+	PID  int
+	Stop func() error
 }
 
 // EmbedFunc starts the embedded setup.

@@ -19,6 +19,7 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 	target, baseline, apiKey := cfg.Target, cfg.Baseline, cfg.APIKey
 	var sample func() Resources
 	source := "none"
+	inProcess := false // the target runs inside this process
 	if target == "" {
 		if embed == nil {
 			return nil, errors.New("no --target given and no embedded setup available")
@@ -33,6 +34,7 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 			}
 		}()
 		target, apiKey, sample, source = emb.Target, emb.APIKey, emb.Sample, "embedded"
+		inProcess = emb.PID == 0
 		if cfg.Compare {
 			baseline = emb.Baseline
 		}
@@ -64,9 +66,9 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 	}
 
 	r.start = time.Now()
-	// The run lasts at most the duration cap plus one request timeout for
-	// the requests in flight at the cap.
-	span := cfg.Duration + cfg.Timeout
+	// The run lasts at most the duration cap plus the grace for the
+	// requests in flight at the cap (per phase, with a baseline).
+	span := cfg.Duration + 4*cfg.Grace
 	for _, ep := range r.eps {
 		ep.tl = newTimeline(r.start, cfg.Interval, span)
 	}
@@ -123,7 +125,7 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 		rep.Resources.operatorFigures(smp.cpuSeconds(), &rep.Endpoints[0])
 	}
 	rep.Generator = GeneratorReport{CPUSeconds: cpu1 - cpu0, WallSeconds: elapsed.Seconds(),
-		GOMAXPROCS: runtime.GOMAXPROCS(0), IncludesTarget: source == "embedded"}
+		GOMAXPROCS: runtime.GOMAXPROCS(0), IncludesTarget: inProcess}
 	if elapsed > 0 {
 		rep.Generator.CPUPercent = rep.Generator.CPUSeconds / elapsed.Seconds() * 100
 	}

@@ -128,3 +128,20 @@ func TestNothingSucceededFails(t *testing.T) {
 		}
 	}
 }
+
+// TestCapGraceCutsSlowRequests: answers that take 3 s in a run capped at
+// 1 s with 200 ms of grace are cut at 1.2 s, counted apart from errors,
+// and the run fails because nothing succeeded.
+func TestCapGraceCutsSlowRequests(t *testing.T) {
+	url := startMock(t, &mockServer{opts: mockOpts{Latency: 3 * time.Second}})
+	start := time.Now()
+	rep := runTarget(t, url, "-c", "2", "--requests", "1", "-d", "1s", "--grace", "200ms", "--ramp", "0")
+	took := time.Since(start)
+	c := rep.Endpoints[0].Counters
+	if took > 2500*time.Millisecond || c.CutAtCap != 2 || c.Sent != 0 || len(c.Errors) != 0 {
+		t.Errorf("took %v; counters %+v", took, c)
+	}
+	if rep.SLO.Pass {
+		t.Errorf("a run in which nothing succeeded passed: %+v", rep.SLO)
+	}
+}

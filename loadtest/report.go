@@ -119,23 +119,32 @@ type OperatorFigures struct {
 	MaxOpenStreams        int64   `json:"max_open_streams"`
 }
 
+// minStreamRange is the least spread of open-stream counts over the
+// samples for which memory per stream is fitted.
+const minStreamRange = 8
+
 // operatorFigures fills r.Operator from the target's CPU time over the run
 // and the resource samples.
 func (r *ResourceReport) operatorFigures(cpuSeconds float64, target *EndpointReport) {
+	r.Operator = OperatorFigures{CPUSeconds: cpuSeconds}
 	o := &r.Operator
-	o.CPUSeconds = cpuSeconds
 	if target.Counters.Sent > 0 {
 		o.CPUPerRequestUs = cpuSeconds / float64(target.Counters.Sent) * 1e6
 	}
 	var n, sx, sy float64
+	minOpen := int64(-1)
 	for _, s := range r.Samples {
 		o.MaxOpenStreams = max(o.MaxOpenStreams, s.OpenStreams)
+		if minOpen < 0 || s.OpenStreams < minOpen {
+			minOpen = s.OpenStreams
+		}
 		n++
 		sx += float64(s.OpenStreams)
 		sy += float64(s.RSSBytes)
 	}
 	o.StreamSamples = int(n)
-	if n < 3 {
+	// A slope over a handful of streams is allocator noise.
+	if n < 3 || o.MaxOpenStreams-minOpen < minStreamRange {
 		return
 	}
 	mx, my := sx/n, sy/n

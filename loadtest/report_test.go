@@ -132,3 +132,25 @@ func TestSLO(t *testing.T) {
 		}
 	}
 }
+
+func TestOperatorFigures(t *testing.T) {
+	var r ResourceReport
+	for i := 0; i < 20; i++ {
+		open := int64(i * 5 % 40)
+		r.Samples = append(r.Samples, ResourceSample{T: float64(i), OpenStreams: open,
+			RSSBytes: uint64(10<<20 + open*7*1024 + int64(i%2)*512)})
+	}
+	target := EndpointReport{Counters: Counters{Sent: 4000}}
+	r.operatorFigures(2, &target)
+	o := r.Operator
+	if !near(o.CPUPerRequestUs, 500, 1e-9) || o.MaxOpenStreams != 35 || math.Abs(o.RSSPerOpenStreamBytes-7*1024) > 50 {
+		t.Errorf("figures %+v, want 500 us per request and about 7 KiB per stream", o)
+	}
+	// Too few distinct stream counts: no per-stream figure.
+	r.Samples = r.Samples[:1]
+	r.Samples = append(r.Samples, ResourceSample{T: 2, OpenStreams: 1, RSSBytes: 1 << 30}, ResourceSample{T: 3, OpenStreams: 2})
+	r.operatorFigures(2, &target)
+	if r.Operator.RSSPerOpenStreamBytes != 0 {
+		t.Errorf("per-stream figure %v from 3 streams", r.Operator.RSSPerOpenStreamBytes)
+	}
+}

@@ -119,6 +119,7 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 				defer wg.Done()
 				w := newWorker(ep, ep.recs[u%len(ep.recs)])
 				w.warmEnd = start.Add(p.warmup)
+				w.cutAt = end.Add(r.cfg.Grace)
 				defer w.release()
 				sent := false
 				for t := range tickets {
@@ -147,6 +148,7 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 				defer wg.Done()
 				w := newWorker(ep, ep.recs[u%len(ep.recs)])
 				w.warmEnd = start.Add(p.warmup)
+				w.cutAt = end.Add(r.cfg.Grace)
 				defer w.release()
 				plan := planUser(u, users, p.perUser, start, end, p.ramp)
 				n := runUser(r.clock, plan, end, done, func(k int, due time.Time) {

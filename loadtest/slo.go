@@ -26,7 +26,7 @@ func evaluateSLO(c *Config, target *EndpointReport) SLOReport {
 		r.Pass = r.Pass && ok
 	}
 	atMost := func(name string, limit, actual float64) { add(name, limit, actual, actual <= limit) }
-	if target.Counters.Sent > 0 && target.Counters.OK == 0 {
+	if target.Counters.OK == 0 {
 		add("any_ok", 1, 0, false)
 	}
 	if c.MaxErrorRate >= 0 {

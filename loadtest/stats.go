@@ -18,14 +18,20 @@ const (
 	classStreamError = "stream_error"
 	classInvalidBody = "invalid_body"
 	classOther       = "other"
+	// classCut marks a request still running when the cap's grace ended;
+	// it is counted apart, neither success nor error.
+	classCut = "cut_at_cap"
 )
 
 // Counters are the additive totals of one endpoint.
 type Counters struct {
-	Sent         int64 `json:"sent"`
-	OK           int64 `json:"ok"`
-	Streamed     int64 `json:"streamed"`
-	Late         int64 `json:"late_sends"`
+	Sent     int64 `json:"sent"`
+	OK       int64 `json:"ok"`
+	Streamed int64 `json:"streamed"`
+	Late     int64 `json:"late_sends"`
+	// CutAtCap counts requests still running when the cap's grace ended:
+	// abandoned, and not in sent, ok or errors.
+	CutAtCap     int64 `json:"cut_at_cap"`
 	Chunks       int64 `json:"chunks"`
 	Bytes        int64 `json:"bytes"`
 	OutputTokens int64 `json:"output_tokens"`
@@ -45,6 +51,7 @@ func (c *Counters) add(o *Counters) {
 	c.OK += o.OK
 	c.Streamed += o.Streamed
 	c.Late += o.Late
+	c.CutAtCap += o.CutAtCap
 	c.Chunks += o.Chunks
 	c.Bytes += o.Bytes
 	c.OutputTokens += o.OutputTokens
@@ -182,6 +189,10 @@ func newRecorder(lateAfter time.Duration) *recorder {
 func (r *recorder) record(s *sample, gaps []time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if s.class == classCut {
+		r.c.CutAtCap++
+		return
+	}
 	r.c.Sent++
 	if s.sent.Sub(s.intended) > r.late {
 		r.c.Late++

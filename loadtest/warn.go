@@ -8,10 +8,15 @@ func warnings(cfg *Config, rep *Report) []string {
 	for i := range rep.Endpoints {
 		e := &rep.Endpoints[i]
 		c := &e.Counters
-		if c.Sent > 0 && c.OK == 0 {
-			out = append(out, fmt.Sprintf("%s: no request succeeded (%d sent, errors %s)", e.Name, c.Sent, errorList(c)))
+		if c.OK == 0 {
+			out = append(out, fmt.Sprintf("%s: no request succeeded (%d sent, errors %s, %d cut at the cap)",
+				e.Name, c.Sent, errorList(c), c.CutAtCap))
 		}
-		if unsent := e.Throughput.Scheduled - c.Sent; unsent > 0 {
+		if c.CutAtCap > 0 {
+			out = append(out, fmt.Sprintf("%s: %d requests were still running --grace after the cap and were cut (not counted as sent or as errors)",
+				e.Name, c.CutAtCap))
+		}
+		if unsent := e.Throughput.Scheduled - c.Sent - c.CutAtCap; unsent > 0 {
 			out = append(out, fmt.Sprintf("%s: %d of %d scheduled requests were not sent before the cap: the target answered slower than the schedule",
 				e.Name, unsent, e.Throughput.Scheduled))
 		}

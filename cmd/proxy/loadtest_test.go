@@ -51,6 +51,13 @@ func TestLoadTestLightEmbedded(t *testing.T) {
 	if rep.Resources.Source != "embedded" || len(rep.Resources.Samples) == 0 || rep.Resources.PeakRSSBytes == 0 {
 		t.Errorf("resources not sampled: %+v", rep.Resources)
 	}
+	// The proxy runs in its own process, read from /proc (goroutines are
+	// unknown from outside), so its figures are its own. Its CPU time in a
+	// run this short may be below /proc's 10 ms resolution.
+	if rep.Generator.IncludesTarget || rep.Resources.MaxGoroutines != -1 || rep.Resources.Operator.CPUSeconds < 0 {
+		t.Errorf("embedded proxy figures: includes target %v, goroutines %d, operator %+v",
+			rep.Generator.IncludesTarget, rep.Resources.MaxGoroutines, rep.Resources.Operator)
+	}
 	// No field of the report may be left null.
 	raw, err := os.ReadFile(jsonPath)
 	if err != nil {
