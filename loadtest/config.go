@@ -53,7 +53,8 @@ type Config struct {
 	Ramp         time.Duration `json:"-"`
 	Warmup       time.Duration `json:"-"`
 	Rate         float64       `json:"rate"`
-	Arrival      string        `json:"arrival"` // "constant" or "poisson"
+	Arrival      string        `json:"arrival"` // "constant", "poisson" or "gamma"; "" in a closed loop
+	GammaShape   float64       `json:"gamma_shape"`
 	Stream       float64       `json:"stream_fraction"`
 	Scale        float64       `json:"scale"`
 	Model        string        `json:"model"`
@@ -108,7 +109,9 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	requests := fs.Int("requests", 0, "requests per user; 0 = tier default")
 	duration := fs.DurationP("duration", "d", 0, "time cap of the run; 0 = tier default")
 	rate := fs.Float64P("rate", "r", 0, "open loop: arrivals per second (0 = closed loop)")
-	poisson := fs.Bool("poisson", false, "open loop: Poisson arrivals instead of constant spacing")
+	poisson := fs.Bool("poisson", false, "open loop: short for --arrival poisson")
+	arrival := fs.String("arrival", "constant", "open loop: constant, poisson or gamma (bursty) arrivals")
+	shape := fs.Float64("gamma-shape", 0.25, "--arrival gamma: shape k of the gaps; burstiness (CV) is 1/sqrt(k), so 0.25 gives bursts twice as irregular as Poisson")
 	ramp := fs.Duration("ramp", -1, "ramp-up time (users started evenly, or rate raised linearly); default per tier")
 	warmup := fs.Duration("warmup", -1, "requests due this long after the start (of each phase) are left out of the histograms; default: the ramp")
 	stream := fs.Float64("stream", -1, "fraction of streamed requests, 0..1; default per tier")
@@ -209,9 +212,19 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	c.Total = c.Users * c.Requests
 	c.Mode, c.Arrival = "closed", ""
 	if c.Rate > 0 {
-		c.Mode, c.Arrival = "open", "constant"
+		c.Mode, c.Arrival = "open", *arrival
 		if *poisson {
 			c.Arrival = "poisson"
+		}
+		switch c.Arrival {
+		case "constant", "poisson":
+		case "gamma":
+			if !(*shape > 0 && *shape <= 100) {
+				return nil, fmt.Errorf("--gamma-shape %v: want a value in (0, 100]", *shape)
+			}
+			c.GammaShape = *shape
+		default:
+			return nil, fmt.Errorf("--arrival %q: want constant, poisson or gamma", c.Arrival)
 		}
 	}
 	if c.Target == "" {

@@ -105,7 +105,7 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 	var active atomic.Int64
 	if r.cfg.Rate > 0 {
 		tickets := make(chan ticket, users)
-		sched := NewSchedule(r.cfg.Rate, p.ramp, r.cfg.Arrival == "poisson", r.cfg.Seed+uint64(r.seqBase[p.ep]))
+		sched := NewSchedule(r.cfg.Rate, p.ramp, Gaps{Kind: r.cfg.Arrival, Shape: r.cfg.GammaShape}, r.cfg.Seed+uint64(r.seqBase[p.ep]))
 		var issued atomic.Int64
 		var paceWG sync.WaitGroup
 		paceWG.Add(1)
