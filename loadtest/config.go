@@ -43,18 +43,24 @@ type Config struct {
 	// Tier is the tier that ran as defined, or "custom" when --users,
 	// --requests, --duration or --rate changed it; FromTier is the tier the
 	// other settings came from.
-	Tier         string        `json:"tier"`
-	FromTier     string        `json:"from_tier"`
-	Mode         string        `json:"mode"` // "closed" or "open"
-	Users        int           `json:"users"`
-	Requests     int           `json:"requests_per_user"`
-	Total        int           `json:"total_requests"`
-	Duration     time.Duration `json:"-"`
-	Ramp         time.Duration `json:"-"`
-	Warmup       time.Duration `json:"-"`
-	Rate         float64       `json:"rate"`
-	Arrival      string        `json:"arrival"` // "constant", "poisson" or "gamma"; "" in a closed loop
-	GammaShape   float64       `json:"gamma_shape"`
+	Tier       string        `json:"tier"`
+	FromTier   string        `json:"from_tier"`
+	Mode       string        `json:"mode"` // "closed" or "open"
+	Users      int           `json:"users"`
+	Requests   int           `json:"requests_per_user"`
+	Total      int           `json:"total_requests"`
+	Duration   time.Duration `json:"-"`
+	Ramp       time.Duration `json:"-"`
+	Warmup     time.Duration `json:"-"`
+	Rate       float64       `json:"rate"`
+	Arrival    string        `json:"arrival"` // "constant", "poisson" or "gamma"; "" in a closed loop
+	GammaShape float64       `json:"gamma_shape"`
+	// Sweep: open-loop steps from SweepFrom to SweepTo req/s (SweepSteps
+	// rates, geometric), each lasting Duration.
+	Sweep        bool          `json:"sweep"`
+	SweepFrom    float64       `json:"sweep_from_rps"`
+	SweepTo      float64       `json:"sweep_to_rps"`
+	SweepSteps   int           `json:"sweep_steps"`
 	Stream       float64       `json:"stream_fraction"`
 	Scale        float64       `json:"scale"`
 	Model        string        `json:"model"`
@@ -109,6 +115,8 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	requests := fs.Int("requests", 0, "requests per user; 0 = tier default")
 	duration := fs.DurationP("duration", "d", 0, "time cap of the run; 0 = tier default")
 	rate := fs.Float64P("rate", "r", 0, "open loop: arrivals per second (0 = closed loop)")
+	sweep := fs.String("sweep", "", "rate sweep FROM..TO req/s: open-loop steps of rising rate (each --duration long, default 10s) until one misses the SLO; reports the goodput")
+	sweepSteps := fs.Int("sweep-steps", 6, "--sweep: number of rates, spaced geometrically")
 	poisson := fs.Bool("poisson", false, "open loop: short for --arrival poisson")
 	arrival := fs.String("arrival", "constant", "open loop: constant, poisson or gamma (bursty) arrivals")
 	shape := fs.Float64("gamma-shape", 0.25, "--arrival gamma: shape k of the gaps; burstiness (CV) is 1/sqrt(k), so 0.25 gives bursts twice as irregular as Poisson")
@@ -205,6 +213,26 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	c.Warmup = c.Ramp
 	if *warmup >= 0 {
 		c.Warmup = *warmup
+	}
+	if *sweep != "" {
+		if c.SweepFrom, c.SweepTo, err = parseSweep(*sweep); err != nil {
+			return nil, err
+		}
+		if *sweepSteps < 1 || *sweepSteps > 100 {
+			return nil, fmt.Errorf("--sweep-steps %d: want 1..100", *sweepSteps)
+		}
+		c.Sweep, c.SweepSteps, c.Rate = true, *sweepSteps, c.SweepFrom
+		c.Tier, c.Ramp, c.Warmup = "custom", 0, 0
+		if !fs.Changed("duration") {
+			c.Duration = sweepStepDefault
+		}
+		if !fs.Changed("users") {
+			// In an open loop users only bound the requests in flight: let
+			// the target, not the generator, be what saturates.
+			c.Users = 1024
+		}
+		// Each step may send as many requests as its rate asks for.
+		c.Requests = int(math.Ceil(c.SweepTo*c.Duration.Seconds()/float64(c.Users))) + 1
 	}
 	if err := c.validate(); err != nil {
 		return nil, err

@@ -34,12 +34,38 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, embed Em
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
 		return ExitUsage
 	}
+	if cfg.Sweep {
+		return sweepMain(ctx, cfg, embed, stdout, stderr)
+	}
 	rep, err := execute(ctx, cfg, embed, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
 		return ExitRunError
 	}
 	return finishReport(rep, cfg.JSONFile, cfg.HTMLFile, stdout, stderr)
+}
+
+// sweepMain runs --sweep: the last step that met the objectives is
+// reported in full, followed by the table of steps; the run fails when no
+// step met them.
+func sweepMain(ctx context.Context, cfg *Config, embed EmbedFunc, stdout, stderr io.Writer) int {
+	rep, sw, err := runSweep(ctx, cfg, embed, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n", err)
+		return ExitRunError
+	}
+	rep.Sweep = sw
+	code := finishReport(rep, cfg.JSONFile, cfg.HTMLFile, stdout, stderr)
+	writeSweepText(stdout, sw)
+	switch {
+	case code == ExitRunError:
+		return code
+	case sw.GoodputRPS == 0:
+		return ExitSLO
+	}
+	// The reported step met the objectives; the sweep ending at saturation
+	// is its purpose, not a failure.
+	return ExitOK
 }
 
 // finishReport prints the text report, writes the requested files and maps

@@ -22,6 +22,9 @@ type Report struct {
 	// Warnings name what makes the figures less than they seem (a closed
 	// loop that saw a stall, a run in which nothing succeeded).
 	Warnings []string `json:"warnings"`
+	// Sweep is present for --sweep runs; the rest of the report is then
+	// the last step that met the objectives.
+	Sweep *SweepReport `json:"sweep,omitempty"`
 }
 
 // EndpointReport is the result for one endpoint (the target, or the
