@@ -34,6 +34,7 @@ type endpoint struct {
 	// open and inflight count the streams open and the requests in flight
 	// now, for the resource samples.
 	open, inflight atomic.Int64
+	log            *requestLog // nil unless --request-log
 }
 
 // endpointSpec is what every endpoint of a run shares.
@@ -236,6 +237,9 @@ func (w *worker) do(ep *endpoint, stream bool, intended time.Time, deadline time
 
 func (w *worker) finish(ep *endpoint) {
 	w.rec.record(&w.s, w.gaps)
+	if ep.log != nil {
+		ep.log.record(ep.name, &w.s)
+	}
 	ep.tl.add(w.s.end, w.s.class != "", w.s.bytes)
 }
 

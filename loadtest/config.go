@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -87,6 +88,8 @@ type Config struct {
 	APIKey      string       `json:"-"`
 	JSONFile    string       `json:"-"`
 	HTMLFile    string       `json:"-"`
+	OutDir      string       `json:"-"`
+	RequestLog  string       `json:"-"`
 	Embed       EmbedOptions `json:"-"`
 	modelSet    bool
 	// Seconds mirrors the duration fields for the JSON report.
@@ -111,23 +114,23 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	fs := pflag.NewFlagSet("loadtest", pflag.ContinueOnError)
 	fs.SetOutput(out)
 	tier := fs.String("tier", "light", "load tier: light, moderate, heavy or stress")
-	users := fs.IntP("users", "c", 0, "concurrent users (closed loop) or maximum in flight (open loop); 0 = tier default")
-	requests := fs.Int("requests", 0, "requests per user; 0 = tier default")
-	duration := fs.DurationP("duration", "d", 0, "time cap of the run; 0 = tier default")
+	users := fs.IntP("users", "c", 0, "users (closed loop) or most requests in flight (open loop)")
+	requests := fs.Int("requests", 0, "requests per user")
+	duration := fs.DurationP("duration", "d", 0, "time cap of the run, over which users pace their requests")
 	rate := fs.Float64P("rate", "r", 0, "open loop: arrivals per second (0 = closed loop)")
 	sweep := fs.String("sweep", "", "rate sweep FROM..TO req/s: open-loop steps of rising rate (each --duration long, default 10s) until one misses the SLO; reports the goodput")
 	sweepSteps := fs.Int("sweep-steps", 6, "--sweep: number of rates, spaced geometrically")
 	poisson := fs.Bool("poisson", false, "open loop: short for --arrival poisson")
 	arrival := fs.String("arrival", "constant", "open loop: constant, poisson or gamma (bursty) arrivals")
 	shape := fs.Float64("gamma-shape", 0.25, "--arrival gamma: shape k of the gaps; burstiness (CV) is 1/sqrt(k), so 0.25 gives bursts twice as irregular as Poisson")
-	ramp := fs.Duration("ramp", -1, "ramp-up time (users started evenly, or rate raised linearly); default per tier")
-	warmup := fs.Duration("warmup", -1, "requests due this long after the start (of each phase) are left out of the histograms; default: the ramp")
-	stream := fs.Float64("stream", -1, "fraction of streamed requests, 0..1; default per tier")
+	ramp := fs.Duration("ramp", -1, "ramp-up time (users join evenly, or the rate rises linearly)")
+	warmup := fs.Duration("warmup", -1, "requests due this long after the start (of each phase) are left out of the histograms")
+	stream := fs.Float64("stream", -1, "fraction of streamed requests, 0..1")
 	model := fs.String("model", "mock-gpt", "model name put in the request body (Gemini: in the path)")
 	protoName := fs.String("protocol", "", "client API: chat, responses, anthropic or gemini (default chat, or the one a full --target endpoint URL names)")
 	body := fs.String("body", "", "file with a JSON request body to send instead of the default")
 	scale := fs.Float64("scale", 1, "multiply the tier's users, requests, duration and ramp (for CI)")
-	target := fs.String("target", "", "base URL of a running OpenAI-compatible endpoint (default: embedded proxy + mock)")
+	target := fs.String("target", "", "base URL (http://host:port[/prefix]) or full endpoint URL of a running server (default: embedded proxy + mock)")
 	baseline := fs.String("baseline", "", "base URL of a second endpoint (the upstream directly) to compare against")
 	compare := fs.Bool("compare", true, "embedded mode: also run the load against the mock upstream directly")
 	pid := fs.Int("pid", 0, "with --target: PID of the proxy to sample from /proc")
@@ -135,22 +138,31 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	grace := fs.Duration("grace", 5*time.Second, "requests in flight at the duration cap may finish this long after it; then they are cut (counted as cut_at_cap, not as errors)")
 	interval := fs.Duration("interval", time.Second, "sampling and progress interval")
 	lateAfter := fs.Duration("late-after", time.Millisecond, "open loop: a send later than this after its intended time counts as late")
-	seed := fs.Uint64("seed", 1, "seed for Poisson arrivals")
+	seed := fs.Uint64("seed", 1, "seed for random (Poisson, gamma) arrivals")
 	apiKey := fs.String("api-key", os.Getenv("LOADTEST_API_KEY"), "bearer key for --target (default $LOADTEST_API_KEY)")
 	maxErr := fs.Float64("max-error-rate", 0, "SLO: highest allowed error fraction (0 = any error fails, e.g. 0.01 allows 1%); negative = off")
 	maxP99 := fs.Duration("max-p99", 0, "SLO: highest allowed p99 latency; 0 = off")
 	maxTTFT := fs.Duration("max-ttft-p99", 0, "SLO: highest allowed p99 TTFT; 0 = off")
 	jsonFile := fs.String("json", "", "write the JSON report to this file")
 	htmlFile := fs.String("html", "", "write the HTML report to this file")
+	outDir := fs.String("out", "loadtest-results/DATE-TIME-TIER", "folder for report.txt, report.json and report.html (\"\" = none; off when --json or --html is given)")
+	reqLog := fs.String("request-log", "", "write one JSON line per request to this file (relative: inside --out)")
 	mockProfileName := fs.String("mock-profile", "model", "embedded mock: model (TTFT, per-token time and length drawn per answer) or instant (20 tokens at once)")
 	mockTokens := fs.String("mock-tokens", "", "embedded mock: tokens per answer, N, A..B or lognormal:MEDIAN:P90 (model: lognormal:120:350; instant: 20)")
 	mockDelay := fs.String("mock-chunk-delay", "", "embedded mock: time per token, D, A..B or lognormal:MEDIAN:P90 (model: 20ms..40ms; instant: 0)")
 	mockLatency := fs.String("mock-latency", "", "embedded mock: time to first token, same syntax (model: lognormal:350ms:900ms; instant: 0)")
+	// Show the values flags really default to, not their sentinels.
+	for name, def := range map[string]string{"ramp": "the tier's (light: 2s)", "stream": "the tier's (light: 0.5)",
+		"warmup": "the ramp", "users": "the tier's (light: 10)", "requests": "the tier's (light: 50)",
+		"duration": "the tier's (light: 1m0s); with --sweep 10s per step"} {
+		fs.Lookup(name).DefValue = def
+	}
+	fs.Usage = func() { writeUsage(out, fs) }
 	if err := fs.Parse(args); err != nil {
 		if !errors.Is(err, pflag.ErrHelp) {
 			// Say what was wrong first, then how to say it right.
-			fmt.Fprintf(out, "loadtest: %v\n\nusage: proxy loadtest [--tier light|moderate|heavy|stress] [flags]\n\nflags:\n", err)
-			fs.PrintDefaults()
+			fmt.Fprintf(out, "loadtest: %v\n\n", err)
+			writeUsage(out, fs)
 			return nil, errUsagePrinted
 		}
 		return nil, err
@@ -168,7 +180,7 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	c := &Config{Tier: t.Name, Scale: *scale, Model: *model, BodyFile: *body, Target: *target,
 		Baseline: *baseline, PID: *pid, Timeout: *timeout, Interval: *interval, LateAfter: *lateAfter,
 		Grace: *grace, Seed: *seed, MaxErrorRate: *maxErr, MaxP99: *maxP99, MaxTTFTP99: *maxTTFT, APIKey: *apiKey,
-		JSONFile: *jsonFile, HTMLFile: *htmlFile, Rate: *rate, Compare: *compare}
+		JSONFile: *jsonFile, HTMLFile: *htmlFile, Rate: *rate, Compare: *compare, OutDir: *outDir}
 	prof, err := buildProfile(*mockProfileName, *mockTokens, *mockDelay, *mockLatency)
 	if err != nil {
 		return nil, err
@@ -237,6 +249,16 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	if !fs.Changed("out") {
+		c.OutDir = ""
+		if c.JSONFile == "" && c.HTMLFile == "" {
+			c.OutDir = filepath.Join("loadtest-results", time.Now().Format("20060102-150405")+"-"+c.FromTier)
+		}
+	}
+	c.RequestLog = *reqLog
+	if c.RequestLog != "" && !filepath.IsAbs(c.RequestLog) && c.OutDir != "" {
+		c.RequestLog = filepath.Join(c.OutDir, c.RequestLog)
+	}
 	c.Total = c.Users * c.Requests
 	c.Mode, c.Arrival = "closed", ""
 	if c.Rate > 0 {
@@ -291,6 +313,35 @@ func buildProfile(name, tokens, tpot, ttft string) (MockProfile, error) {
 		*f.dst = d
 	}
 	return p, nil
+}
+
+// writeUsage prints the synopsis, the tiers with their real values, and
+// the flags.
+func writeUsage(out io.Writer, fs *pflag.FlagSet) {
+	fmt.Fprintf(out, `usage: proxy loadtest [--tier light|moderate|heavy|stress] [flags]
+       proxy loadtest --sweep FROM..TO [flags]
+       proxy loadtest merge a.json b.json ... [--json FILE] [--html FILE] [SLO flags]
+
+Without --target the proxy (a child process) and a mock upstream that answers like a
+generating model are started on loopback, and the same load also goes to the mock
+directly (the baseline). Reports go to ./loadtest-results/DATE-TIME-TIER/ unless
+--out, --json or --html say otherwise.
+
+tiers: each user joins during the ramp, then paces its own requests over the rest
+of the duration (a request starts when it is due and the previous answer is in):
+`)
+	for _, n := range []string{"light", "moderate", "heavy", "stress"} {
+		t, _ := tierByName(n)
+		fmt.Fprintf(out, "  %-9s %4d users x %3d requests over %4s, ramp %3s, %2.0f%% streamed\n",
+			t.Name, t.Users, t.Requests, t.Duration, t.Ramp, t.Stream*100)
+	}
+	fmt.Fprintf(out, `--scale multiplies users, requests, duration and ramp; -c/--users, --requests and
+-d/--duration override them (the ramp keeps its share of a duration given). With
+-r/--rate the load is an open loop: arrivals at that rate, users = most in flight.
+
+flags:
+`)
+	fs.PrintDefaults()
 }
 
 func (c *Config) validate() error {

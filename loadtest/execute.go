@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 )
@@ -66,6 +68,23 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 	}
 
 	r.start = time.Now()
+	if cfg.RequestLog != "" {
+		if err := os.MkdirAll(filepath.Dir(cfg.RequestLog), 0o755); err != nil {
+			return nil, fmt.Errorf("request log: %w", err)
+		}
+		log, err := openRequestLog(cfg.RequestLog, r.start)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if cerr := log.close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
+		for _, ep := range r.eps {
+			ep.log = log
+		}
+	}
 	// The run lasts at most the duration cap plus the grace for the
 	// requests in flight at the cap (per phase, with a baseline).
 	span := cfg.Duration + 4*cfg.Grace

@@ -1,10 +1,13 @@
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/pflag"
 )
@@ -42,7 +45,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, embed Em
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
 		return ExitRunError
 	}
-	return finishReport(rep, cfg.JSONFile, cfg.HTMLFile, stdout, stderr)
+	return finishReport(rep, cfg, stdout, stderr)
 }
 
 // sweepMain runs --sweep: the last step that met the objectives is
@@ -55,7 +58,7 @@ func sweepMain(ctx context.Context, cfg *Config, embed EmbedFunc, stdout, stderr
 		return ExitRunError
 	}
 	rep.Sweep = sw
-	code := finishReport(rep, cfg.JSONFile, cfg.HTMLFile, stdout, stderr)
+	code := finishReport(rep, cfg, stdout, stderr)
 	writeSweepText(stdout, sw)
 	switch {
 	case code == ExitRunError:
@@ -70,8 +73,19 @@ func sweepMain(ctx context.Context, cfg *Config, embed EmbedFunc, stdout, stderr
 
 // finishReport prints the text report, writes the requested files and maps
 // the SLO verdict to the exit code.
-func finishReport(rep *Report, jsonFile, htmlFile string, stdout, stderr io.Writer) int {
+func finishReport(rep *Report, cfg *Config, stdout, stderr io.Writer) int {
 	writeText(stdout, rep)
+	if rep.Sweep != nil {
+		writeSweepText(stdout, rep.Sweep)
+	}
+	jsonFile, htmlFile := cfg.JSONFile, cfg.HTMLFile
+	if cfg.OutDir != "" {
+		if err := writeOutDir(cfg.OutDir, rep); err != nil {
+			fmt.Fprintf(stderr, "loadtest: %v\n", err)
+			return ExitRunError
+		}
+		fmt.Fprintf(stderr, "loadtest: reports written to %s\n", cfg.OutDir)
+	}
 	if jsonFile != "" {
 		if err := writeJSONFile(jsonFile, rep); err != nil {
 			fmt.Fprintf(stderr, "loadtest: %v\n", err)
@@ -88,4 +102,23 @@ func finishReport(rep *Report, jsonFile, htmlFile string, stdout, stderr io.Writ
 		return ExitSLO
 	}
 	return ExitOK
+}
+
+// writeOutDir writes report.txt, report.json and report.html into dir.
+func writeOutDir(dir string, rep *Report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report folder: %w", err)
+	}
+	var txt bytes.Buffer
+	writeText(&txt, rep)
+	if rep.Sweep != nil {
+		writeSweepText(&txt, rep.Sweep)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.txt"), txt.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write text report: %w", err)
+	}
+	if err := writeJSONFile(filepath.Join(dir, "report.json"), rep); err != nil {
+		return err
+	}
+	return writeHTMLFile(filepath.Join(dir, "report.html"), rep)
 }

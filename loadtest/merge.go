@@ -55,7 +55,7 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 	merged.Config.fillSeconds()
 	merged.SLO = evaluateSLO(&merged.Config, &merged.Endpoints[0])
 	merged.Warnings = warnings(&merged.Config, merged)
-	return finishReport(merged, *jsonFile, *htmlFile, stdout, stderr)
+	return finishReport(merged, &Config{JSONFile: *jsonFile, HTMLFile: *htmlFile}, stdout, stderr)
 }
 
 // sameLoad checks that the runs describe one load on one system: the same
