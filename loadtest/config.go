@@ -90,6 +90,7 @@ type Config struct {
 	HTMLFile    string       `json:"-"`
 	OutDir      string       `json:"-"`
 	RequestLog  string       `json:"-"`
+	CPUProfile  string       `json:"-"`
 	Embed       EmbedOptions `json:"-"`
 	modelSet    bool
 	// Seconds mirrors the duration fields for the JSON report.
@@ -146,6 +147,7 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	jsonFile := fs.String("json", "", "write the JSON report to this file")
 	htmlFile := fs.String("html", "", "write the HTML report to this file")
 	outDir := fs.String("out", "loadtest-results/DATE-TIME-TIER", "folder for report.txt, report.json and report.html (\"\" = none; off when --json or --html is given)")
+	cpuProfile := fs.String("cpuprofile", "", "write the generator's own CPU profile (pprof) to this file")
 	reqLog := fs.String("request-log", "", "write one JSON line per request to this file (relative: inside --out)")
 	mockProfileName := fs.String("mock-profile", "model", "embedded mock: model (TTFT, per-token time and length drawn per answer) or instant (20 tokens at once)")
 	mockTokens := fs.String("mock-tokens", "", "embedded mock: tokens per answer, N, A..B or lognormal:MEDIAN:P90 (model: lognormal:120:350; instant: 20)")
@@ -255,7 +257,7 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 			c.OutDir = filepath.Join("loadtest-results", time.Now().Format("20060102-150405")+"-"+c.FromTier)
 		}
 	}
-	c.RequestLog = *reqLog
+	c.RequestLog, c.CPUProfile = *reqLog, *cpuProfile
 	if c.RequestLog != "" && !filepath.IsAbs(c.RequestLog) && c.OutDir != "" {
 		c.RequestLog = filepath.Join(c.OutDir, c.RequestLog)
 	}

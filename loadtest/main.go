@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 
 	"github.com/spf13/pflag"
 )
@@ -36,6 +37,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, embed Em
 	if err != nil {
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
 		return ExitUsage
+	}
+	if cfg.CPUProfile != "" {
+		stopProfile, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadtest: %v\n", err)
+			return ExitRunError
+		}
+		defer stopProfile()
 	}
 	if cfg.Sweep {
 		return sweepMain(ctx, cfg, embed, stdout, stderr)
@@ -69,6 +78,23 @@ func sweepMain(ctx context.Context, cfg *Config, embed EmbedFunc, stdout, stderr
 	// The reported step met the objectives; the sweep ending at saturation
 	// is its purpose, not a failure.
 	return ExitOK
+}
+
+// startCPUProfile profiles this process (the generator, and in embedded
+// mode the mock) into path until the returned func is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 // finishReport prints the text report, writes the requested files and maps
