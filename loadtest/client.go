@@ -29,6 +29,7 @@ type endpoint struct {
 	headers    [][2]string
 	bodyStream []byte
 	bodyPlain  []byte
+	pool       [][2][]byte // more than one body pair: rotated
 	tl         *timeline
 	recs       []*recorder
 	// open and inflight count the streams open and the requests in flight
@@ -45,6 +46,9 @@ type endpointSpec struct {
 	conns   int
 	timeout time.Duration
 	bodies  [2][]byte // plain, streamed
+	// pool, when it holds more than one pair, is rotated through by
+	// every worker (bodies is its first pair).
+	pool [][2][]byte
 }
 
 // newEndpoint builds the HostClient for target, which is either a base URL
@@ -103,6 +107,7 @@ func newEndpoint(name, target string, sp endpointSpec) (*endpoint, error) {
 		uriStream:  root + sp.proto.suffix(model, true),
 		bodyStream: sp.bodies[1],
 		bodyPlain:  sp.bodies[0],
+		pool:       sp.pool,
 	}
 	if sp.apiKey != "" {
 		ep.auth = "Bearer " + sp.apiKey
@@ -129,6 +134,7 @@ type worker struct {
 	gaps     []time.Duration
 	s        sample
 	warmEnd  time.Time // requests due before it are warm-up
+	nextBody int       // position in the endpoint's body pool
 	// cutAt ends requests still running this long after the phase's cap
 	// (zero: only the request timeout bounds them).
 	cutAt time.Time
@@ -178,6 +184,15 @@ func (w *worker) do(ep *endpoint, stream bool, intended time.Time, deadline time
 	req := w.reqPlain
 	if stream {
 		req = w.reqSSE
+	}
+	if len(ep.pool) > 1 {
+		b := ep.pool[w.nextBody%len(ep.pool)]
+		w.nextBody++
+		if stream {
+			req.SetBodyRaw(b[1])
+		} else {
+			req.SetBodyRaw(b[0])
+		}
 	}
 	// Only streams are read incrementally; a plain answer lands in the
 	// worker's pooled response buffer, which the next request reuses, and

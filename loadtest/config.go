@@ -67,6 +67,11 @@ type Config struct {
 	Model        string        `json:"model"`
 	Protocol     string        `json:"protocol"`
 	BodyFile     string        `json:"body_file"`
+	RequestsFile string        `json:"requests_file"`
+	PromptWords  string        `json:"prompt_words"`
+	MaxTokens    string        `json:"max_tokens"`
+	Turns        int           `json:"turns"`
+	Tools        bool          `json:"tools"`
 	Target       string        `json:"target"`
 	Baseline     string        `json:"baseline"`
 	PID          int           `json:"pid"`
@@ -130,6 +135,11 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	model := fs.String("model", "mock-gpt", "model name put in the request body (Gemini: in the path)")
 	protoName := fs.String("protocol", "", "client API: chat, responses, anthropic or gemini (default chat, or the one a full --target endpoint URL names)")
 	body := fs.String("body", "", "file with a JSON request body to send instead of the default")
+	reqFile := fs.String("requests-file", "", "JSONL file of recorded request bodies (of --protocol), sent in rotation")
+	promptWords := fs.String("prompt-words", "", "generated prompts: length of the last user message in words, N, A..B or lognormal:MEDIAN:P90 (default 8)")
+	maxTokens := fs.String("max-tokens", "", "generated prompts: answer length asked for (max_tokens or the protocol's field), same syntax")
+	tools := fs.Bool("tools", false, "generated prompts: declare a weather tool and end each conversation with its call and result, so the model answers from a tool result")
+	turns := fs.Int("turns", 1, "generated prompts: messages per conversation (user and assistant alternating, ending with the user)")
 	scale := fs.Float64("scale", 1, "multiply the tier's users, requests, duration and ramp (for CI)")
 	target := fs.String("target", "", "base URL (http://host:port[/prefix]) or full endpoint URL of a running server (default: embedded proxy + mock)")
 	baseline := fs.String("baseline", "", "base URL of a second endpoint (the upstream directly) to compare against")
@@ -179,7 +189,8 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	if *scale <= 0 || *scale > 100 {
 		return nil, fmt.Errorf("--scale %v out of range (0, 100]", *scale)
 	}
-	c := &Config{Tier: t.Name, Scale: *scale, Model: *model, BodyFile: *body, Target: *target,
+	c := &Config{Tier: t.Name, Scale: *scale, Model: *model, BodyFile: *body, RequestsFile: *reqFile,
+		PromptWords: *promptWords, MaxTokens: *maxTokens, Turns: *turns, Tools: *tools, Target: *target,
 		Baseline: *baseline, PID: *pid, Timeout: *timeout, Interval: *interval, LateAfter: *lateAfter,
 		Grace: *grace, Seed: *seed, MaxErrorRate: *maxErr, MaxP99: *maxP99, MaxTTFTP99: *maxTTFT, APIKey: *apiKey,
 		JSONFile: *jsonFile, HTMLFile: *htmlFile, Rate: *rate, Compare: *compare, OutDir: *outDir}
@@ -360,6 +371,12 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--warmup %v must be shorter than the duration cap %v", c.Warmup, c.Duration)
 	case c.Timeout <= 0:
 		return fmt.Errorf("--timeout must be positive")
+	case c.Turns < 1 || c.Turns > 1000:
+		return fmt.Errorf("--turns %d: want 1..1000", c.Turns)
+	case c.RequestsFile != "" && (c.BodyFile != "" || c.PromptWords != "" || c.MaxTokens != "" || c.Turns > 1 || c.Tools):
+		return fmt.Errorf("--requests-file replaces --body, --prompt-words, --max-tokens, --turns and --tools")
+	case c.BodyFile != "" && (c.PromptWords != "" || c.MaxTokens != "" || c.Turns > 1 || c.Tools):
+		return fmt.Errorf("--body replaces --prompt-words, --max-tokens, --turns and --tools")
 	case c.Grace < 0:
 		return fmt.Errorf("--grace must not be negative")
 	case c.Interval < 10*time.Millisecond:
@@ -408,22 +425,21 @@ func scaleInt(n int, f float64) int {
 	return v
 }
 
-// buildBodies returns the non-streamed and streamed request bodies, built
-// once per run so no request pays for JSON encoding.
+// buildBodies returns the first body pair of the run's pool (see
+// buildPool).
 func buildBodies(c *Config) ([2][]byte, error) {
+	pool, err := buildPool(c)
+	if err != nil {
+		return [2][]byte{}, err
+	}
+	return pool[0], nil
+}
+
+// finishBody sets the model (unless the body came from a file and --model
+// was not given) and the stream flag on a body of proto, and returns its
+// plain and streamed encodings.
+func finishBody(c *Config, proto *protocol, src []byte, fromFile bool) ([2][]byte, error) {
 	var out [2][]byte
-	proto := protocols[c.Protocol]
-	if proto == nil {
-		proto = protocols["chat"]
-	}
-	src := []byte(proto.defaultBody)
-	if c.BodyFile != "" {
-		b, err := os.ReadFile(c.BodyFile)
-		if err != nil {
-			return out, fmt.Errorf("read --body: %w", err)
-		}
-		src = b
-	}
 	var p fastjson.Parser
 	for i, stream := range []bool{false, true} {
 		v, err := p.ParseBytes(src)
@@ -435,7 +451,7 @@ func buildBodies(c *Config) ([2][]byte, error) {
 		}
 		var a fastjson.Arena
 		// Gemini names the model in the path, not in the body.
-		if proto.name != "gemini" && (c.BodyFile == "" || c.modelSet) {
+		if proto.name != "gemini" && (!fromFile || c.modelSet) {
 			v.Set("model", a.NewString(c.Model))
 		}
 		proto.setStream(v, &a, stream)

@@ -14,7 +14,7 @@ import (
 // execute performs the run described by cfg and builds its report. In
 // embedded mode (no cfg.Target) it starts and stops the setup through embed.
 func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.Writer) (rep *Report, err error) {
-	bodies, err := buildBodies(cfg)
+	pool, err := buildPool(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 	}
 	for i := range names {
 		ep, err := newEndpoint(names[i], urls[i], endpointSpec{proto: protocols[cfg.Protocol], model: cfg.Model,
-			apiKey: apiKey, conns: cfg.Users, timeout: cfg.Timeout, bodies: bodies})
+			apiKey: apiKey, conns: cfg.Users, timeout: cfg.Timeout, bodies: pool[0], pool: pool})
 		if err != nil {
 			return nil, err
 		}

@@ -161,6 +161,18 @@ func mockProfile(name string) (MockProfile, error) {
 	return MockProfile{}, fmt.Errorf("unknown --mock-profile %q (model, instant)", name)
 }
 
+// askedTokens is the answer length a request allows in any protocol's
+// field, or 0.
+func askedTokens(v *fastjson.Value) int {
+	for _, path := range [][]string{{"max_tokens"}, {"max_completion_tokens"}, {"max_output_tokens"},
+		{"generationConfig", "maxOutputTokens"}} {
+		if n := v.GetInt(path...); n > 0 {
+			return n
+		}
+	}
+	return 0
+}
+
 // draw is the shape of one answer.
 type draw struct {
 	tokens     int
@@ -187,6 +199,12 @@ func (p *MockProfile) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler
 		pr := parsers.Get()
 		v, err := pr.ParseBytes(ctx.PostBody())
 		stream := err == nil && v.GetBool("stream") || bytes.Contains(ctx.Path(), []byte("streamGenerateContent"))
+		if err == nil {
+			// A model stops at the answer length the request allows.
+			if limit := askedTokens(v); limit > 0 && d.tokens > limit {
+				d.tokens = limit
+			}
+		}
 		parsers.Put(pr)
 		// The mock pauses Delay before every event after its first (the
 		// role-only one), so a stream's first token comes at Stall+Delay.

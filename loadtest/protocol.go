@@ -3,6 +3,7 @@ package loadtest
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/valyala/fastjson"
@@ -29,6 +30,18 @@ type protocol struct {
 	doneMarker bool
 	// headers are sent with every request besides Authorization.
 	headers func(apiKey string) [][2]string
+	// buildBody encodes a generated conversation into o, with the answer
+	// length asked for when maxTokens > 0 and the weather tool declared
+	// when tools is set.
+	buildBody func(a *fastjson.Arena, o *fastjson.Value, conv []turn, maxTokens int, tools bool)
+}
+
+// build returns a generated request body of p.
+func (p *protocol) build(conv []turn, maxTokens int, tools bool) []byte {
+	var a fastjson.Arena
+	o := a.NewObject()
+	p.buildBody(&a, o, conv, maxTokens, tools)
+	return o.MarshalTo(nil)
 }
 
 // eventInfo is what one stream event tells the reader.
@@ -68,6 +81,28 @@ var protocols = map[string]*protocol{
 			return e
 		},
 		doneMarker: true,
+		buildBody: func(a *fastjson.Arena, o *fastjson.Value, conv []turn, maxTokens int, tools bool) {
+			var msgs []*fastjson.Value
+			for _, t := range conv {
+				switch {
+				case t.call:
+					msgs = append(msgs, mustJSON(a, `{"role":"assistant","content":null,"tool_calls":[{"id":"`+toolCallID+
+						`","type":"function","function":{"name":"`+toolName+`","arguments":`+strconv.Quote(toolArgs)+`}}]}`))
+				case t.result:
+					msgs = append(msgs, mustJSON(a, `{"role":"tool","tool_call_id":"`+toolCallID+`","content":`+strconv.Quote(toolResult)+`}`))
+				default:
+					msgs = append(msgs, textMessage(a, t))
+				}
+			}
+			o.Set("messages", appendAll(a, msgs))
+			if tools {
+				o.Set("tools", mustJSON(a, `[{"type":"function","function":{"name":"`+toolName+
+					`","description":"Current weather of a city","parameters":`+toolSchema+`}}]`))
+			}
+			if maxTokens > 0 {
+				o.Set("max_tokens", a.NewNumberInt(maxTokens))
+			}
+		},
 	},
 	"responses": {
 		name:        "responses",
@@ -87,6 +122,28 @@ var protocols = map[string]*protocol{
 				return eventInfo{failed: true}
 			}
 			return eventInfo{}
+		},
+		buildBody: func(a *fastjson.Arena, o *fastjson.Value, conv []turn, maxTokens int, tools bool) {
+			var items []*fastjson.Value
+			for _, t := range conv {
+				switch {
+				case t.call:
+					items = append(items, mustJSON(a, `{"type":"function_call","call_id":"`+toolCallID+`","name":"`+toolName+
+						`","arguments":`+strconv.Quote(toolArgs)+`}`))
+				case t.result:
+					items = append(items, mustJSON(a, `{"type":"function_call_output","call_id":"`+toolCallID+`","output":`+strconv.Quote(toolResult)+`}`))
+				default:
+					items = append(items, textMessage(a, t))
+				}
+			}
+			o.Set("input", appendAll(a, items))
+			if tools {
+				o.Set("tools", mustJSON(a, `[{"type":"function","name":"`+toolName+
+					`","description":"Current weather of a city","parameters":`+toolSchema+`}]`))
+			}
+			if maxTokens > 0 {
+				o.Set("max_output_tokens", a.NewNumberInt(maxTokens))
+			}
 		},
 	},
 	"anthropic": {
@@ -109,6 +166,29 @@ var protocols = map[string]*protocol{
 				return eventInfo{failed: true}
 			}
 			return eventInfo{}
+		},
+		buildBody: func(a *fastjson.Arena, o *fastjson.Value, conv []turn, maxTokens int, tools bool) {
+			if maxTokens <= 0 {
+				maxTokens = 1024 // required by the API
+			}
+			o.Set("max_tokens", a.NewNumberInt(maxTokens))
+			var msgs []*fastjson.Value
+			for _, t := range conv {
+				switch {
+				case t.call:
+					msgs = append(msgs, mustJSON(a, `{"role":"assistant","content":[{"type":"tool_use","id":"`+toolCallID+
+						`","name":"`+toolName+`","input":`+toolArgs+`}]}`))
+				case t.result:
+					msgs = append(msgs, mustJSON(a, `{"role":"user","content":[{"type":"tool_result","tool_use_id":"`+toolCallID+
+						`","content":`+strconv.Quote(toolResult)+`}]}`))
+				default:
+					msgs = append(msgs, textMessage(a, t))
+				}
+			}
+			o.Set("messages", appendAll(a, msgs))
+			if tools {
+				o.Set("tools", mustJSON(a, `[{"name":"`+toolName+`","description":"Current weather of a city","input_schema":`+toolSchema+`}]`))
+			}
 		},
 		headers: func(key string) [][2]string {
 			h := [][2]string{{"anthropic-version", "2023-06-01"}}
@@ -146,6 +226,37 @@ var protocols = map[string]*protocol{
 				return nil
 			}
 			return [][2]string{{"x-goog-api-key", key}}
+		},
+		buildBody: func(a *fastjson.Arena, o *fastjson.Value, conv []turn, maxTokens int, tools bool) {
+			var contents []*fastjson.Value
+			for _, t := range conv {
+				switch {
+				case t.call:
+					contents = append(contents, mustJSON(a, `{"role":"model","parts":[{"functionCall":{"name":"`+toolName+`","args":`+toolArgs+`}}]}`))
+				case t.result:
+					contents = append(contents, mustJSON(a, `{"role":"user","parts":[{"functionResponse":{"name":"`+toolName+`","response":`+toolResult+`}}]}`))
+				default:
+					m := a.NewObject()
+					role := "model"
+					if t.user {
+						role = "user"
+					}
+					m.Set("role", a.NewString(role))
+					part := a.NewObject()
+					part.Set("text", a.NewString(t.text))
+					m.Set("parts", appendAll(a, []*fastjson.Value{part}))
+					contents = append(contents, m)
+				}
+			}
+			o.Set("contents", appendAll(a, contents))
+			if tools {
+				o.Set("tools", mustJSON(a, `[{"functionDeclarations":[{"name":"`+toolName+`","description":"Current weather of a city","parameters":`+toolSchema+`}]}]`))
+			}
+			if maxTokens > 0 {
+				gc := a.NewObject()
+				gc.Set("maxOutputTokens", a.NewNumberInt(maxTokens))
+				o.Set("generationConfig", gc)
+			}
 		},
 	},
 }

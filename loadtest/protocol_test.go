@@ -13,11 +13,17 @@ import (
 // protocol the way the real APIs do, on a loopback port.
 func startRealMock(t *testing.T, b mock.Behaviour) string {
 	t.Helper()
+	return startRealMockWith(t, mock.ServerOptions{Behaviour: b})
+}
+
+// startRealMockWith is startRealMock with every option of the mock.
+func startRealMockWith(t *testing.T, o mock.ServerOptions) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &fasthttp.Server{Handler: mock.NewServer(mock.ServerOptions{Behaviour: b}).Handler(), CloseOnShutdown: true}
+	srv := &fasthttp.Server{Handler: mock.NewServer(o).Handler(), CloseOnShutdown: true}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown() })
 	return "http://" + ln.Addr().String()

@@ -120,6 +120,7 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 				w := newWorker(ep, ep.recs[u%len(ep.recs)])
 				w.warmEnd = start.Add(p.warmup)
 				w.cutAt = end.Add(r.cfg.Grace)
+				w.nextBody = u
 				defer w.release()
 				sent := false
 				for t := range tickets {
@@ -149,6 +150,7 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 				w := newWorker(ep, ep.recs[u%len(ep.recs)])
 				w.warmEnd = start.Add(p.warmup)
 				w.cutAt = end.Add(r.cfg.Grace)
+				w.nextBody = u
 				defer w.release()
 				plan := planUser(u, users, p.perUser, start, end, p.ramp)
 				n := runUser(r.clock, plan, end, done, func(k int, due time.Time) {

@@ -102,3 +102,29 @@ func findNull(v any, path string) string {
 	}
 	return ""
 }
+
+// TestLoadTestProtocolsThroughProxy runs a short load in every client
+// protocol, with tool-call conversations, through the embedded proxy (which
+// converts them to the OpenAI mock upstream) and to the mock directly.
+func TestLoadTestProtocolsThroughProxy(t *testing.T) {
+	for _, proto := range []string{"chat", "responses", "anthropic", "gemini"} {
+		t.Run(proto, func(t *testing.T) {
+			jsonPath := filepath.Join(t.TempDir(), "run.json")
+			var out, errOut bytes.Buffer
+			code := run([]string{"loadtest", "--protocol", proto, "--tools", "--turns", "2", "-c", "2", "--requests", "4",
+				"-d", "1s", "--mock-profile", "instant", "--json", jsonPath}, &out, &errOut)
+			if code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+			}
+			rep, err := loadtest.ReadReport(jsonPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ep := range rep.Endpoints {
+				if c := ep.Counters; c.OK != 8 || c.Streamed != 4 || c.OutputTokens == 0 || c.TokensFromChunks != 0 {
+					t.Errorf("%s: %+v", ep.Name, c)
+				}
+			}
+		})
+	}
+}
