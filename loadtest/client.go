@@ -118,6 +118,15 @@ func newEndpoint(name, target string, sp endpointSpec) (*endpoint, error) {
 	return ep, nil
 }
 
+// scatter gathers the recorders' request samples.
+func (ep *endpoint) scatter() []scatterPoint {
+	var out []scatterPoint
+	for _, r := range ep.recs {
+		out = append(out, r.scatter()...)
+	}
+	return out
+}
+
 // worker issues requests one at a time; every buffer it uses is reused, so
 // steady-state requests allocate almost nothing in the generator.
 type worker struct {
@@ -255,7 +264,7 @@ func (w *worker) finish(ep *endpoint) {
 	if ep.log != nil {
 		ep.log.record(ep.name, &w.s)
 	}
-	ep.tl.add(w.s.end, w.s.class != "", w.s.bytes)
+	ep.tl.add(w.s.end, w.s.class != "", w.s.bytes, w.s.end.Sub(w.s.intended))
 }
 
 // discard drains an error body, counting bytes, so the connection can be

@@ -129,7 +129,7 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 		h, c := r.snapshot(i)
 		d := &endpointData{name: ep.name, url: ep.url, h: h, c: c, active: r.active[i],
 			targetRPS: cfg.Rate, scheduled: r.scheduled[i], usersActive: r.usersActive[i],
-			timeline: ep.tl.buckets(elapsed)}
+			timeline: ep.tl.buckets(elapsed), scatter: scatterPoints(r.start, ep.scatter())}
 		rep.Endpoints = append(rep.Endpoints, d.report())
 	}
 	if len(rep.Endpoints) == 2 {

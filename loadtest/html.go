@@ -110,6 +110,10 @@ th{background:#eee}td:first-child,th:first-child{text-align:left}.chart{display:
 	b.WriteString("<h2>Charts</h2>")
 	b.WriteString(lineChart("Latency by percentile", "percentile", "ms", latency, ninesLabel))
 	b.WriteString(lineChart("Throughput and errors over time", "seconds", "per second", throughput, nil))
+	tgt := &rep.Endpoints[0]
+	b.WriteString(lineChart("Latency over time ("+tgt.Name+", corrected, per interval)", "seconds", "ms", latencyOverTime(tgt), nil))
+	b.WriteString(lineChart("Per-request latency ("+tgt.Name+", sample of "+fmt.Sprint(len(tgt.Scatter))+")", "seconds (due time)", "ms",
+		scatterSeries(tgt), nil))
 	rss := series{name: "RSS MiB", color: palette[0]}
 	for _, s := range rep.Resources.Samples {
 		rss.xs, rss.ys = append(rss.xs, s.T), append(rss.ys, float64(s.RSSBytes)/(1<<20))
@@ -123,14 +127,58 @@ th{background:#eee}td:first-child,th:first-child{text-align:left}.chart{display:
 		rssSeries = append(rssSeries, fit)
 	}
 	b.WriteString(lineChart("RSS of the process under test ("+rep.Resources.Source+")", "seconds", "MiB", rssSeries, nil))
+	cpu := series{name: "CPU % (100 = one core)", color: palette[1]}
+	for _, smp := range rep.Resources.Samples {
+		cpu.xs, cpu.ys = append(cpu.xs, smp.T), append(cpu.ys, smp.CPUPercent)
+	}
+	b.WriteString(lineChart("CPU of the process under test ("+rep.Resources.Source+")", "seconds", "%", []series{cpu}, nil))
 	ttft, err := importHist(rep.Endpoints[0].Histograms["ttft"])
 	if err != nil {
 		return "", fmt.Errorf("html: %w", err)
 	}
 	edges, counts := histBins(ttft, 30)
 	b.WriteString(barChart("TTFT distribution ("+rep.Endpoints[0].Name+")", "ms", "requests", palette[0], edges, counts))
+	gaps, err := importHist(rep.Endpoints[0].Histograms["chunk_gap"])
+	if err != nil {
+		return "", fmt.Errorf("html: %w", err)
+	}
+	edges, counts = histBins(gaps, 30)
+	b.WriteString(barChart("Inter-chunk gap distribution ("+rep.Endpoints[0].Name+")", "ms", "gaps", palette[2], edges, counts))
 	b.WriteString("</body></html>\n")
 	return b.String(), nil
+}
+
+// latencyOverTime is the p50, p90 and p99 of each interval that had
+// answers.
+func latencyOverTime(e *EndpointReport) []series {
+	out := []series{{name: "p50", color: palette[0]}, {name: "p90", color: palette[1]}, {name: "p99", color: "#d62728"}}
+	for _, bk := range e.Timeline {
+		if bk.Completed == 0 {
+			continue
+		}
+		for i, v := range []float64{bk.P50Ms, bk.P90Ms, bk.P99Ms} {
+			out[i].xs, out[i].ys = append(out[i].xs, bk.T), append(out[i].ys, v)
+		}
+	}
+	return out
+}
+
+// scatterSeries splits the sample into ok plain, ok streamed and failed
+// requests.
+func scatterSeries(e *EndpointReport) []series {
+	out := []series{{name: "plain", color: palette[0], dots: true}, {name: "stream", color: palette[1], dots: true},
+		{name: "failed", color: "#d62728", dots: true}}
+	for _, p := range e.Scatter {
+		i := 0
+		switch {
+		case !p.OK:
+			i = 2
+		case p.Stream:
+			i = 1
+		}
+		out[i].xs, out[i].ys = append(out[i].xs, p.T), append(out[i].ys, p.LatencyMs)
+	}
+	return out
 }
 
 // curve samples the percentile curve of h in milliseconds.
@@ -205,6 +253,9 @@ func writeResourceTable(b *strings.Builder, rep *Report) {
 		"<tr><td>%d</td><td>%.1f</td><td>%.1f</td><td>%d</td><td>%.2f</td><td>%s</td></tr></table>",
 		html.EscapeString(r.Source), len(r.Samples), float64(r.PeakRSSBytes)/(1<<20), r.MeanCPUPercent, r.MaxGoroutines,
 		r.Leak.SlopeBytesPerS/1024, html.EscapeString(r.Leak.Verdict))
+	o := &r.Operator
+	fmt.Fprintf(b, "<table><tr><th>target CPU s</th><th>CPU per request µs</th><th>RSS per open stream KiB</th><th>max open streams</th></tr>"+
+		"<tr><td>%.2f</td><td>%.1f</td><td>%s</td><td>%d</td></tr></table>", o.CPUSeconds, o.CPUPerRequestUs, perStream(o), o.MaxOpenStreams)
 	g := &rep.Generator
 	fmt.Fprintf(b, "<p>generator: %.2f CPU s over %.2f s wall (%.1f%% of one core), GOMAXPROCS %d", g.CPUSeconds, g.WallSeconds, g.CPUPercent, g.GOMAXPROCS)
 	if g.IncludesTarget {

@@ -141,6 +141,7 @@ func mergeReports(reps []*Report, names []string) (*Report, error) {
 			acc.scheduled += d.scheduled
 			acc.usersActive += d.usersActive
 			acc.timeline = mergeTimelines(acc.timeline, d.timeline)
+			acc.scatter = thinScatter(append(acc.scatter, d.scatter...))
 		}
 	}
 	if out.Generator.WallSeconds > 0 {
@@ -165,6 +166,19 @@ func mergeReports(reps []*Report, names []string) (*Report, error) {
 		out.Comparison = compare(t, b)
 	}
 	return out, nil
+}
+
+// thinScatter keeps every k-th point so at most scatterMax remain.
+func thinScatter(p []ScatterPoint) []ScatterPoint {
+	if len(p) <= scatterMax {
+		return p
+	}
+	step := (len(p) + scatterMax - 1) / scatterMax
+	out := p[:0]
+	for i := 0; i < len(p); i += step {
+		out = append(out, p[i])
+	}
+	return out
 }
 
 // shiftTimeline delays a timeline by n intervals.
@@ -193,6 +207,9 @@ func mergeTimelines(a, b []Bucket) []Bucket {
 		a[i].Completed += x.Completed
 		a[i].Errors += x.Errors
 		a[i].Bytes += x.Bytes
+		// Per-interval percentiles cannot be merged from percentiles: the
+		// larger of the runs' is an upper bound of the merged one.
+		a[i].P50Ms, a[i].P90Ms, a[i].P99Ms = max(a[i].P50Ms, x.P50Ms), max(a[i].P90Ms, x.P90Ms), max(a[i].P99Ms, x.P99Ms)
 	}
 	return a
 }

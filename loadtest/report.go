@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"fmt"
+	"time"
 )
 
 // SchemaVersion names the JSON layout documented in README.md. It changes
@@ -59,8 +60,19 @@ type EndpointReport struct {
 		BytesPerS        float64 `json:"bytes_per_s"`
 		OutputTokensPerS float64 `json:"output_tokens_per_s"`
 	} `json:"rates"`
-	Timeline   []Bucket            `json:"timeline"`
+	Timeline []Bucket `json:"timeline"`
+	// Scatter is a uniform sample of at most 2000 requests: when each was
+	// due and its corrected latency (ok) or time to failure.
+	Scatter    []ScatterPoint      `json:"scatter"`
 	Histograms map[string]HistJSON `json:"histograms"`
+}
+
+// ScatterPoint is one sampled request.
+type ScatterPoint struct {
+	T         float64 `json:"t_s"` // due time, seconds since the start
+	LatencyMs float64 `json:"latency_ms"`
+	OK        bool    `json:"ok"`
+	Stream    bool    `json:"stream"`
 }
 
 // KindReport is the latency of one kind of request (plain or streamed).
@@ -183,13 +195,17 @@ type endpointData struct {
 	targetRPS float64
 	scheduled int64
 	timeline  []Bucket
+	scatter   []ScatterPoint
 	// usersActive is the most users that sent in one phase.
 	usersActive int64
 }
 
 func (d *endpointData) report() EndpointReport {
 	r := EndpointReport{Name: d.name, URL: d.url, ActiveSeconds: d.active, UsersActive: d.usersActive, Counters: d.c,
-		Timeline: d.timeline, Histograms: map[string]HistJSON{}}
+		Timeline: d.timeline, Scatter: d.scatter, Histograms: map[string]HistJSON{}}
+	if r.Scatter == nil {
+		r.Scatter = []ScatterPoint{}
+	}
 	if r.Counters.Errors == nil {
 		r.Counters.Errors = map[string]int64{}
 	}
@@ -228,7 +244,7 @@ func (d *endpointData) report() EndpointReport {
 func endpointFromReport(r *EndpointReport) (*endpointData, error) {
 	d := &endpointData{name: r.Name, url: r.URL, c: r.Counters, active: r.ActiveSeconds,
 		targetRPS: r.Throughput.TargetRPS, scheduled: r.Throughput.Scheduled, usersActive: r.UsersActive,
-		timeline: append([]Bucket(nil), r.Timeline...)}
+		timeline: append([]Bucket(nil), r.Timeline...), scatter: append([]ScatterPoint(nil), r.Scatter...)}
 	if d.c.Errors == nil {
 		d.c.Errors = map[string]int64{}
 	}
@@ -245,6 +261,22 @@ func endpointFromReport(r *EndpointReport) (*endpointData, error) {
 		*ptrs[i] = h
 	}
 	return d, nil
+}
+
+// scatterPoints converts recorders' samples to report points, thinned
+// evenly to scatterMax.
+func scatterPoints(start time.Time, pts []scatterPoint) []ScatterPoint {
+	step := 1
+	if len(pts) > scatterMax {
+		step = (len(pts) + scatterMax - 1) / scatterMax
+	}
+	out := make([]ScatterPoint, 0, min(len(pts), scatterMax))
+	for i := 0; i < len(pts); i += step {
+		p := pts[i]
+		out = append(out, ScatterPoint{T: p.due.Sub(start).Seconds(), LatencyMs: float64(p.latency.Microseconds()) / 1000,
+			OK: p.ok, Stream: p.stream})
+	}
+	return out
 }
 
 // compare derives the comparison of target over baseline.

@@ -1,6 +1,8 @@
 package loadtest
 
 import (
+	"math/bits"
+	"math/rand/v2"
 	"sort"
 	"strconv"
 	"sync"
@@ -178,10 +180,40 @@ type recorder struct {
 	h    hists
 	c    Counters
 	late time.Duration
+	// points is a uniform sample (reservoir) of the requests, for the
+	// report's scatter plot; seen counts the requests offered to it.
+	points []scatterPoint
+	seen   int64
+	keep   int
 }
 
+// scatterPoint is one request of the scatter sample.
+type scatterPoint struct {
+	due     time.Time
+	latency time.Duration
+	ok      bool
+	stream  bool
+}
+
+// scatterMax is the most requests a report's scatter plot shows per
+// endpoint; each recorder keeps its share.
+const scatterMax = 2000
+
 func newRecorder(lateAfter time.Duration) *recorder {
-	return &recorder{h: newHists(), c: Counters{Errors: map[string]int64{}}, late: lateAfter}
+	return &recorder{h: newHists(), c: Counters{Errors: map[string]int64{}}, late: lateAfter, keep: scatterMax}
+}
+
+// sample offers a request to the reservoir.
+func (r *recorder) sample(s *sample) {
+	p := scatterPoint{due: s.intended, latency: s.end.Sub(s.intended), ok: s.class == "", stream: s.streamed}
+	r.seen++
+	if len(r.points) < r.keep {
+		r.points = append(r.points, p)
+		return
+	}
+	if j := rand.Int64N(r.seen); j < int64(r.keep) {
+		r.points[j] = p
+	}
 }
 
 // record adds one finished request; gaps are the inter-chunk gaps the worker
@@ -217,6 +249,7 @@ func (r *recorder) record(s *sample, gaps []time.Duration) {
 	} else {
 		r.c.OK++
 	}
+	r.sample(s)
 	if s.warmup {
 		return
 	}
@@ -258,6 +291,13 @@ func (r *recorder) mergeInto(h *hists, c *Counters) {
 	c.add(&r.c)
 }
 
+// scatter returns a copy of the recorder's sample.
+func (r *recorder) scatter() []scatterPoint {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]scatterPoint(nil), r.points...)
+}
+
 // statusClass names an HTTP status error class.
 func statusClass(code int) string { return "status_" + strconv.Itoa(code) }
 
@@ -267,6 +307,42 @@ type Bucket struct {
 	Completed int64   `json:"completed"`
 	Errors    int64   `json:"errors"`
 	Bytes     int64   `json:"bytes"`
+	// Corrected latency of the ok answers that ended in the interval, both
+	// kinds, to 12.5% resolution (0 when none ended in it).
+	P50Ms float64 `json:"p50_ms"`
+	P90Ms float64 `json:"p90_ms"`
+	P99Ms float64 `json:"p99_ms"`
+}
+
+// Per-interval latency is kept in log-linear buckets: 8 per power of two
+// (12.5% resolution) from 1 µs to an hour, 2 KB an interval, so that a
+// ten-minute run's timeline costs about a megabyte, not an HDR histogram
+// per second.
+const (
+	subBits    = 3
+	subBuckets = 1 << subBits
+	latBuckets = subBuckets + (32-subBits)*subBuckets
+)
+
+// latBucket is the bucket of us microseconds.
+func latBucket(us int64) int {
+	if us < subBuckets {
+		return int(max(us, 0))
+	}
+	e := 63 - bits.LeadingZeros64(uint64(us)) // us >= 2^e
+	i := subBuckets + (e-subBits)*subBuckets + int(us>>(e-subBits))&(subBuckets-1)
+	return min(i, latBuckets-1)
+}
+
+// latBucketMid is the middle of bucket i, in microseconds.
+func latBucketMid(i int) float64 {
+	if i < subBuckets {
+		return float64(i)
+	}
+	e := (i-subBuckets)/subBuckets + subBits
+	sub := (i - subBuckets) % subBuckets
+	lo := float64(uint64(1)<<e) * (1 + float64(sub)/subBuckets)
+	return lo * (1 + 0.5/subBuckets)
 }
 
 // timeline counts completions per interval with atomics, so workers never
@@ -274,17 +350,24 @@ type Bucket struct {
 type timeline struct {
 	start    time.Time
 	interval time.Duration
-	b        []struct{ ok, errs, bytes atomic.Int64 }
+	b        []timelineBucket
+}
+
+type timelineBucket struct {
+	ok, errs, bytes atomic.Int64
+	lat             [latBuckets]atomic.Int64
 }
 
 func newTimeline(start time.Time, interval, length time.Duration) *timeline {
 	n := int(length/interval) + 2
 	t := &timeline{start: start, interval: interval}
-	t.b = make([]struct{ ok, errs, bytes atomic.Int64 }, n)
+	t.b = make([]timelineBucket, n)
 	return t
 }
 
-func (t *timeline) add(end time.Time, failed bool, bytes int64) {
+// add counts a request that ended at end; latency is its corrected latency
+// when it succeeded.
+func (t *timeline) add(end time.Time, failed bool, bytes int64, latency time.Duration) {
 	i := int(end.Sub(t.start) / t.interval)
 	if i < 0 {
 		i = 0
@@ -296,8 +379,32 @@ func (t *timeline) add(end time.Time, failed bool, bytes int64) {
 		t.b[i].errs.Add(1)
 	} else {
 		t.b[i].ok.Add(1)
+		t.b[i].lat[latBucket(latency.Microseconds())].Add(1)
 	}
 	t.b[i].bytes.Add(bytes)
+}
+
+// quantiles reads p50, p90 and p99 in ms from one interval's buckets.
+func (tb *timelineBucket) quantiles() (p50, p90, p99 float64) {
+	var total int64
+	for i := range tb.lat {
+		total += tb.lat[i].Load()
+	}
+	if total == 0 {
+		return 0, 0, 0
+	}
+	qs := []float64{0.5, 0.9, 0.99}
+	out := make([]float64, len(qs))
+	var seen int64
+	k := 0
+	for i := range tb.lat {
+		seen += tb.lat[i].Load()
+		for k < len(qs) && float64(seen) >= qs[k]*float64(total) {
+			out[k] = latBucketMid(i) / 1000
+			k++
+		}
+	}
+	return out[0], out[1], out[2]
 }
 
 // buckets returns the intervals up to elapsed.
@@ -314,11 +421,13 @@ func (t *timeline) buckets(elapsed time.Duration) []Bucket {
 		// The last interval ends with the run, so per-second rates derived
 		// from it are not diluted by time that never happened.
 		end := min(time.Duration(i+1)*t.interval, max(elapsed, time.Duration(i)*t.interval+1))
+		p50, p90, p99 := t.b[i].quantiles()
 		out[i] = Bucket{
 			T:         end.Seconds(),
 			Completed: t.b[i].ok.Load(),
 			Errors:    t.b[i].errs.Load(),
 			Bytes:     t.b[i].bytes.Load(),
+			P50Ms:     p50, P90Ms: p90, P99Ms: p99,
 		}
 	}
 	return out
