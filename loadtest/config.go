@@ -58,19 +58,22 @@ type Config struct {
 	GammaShape float64       `json:"gamma_shape"`
 	// Sweep: open-loop steps from SweepFrom to SweepTo req/s (SweepSteps
 	// rates, geometric), each lasting Duration.
-	Sweep        bool          `json:"sweep"`
-	SweepFrom    float64       `json:"sweep_from_rps"`
-	SweepTo      float64       `json:"sweep_to_rps"`
-	SweepSteps   int           `json:"sweep_steps"`
-	Stream       float64       `json:"stream_fraction"`
-	Scale        float64       `json:"scale"`
-	Model        string        `json:"model"`
-	Protocol     string        `json:"protocol"`
-	BodyFile     string        `json:"body_file"`
-	RequestsFile string        `json:"requests_file"`
-	PromptWords  string        `json:"prompt_words"`
-	MaxTokens    string        `json:"max_tokens"`
-	Turns        int           `json:"turns"`
+	Sweep        bool    `json:"sweep"`
+	SweepFrom    float64 `json:"sweep_from_rps"`
+	SweepTo      float64 `json:"sweep_to_rps"`
+	SweepSteps   int     `json:"sweep_steps"`
+	Stream       float64 `json:"stream_fraction"`
+	Scale        float64 `json:"scale"`
+	Model        string  `json:"model"`
+	Protocol     string  `json:"protocol"`
+	BodyFile     string  `json:"body_file"`
+	RequestsFile string  `json:"requests_file"`
+	PromptWords  string  `json:"prompt_words"`
+	MaxTokens    string  `json:"max_tokens"`
+	Turns        int     `json:"turns"`
+	// NoPace: closed-loop users send back to back (as wrk does) instead of
+	// pacing their requests over the duration.
+	NoPace       bool          `json:"no_pace"`
 	Tools        bool          `json:"tools"`
 	Target       string        `json:"target"`
 	Baseline     string        `json:"baseline"`
@@ -124,6 +127,7 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	requests := fs.Int("requests", 0, "requests per user")
 	duration := fs.DurationP("duration", "d", 0, "time cap of the run, over which users pace their requests")
 	rate := fs.Float64P("rate", "r", 0, "open loop: arrivals per second (0 = closed loop)")
+	noPace := fs.Bool("no-pace", false, "closed loop: users send back to back, as fast as answers come (as wrk does), instead of pacing their requests over the duration; latency then counts from the send")
 	sweep := fs.String("sweep", "", "rate sweep FROM..TO req/s: open-loop steps of rising rate (each --duration long, default 10s) until one misses the SLO; reports the goodput")
 	sweepSteps := fs.Int("sweep-steps", 6, "--sweep: number of rates, spaced geometrically")
 	poisson := fs.Bool("poisson", false, "open loop: short for --arrival poisson")
@@ -190,7 +194,7 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 		return nil, fmt.Errorf("--scale %v out of range (0, 100]", *scale)
 	}
 	c := &Config{Tier: t.Name, Scale: *scale, Model: *model, BodyFile: *body, RequestsFile: *reqFile,
-		PromptWords: *promptWords, MaxTokens: *maxTokens, Turns: *turns, Tools: *tools, Target: *target,
+		PromptWords: *promptWords, MaxTokens: *maxTokens, Turns: *turns, Tools: *tools, NoPace: *noPace, Target: *target,
 		Baseline: *baseline, PID: *pid, Timeout: *timeout, Interval: *interval, LateAfter: *lateAfter,
 		Grace: *grace, Seed: *seed, MaxErrorRate: *maxErr, MaxP99: *maxP99, MaxTTFTP99: *maxTTFT, APIKey: *apiKey,
 		JSONFile: *jsonFile, HTMLFile: *htmlFile, Rate: *rate, Compare: *compare, OutDir: *outDir}

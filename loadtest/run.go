@@ -152,7 +152,7 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 				w.cutAt = end.Add(r.cfg.Grace)
 				w.nextBody = u
 				defer w.release()
-				plan := planUser(u, users, p.perUser, start, end, p.ramp)
+				plan := planUser(u, users, p.perUser, start, end, p.ramp, !r.cfg.NoPace)
 				n := runUser(r.clock, plan, end, done, func(k int, due time.Time) {
 					// Interleave users in the sequence so the streamed
 					// fraction holds at every moment of the run.

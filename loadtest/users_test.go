@@ -38,7 +38,7 @@ func TestTierPacing(t *testing.T) {
 				// Users are independent in a closed loop: each gets its own
 				// virtual clock, advanced by the answers it waits for.
 				clock := &virtualClock{now: start}
-				plan := planUser(u, cfg.Users, cfg.Requests, start, end, cfg.Ramp)
+				plan := planUser(u, cfg.Users, cfg.Requests, start, end, cfg.Ramp, true)
 				joinAt := start.Add(cfg.Ramp * time.Duration(u) / time.Duration(cfg.Users))
 				var sends, dues []time.Time
 				n := runUser(clock, plan, end, make(chan struct{}), func(k int, due time.Time) {
@@ -109,5 +109,24 @@ func TestTierScaleAndOverrides(t *testing.T) {
 	}
 	if d, _ := parseConfig([]string{"--tier", "stress", "--scale", "0.5"}, io.Discard); d.Tier != "stress" {
 		t.Errorf("a scaled tier is reported as %q", d.Tier)
+	}
+}
+
+// TestUnpacedUser: with --no-pace a user sends back to back until its
+// budget or the cap, each request due when it is sent.
+func TestUnpacedUser(t *testing.T) {
+	start := time.Unix(1000, 0)
+	end := start.Add(time.Second)
+	clock := &virtualClock{now: start}
+	var dues []time.Time
+	n := runUser(clock, planUser(0, 1, 1000, start, end, 0, false), end, make(chan struct{}), func(k int, due time.Time) {
+		if due != clock.now {
+			t.Fatalf("request %d due %v, sent %v", k, due.Sub(start), clock.now.Sub(start))
+		}
+		dues = append(dues, due)
+		clock.now = clock.now.Add(10 * time.Millisecond)
+	})
+	if n != 100 {
+		t.Errorf("sent %d in 1 s of 10 ms answers, want 100", n)
 	}
 }
