@@ -164,7 +164,7 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	cpuProfile := fs.String("cpuprofile", "", "write the generator's own CPU profile (pprof) to this file")
 	reqLog := fs.String("request-log", "", "write one JSON line per request to this file (relative: inside --out)")
 	mockProfileName := fs.String("mock-profile", "model", "embedded mock: model (TTFT, per-token time and length drawn per answer) or instant (20 tokens at once)")
-	mockTokens := fs.String("mock-tokens", "", "embedded mock: tokens per answer, N, A..B or lognormal:MEDIAN:P90 (model: lognormal:120:350; instant: 20)")
+	mockTokens := fs.String("mock-tokens", "", "embedded mock: tokens per answer, N, A..B or lognormal:MEDIAN:P90 (model: lognormal:60:200; instant: 20)")
 	mockDelay := fs.String("mock-chunk-delay", "", "embedded mock: time per token, D, A..B or lognormal:MEDIAN:P90 (model: 20ms..40ms; instant: 0)")
 	mockLatency := fs.String("mock-latency", "", "embedded mock: time to first token, same syntax (model: lognormal:350ms:900ms; instant: 0)")
 	// Show the values flags really default to, not their sentinels.

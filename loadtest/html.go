@@ -96,7 +96,11 @@ th{background:#eee}td:first-child,th:first-child{text-align:left}.chart{display:
 		fmt.Fprintf(&b, "<h2>Target over baseline</h2><p>throughput ratio %.3f</p><table><tr><th>added ms</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th></tr>",
 			cmp.ThroughputRatio)
 		for _, k := range addedKeys {
-			a := cmp.Added[k]
+			a, ok := cmp.Added[k]
+			if !ok {
+				fmt.Fprintf(&b, "<tr><td>%s</td><td>-</td><td>-</td><td>-</td><td>-</td><td>-</td></tr>", k)
+				continue
+			}
 			fmt.Fprintf(&b, "<tr><td>%s</td><td>%+.3f</td><td>%+.3f</td><td>%+.3f</td><td>%+.3f</td><td>%+.3f</td></tr>",
 				k, a.P50, a.P90, a.P95, a.P99, a.P999)
 		}

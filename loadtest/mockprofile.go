@@ -145,11 +145,11 @@ func mockProfile(name string) (MockProfile, error) {
 	case "model":
 		// Near what hosted chat models show: a few hundred ms to the first
 		// token with a long tail, 20-40 ms per token, answers of tens to
-		// hundreds of tokens.
+		// hundreds of tokens (median 60, p90 200: about 2 s an answer).
 		return MockProfile{Name: name,
 			TTFT:   Dist{Kind: "lognormal", A: 0.35, B: 0.9, Min: 0.05, Max: maxMockWait},
 			TPOT:   Dist{Kind: "uniform", A: 0.020, B: 0.040, Min: 0, Max: maxMockWait},
-			Tokens: Dist{Kind: "lognormal", A: 120, B: 350, Min: 5, Max: maxMockTokens},
+			Tokens: Dist{Kind: "lognormal", A: 60, B: 200, Min: 5, Max: maxMockTokens},
 		}, nil
 	case "instant":
 		return MockProfile{Name: name,

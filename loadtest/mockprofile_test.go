@@ -66,8 +66,8 @@ func TestModelProfileDraws(t *testing.T) {
 	if p90 := q(ttft, 0.9); p90 < 0.85 || p90 > 0.95 {
 		t.Errorf("TTFT p90 %.3f s, want about 0.9", p90)
 	}
-	if m := q(tokens, 0.5); m < 110 || m > 130 {
-		t.Errorf("tokens median %.0f, want about 120", m)
+	if m := q(tokens, 0.5); m < 55 || m > 65 {
+		t.Errorf("tokens median %.0f, want about 60", m)
 	}
 	inst, _ := mockProfile("instant")
 	if d := inst.draw(r); d.tokens != 20 || d.ttft != 0 || d.tpot != 0 {

@@ -288,12 +288,18 @@ func compare(target, base *EndpointReport) *Comparison {
 	if base.Throughput.OKRPS > 0 {
 		c.ThroughputRatio = target.Throughput.OKRPS / base.Throughput.OKRPS
 	}
-	c.Added = map[string]Added{
-		"latency":        added(target.Latency, base.Latency),
-		"plain_latency":  added(target.Plain.Latency, base.Plain.Latency),
-		"stream_latency": added(target.Stream.Latency, base.Stream.Latency),
-		"headers":        added(target.Headers, base.Headers),
-		"ttft":           added(target.TTFT, base.TTFT),
+	c.Added = map[string]Added{}
+	for k, pair := range map[string][2]Summary{
+		"latency":        {target.Latency, base.Latency},
+		"plain_latency":  {target.Plain.Latency, base.Plain.Latency},
+		"stream_latency": {target.Stream.Latency, base.Stream.Latency},
+		"headers":        {target.Headers, base.Headers},
+		"ttft":           {target.TTFT, base.TTFT},
+	} {
+		// A difference needs both sides measured.
+		if pair[0].Count > 0 && pair[1].Count > 0 {
+			c.Added[k] = added(pair[0], pair[1])
+		}
 	}
 	return c
 }

@@ -62,6 +62,14 @@ func TestComparison(t *testing.T) {
 	if math.Abs(c.AddedP50Ms-2) > 0.5 || math.Abs(c.AddedP99Ms-2) > 0.5 || !near(c.ThroughputRatio, 0.8, 1e-9) {
 		t.Errorf("comparison %+v, want +2 ms p50/p99 and ratio 0.8", c)
 	}
+	// Measures one side lacks (no streams here) are left out, not reported
+	// as the other side's whole value.
+	if a, ok := c.Added["plain_latency"]; !ok || math.Abs(a.P90-2) > 0.5 {
+		t.Errorf("added plain latency %+v", c.Added)
+	}
+	if _, ok := c.Added["ttft"]; ok {
+		t.Errorf("added TTFT without streams: %+v", c.Added)
+	}
 }
 
 func TestLeakVerdict(t *testing.T) {

@@ -44,7 +44,13 @@ func (r *runner) phases() []phase {
 	var out []phase
 	for i, req := range []int{first, first, second, second} {
 		if req > 0 {
-			out = append(out, phase{i % 2, req, c.Duration / n, c.Ramp / n, c.Warmup / n})
+			// Only each endpoint's first phase is cold: pools and caches
+			// stay filled for its second.
+			warm := c.Warmup / n
+			if i >= 2 {
+				warm = 0
+			}
+			out = append(out, phase{i % 2, req, c.Duration / n, c.Ramp / n, warm})
 		}
 	}
 	return out

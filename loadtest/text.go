@@ -50,7 +50,11 @@ func writeText(out io.Writer, rep *Report) {
 		fmt.Fprintf(out, "throughput ratio %.3f\n", cmp.ThroughputRatio)
 		fmt.Fprintf(tw, "added ms\tp50\tp90\tp95\tp99\tp99.9\t\n")
 		for _, k := range addedKeys {
-			a := cmp.Added[k]
+			a, ok := cmp.Added[k]
+			if !ok {
+				fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t\n", k)
+				continue
+			}
 			fmt.Fprintf(tw, "%s\t%+.3f\t%+.3f\t%+.3f\t%+.3f\t%+.3f\t\n", k, a.P50, a.P90, a.P95, a.P99, a.P999)
 		}
 		tw.Flush()

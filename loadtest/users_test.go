@@ -130,3 +130,26 @@ func TestUnpacedUser(t *testing.T) {
 		t.Errorf("sent %d in 1 s of 10 ms answers, want 100", n)
 	}
 }
+
+// TestPhasesWithBaseline: target and baseline alternate, each user's budget
+// splits over an endpoint's two phases, and only each endpoint's first
+// phase has a warm-up.
+func TestPhasesWithBaseline(t *testing.T) {
+	cfg, err := parseConfig([]string{"--tier", "light", "--target", "http://a", "--baseline", "http://b"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{cfg: cfg, eps: []*endpoint{{name: "target"}, {name: "baseline"}}}
+	got := r.phases()
+	want := []phase{{0, 25, 15 * time.Second, 500 * time.Millisecond, 500 * time.Millisecond},
+		{1, 25, 15 * time.Second, 500 * time.Millisecond, 500 * time.Millisecond},
+		{0, 25, 15 * time.Second, 500 * time.Millisecond, 0}, {1, 25, 15 * time.Second, 500 * time.Millisecond, 0}}
+	if len(got) != len(want) {
+		t.Fatalf("phases %+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("phase %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
