@@ -144,6 +144,7 @@ type worker struct {
 	s        sample
 	warmEnd  time.Time // requests due before it are warm-up
 	nextBody int       // position in the endpoint's body pool
+	heldBack bool      // the next request waited for the user's previous answer
 	// cutAt ends requests still running this long after the phase's cap
 	// (zero: only the request timeout bounds them).
 	cutAt time.Time
@@ -188,7 +189,7 @@ var errLineTooLong = errors.New("response line longer than 4 MiB")
 // stream included.
 func (w *worker) do(ep *endpoint, stream bool, intended time.Time, deadline time.Time) {
 	s := &w.s
-	*s = sample{intended: intended, streamed: stream, warmup: intended.Before(w.warmEnd)}
+	*s = sample{intended: intended, streamed: stream, warmup: intended.Before(w.warmEnd), heldBack: w.heldBack}
 	w.gaps = w.gaps[:0]
 	req := w.reqPlain
 	if stream {

@@ -145,3 +145,25 @@ func TestCapGraceCutsSlowRequests(t *testing.T) {
 		t.Errorf("a run in which nothing succeeded passed: %+v", rep.SLO)
 	}
 }
+
+// TestClosedLoopStallWarning: a target that stalls 1.5 s once in a closed
+// loop shows up as a warning, since a closed loop hides what a stall did to
+// the requests it kept from being sent.
+func TestClosedLoopStallWarning(t *testing.T) {
+	m := &mockServer{opts: mockOpts{Tokens: 2}}
+	m.before = func(n int64) {
+		if n == 5 {
+			time.Sleep(1500 * time.Millisecond) // the fixture's stall
+		}
+	}
+	url := startMock(t, m)
+	rep := runTarget(t, url, "-c", "2", "--requests", "20", "-d", "3s", "--ramp", "0", "--stream", "0")
+	if !strings.Contains(strings.Join(rep.Warnings, "\n"), "closed loop saw a stall") {
+		t.Errorf("no stall warning: %q", rep.Warnings)
+	}
+	// A run without a stall has none.
+	calm := runTarget(t, startMock(t, &mockServer{opts: mockOpts{Tokens: 2}}), "-c", "2", "--requests", "5", "-d", "1s", "--ramp", "0")
+	if len(calm.Warnings) != 0 {
+		t.Errorf("warnings on a calm run: %q", calm.Warnings)
+	}
+}

@@ -159,11 +159,16 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 				w.nextBody = u
 				defer w.release()
 				plan := planUser(u, users, p.perUser, start, end, p.ramp, !r.cfg.NoPace)
+				var prevEnd time.Time
 				n := runUser(r.clock, plan, end, done, func(k int, due time.Time) {
 					// Interleave users in the sequence so the streamed
 					// fraction holds at every moment of the run.
 					seq := r.seqBase[p.ep] + k*users + u
+					// Late because the previous answer ended after this
+					// request was due, not because a timer woke late.
+					w.heldBack = prevEnd.After(due)
 					w.do(ep, streamed(seq, r.cfg.Stream), due, time.Now().Add(r.cfg.Timeout))
+					prevEnd = w.s.end
 				})
 				if n > 0 {
 					active.Add(1)

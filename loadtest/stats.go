@@ -31,6 +31,9 @@ type Counters struct {
 	OK       int64 `json:"ok"`
 	Streamed int64 `json:"streamed"`
 	Late     int64 `json:"late_sends"`
+	// HeldBack counts closed-loop requests due before the user's previous
+	// answer had ended.
+	HeldBack int64 `json:"held_back"`
 	// CutAtCap counts requests still running when the cap's grace ended:
 	// abandoned, and not in sent, ok or errors.
 	CutAtCap     int64 `json:"cut_at_cap"`
@@ -53,6 +56,7 @@ func (c *Counters) add(o *Counters) {
 	c.OK += o.OK
 	c.Streamed += o.Streamed
 	c.Late += o.Late
+	c.HeldBack += o.HeldBack
 	c.CutAtCap += o.CutAtCap
 	c.Chunks += o.Chunks
 	c.Bytes += o.Bytes
@@ -171,6 +175,7 @@ type sample struct {
 	truncated           bool
 	tokensFromChunks    bool // no usage block: tokens are the content events
 	warmup              bool // due during the warm-up: counted, not in the histograms
+	heldBack            bool // closed loop: the user's previous answer ended after this was due
 }
 
 // recorder is one worker's private histograms and counters. The mutex is
@@ -228,6 +233,9 @@ func (r *recorder) record(s *sample, gaps []time.Duration) {
 	r.c.Sent++
 	if s.sent.Sub(s.intended) > r.late {
 		r.c.Late++
+	}
+	if s.heldBack {
+		r.c.HeldBack++
 	}
 	r.c.Bytes += s.bytes
 	r.c.Chunks += s.chunks

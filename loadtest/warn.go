@@ -30,10 +30,10 @@ func warnings(cfg *Config, rep *Report) []string {
 		if unc.Count > 0 && unc.Max > 1000 && unc.Max > 10*unc.P50 {
 			out = append(out, fmt.Sprintf("%s: closed loop saw a stall (slowest answer %.0f ms, p50 %.1f ms); a closed loop hides how many requests a stall delays: run open loop (--rate) to measure it",
 				e.Name, unc.Max, unc.P50))
-		} else if c.Late*100 > c.Sent && e.Latency.P99 > 1.1*unc.P99 {
-			// Users fell behind their pace often enough to move the tail.
-			out = append(out, fmt.Sprintf("%s: closed loop: %d requests started late because the user's previous answer was still running (corrected p99 %.1f ms, uncorrected %.1f ms); the target is slower than the tier's pace",
-				e.Name, c.Late, e.Latency.P99, unc.P99))
+		} else if c.HeldBack*100 > c.Sent {
+			// Users fell behind their pace on more than 1% of requests.
+			out = append(out, fmt.Sprintf("%s: closed loop: %d requests were due before the user's previous answer had ended (corrected p99 %.1f ms, uncorrected %.1f ms); the target is slower than the tier's pace",
+				e.Name, c.HeldBack, e.Latency.P99, unc.P99))
 		}
 	}
 	return out
