@@ -127,7 +127,7 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	requests := fs.Int("requests", 0, "requests per user")
 	duration := fs.DurationP("duration", "d", 0, "time cap of the run, over which users pace their requests")
 	rate := fs.Float64P("rate", "r", 0, "open loop: arrivals per second (0 = closed loop)")
-	noPace := fs.Bool("no-pace", false, "closed loop: users send back to back, as fast as answers come (as wrk does), instead of pacing their requests over the duration; latency then counts from the send")
+	noPace := fs.Bool("no-pace", false, "closed loop: users send back to back, as fast as answers come (as wrk does), instead of pacing their requests over the duration")
 	sweep := fs.String("sweep", "", "rate sweep FROM..TO req/s: open-loop steps of rising rate (each --duration long, default 10s) until one misses the SLO; reports the goodput")
 	sweepSteps := fs.Int("sweep-steps", 6, "--sweep: number of rates, spaced geometrically")
 	poisson := fs.Bool("poisson", false, "open loop: short for --arrival poisson")

@@ -167,7 +167,13 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 					// Late because the previous answer ended after this
 					// request was due, not because a timer woke late.
 					w.heldBack = prevEnd.After(due)
-					w.do(ep, streamed(seq, r.cfg.Stream), due, time.Now().Add(r.cfg.Timeout))
+					// A closed-loop user cannot send before its answer is
+					// in, so latency counts from the send: the pace is the
+					// tier's plan, not a schedule the target fell behind.
+					// (Open loops count from the due time; a closed loop's
+					// stalls are flagged by the warnings instead.)
+					now := time.Now()
+					w.do(ep, streamed(seq, r.cfg.Stream), now, now.Add(r.cfg.Timeout))
 					prevEnd = w.s.end
 				})
 				if n > 0 {

@@ -32,8 +32,8 @@ func warnings(cfg *Config, rep *Report) []string {
 				e.Name, unc.Max, unc.P50))
 		} else if c.HeldBack*100 > c.Sent {
 			// Users fell behind their pace on more than 1% of requests.
-			out = append(out, fmt.Sprintf("%s: closed loop: %d requests were due before the user's previous answer had ended (corrected p99 %.1f ms, uncorrected %.1f ms); the target is slower than the tier's pace",
-				e.Name, c.HeldBack, e.Latency.P99, unc.P99))
+			out = append(out, fmt.Sprintf("%s: closed loop: %d requests were due before the user's previous answer had ended (p99 %.1f ms): answers take longer than the tier's pace, so its users send fewer requests than planned; use more users (-c) or an open loop (-r) for the full load",
+				e.Name, c.HeldBack, unc.P99))
 		}
 	}
 	return out
