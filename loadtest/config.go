@@ -73,7 +73,10 @@ type Config struct {
 	Turns        int     `json:"turns"`
 	// NoPace: closed-loop users send back to back (as wrk does) instead of
 	// pacing their requests over the duration.
-	NoPace       bool          `json:"no_pace"`
+	NoPace bool `json:"no_pace"`
+	// Concurrent runs target and baseline at the same time instead of in
+	// alternating phases.
+	Concurrent   bool          `json:"baseline_concurrent"`
 	Tools        bool          `json:"tools"`
 	Target       string        `json:"target"`
 	Baseline     string        `json:"baseline"`
@@ -147,6 +150,7 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	scale := fs.Float64("scale", 1, "multiply the tier's users, requests, duration and ramp (for CI)")
 	target := fs.String("target", "", "base URL (http://host:port[/prefix]) or full endpoint URL of a running server (default: embedded proxy + mock)")
 	baseline := fs.String("baseline", "", "base URL of a second endpoint (the upstream directly) to compare against")
+	alternate := fs.Bool("alternate", true, "with a baseline: run target and baseline in alternating phases (false: both at once over the whole duration); default false for the embedded model-like mock, whose answers are waits, not work")
 	compare := fs.Bool("compare", true, "embedded mode: also run the load against the mock upstream directly")
 	pid := fs.Int("pid", 0, "with --target: PID of the proxy to sample from /proc")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-request timeout, streams included")
@@ -294,6 +298,10 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 			return nil, fmt.Errorf("--arrival %q: want constant, poisson or gamma", c.Arrival)
 		}
 	}
+	// Alternating phases keep a busy machine's drift off the comparison,
+	// but quarter the time each endpoint gets; answers that are mostly
+	// waiting (the model mock) share the machine without contention.
+	c.Concurrent = !*alternate || (!fs.Changed("alternate") && c.Target == "" && prof.Name == "model")
 	if c.Target == "" {
 		c.Baseline = "" // filled from the embedded setup
 	} else {

@@ -53,6 +53,14 @@ func TestMainEmbeddedLightScaled(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFilled(t, rep)
+	// The model-like mock runs target and baseline at once, each over
+	// the whole duration.
+	// (Alternating, each would get two quarters: at most 1.5 s.)
+	for _, e := range rep.Endpoints {
+		if !rep.Config.Concurrent || e.ActiveSeconds < 1.9 {
+			t.Errorf("concurrent %v, %s active %.2f s; want the requests paced over the 3 s cap", rep.Config.Concurrent, e.Name, e.ActiveSeconds)
+		}
+	}
 
 	// No field of the JSON may be null: every one was filled in.
 	raw, err := os.ReadFile(jsonPath)

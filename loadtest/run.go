@@ -90,11 +90,24 @@ func (r *runner) run(ctx context.Context) {
 			}
 		}()
 	}
-	for _, p := range r.phases() {
-		select {
-		case <-done:
-		default:
-			r.runPhase(p, done)
+	if r.cfg.Concurrent && len(r.eps) == 2 {
+		// Both endpoints at once, each over the whole duration.
+		var wg sync.WaitGroup
+		for i := range r.eps {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				r.runPhase(phase{i, r.cfg.Requests, r.cfg.Duration, r.cfg.Ramp, r.cfg.Warmup}, done)
+			}(i)
+		}
+		wg.Wait()
+	} else {
+		for _, p := range r.phases() {
+			select {
+			case <-done:
+			default:
+				r.runPhase(p, done)
+			}
 		}
 	}
 	close(tickDone)

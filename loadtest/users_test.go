@@ -153,3 +153,26 @@ func TestPhasesWithBaseline(t *testing.T) {
 		}
 	}
 }
+
+// TestBaselineConcurrency: the embedded model-like mock runs target and
+// baseline at once (its answers are waits), a CPU-bound setup alternates.
+func TestBaselineConcurrency(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"--mock-profile", "instant"}, false},
+		{[]string{"--target", "http://a", "--baseline", "http://b"}, false},
+		{[]string{"--target", "http://a", "--baseline", "http://b", "--alternate=false"}, true},
+		{[]string{"--alternate"}, false},
+	} {
+		c, err := parseConfig(tc.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Concurrent != tc.want {
+			t.Errorf("%v: concurrent %v, want %v", tc.args, c.Concurrent, tc.want)
+		}
+	}
+}
