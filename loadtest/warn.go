@@ -17,8 +17,12 @@ func warnings(cfg *Config, rep *Report) []string {
 				e.Name, c.CutAtCap))
 		}
 		if unsent := e.Throughput.Scheduled - c.Sent - c.CutAtCap; unsent > 0 {
-			out = append(out, fmt.Sprintf("%s: %d of %d scheduled requests were not sent before the cap: the target answered slower than the schedule",
-				e.Name, unsent, e.Throughput.Scheduled))
+			why := "the users were still waiting for answers"
+			if cfg.Rate > 0 {
+				why = "all --users workers were busy with slower answers"
+			}
+			out = append(out, fmt.Sprintf("%s: %d of %d scheduled requests were not sent before the cap: %s",
+				e.Name, unsent, e.Throughput.Scheduled, why))
 		}
 		if cfg.Rate > 0 {
 			continue
