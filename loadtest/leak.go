@@ -15,6 +15,9 @@ type LeakReport struct {
 	// LevelledOff: RSS grew after the warm-up but was flat in the second
 	// half of the window, so the verdict is stable.
 	LevelledOff bool `json:"levelled_off"`
+	// LoadAccounted: the number of open streams varied and was fitted as a
+	// second term, so memory that follows the load is not counted as growth.
+	LoadAccounted bool `json:"load_accounted"`
 }
 
 // Growth counts as a leak only when it is both above this absolute floor
@@ -26,17 +29,23 @@ const (
 	minLeakSamples = 3
 )
 
-// line is a least-squares fit RSS = a + b*t over the samples at or after
-// from.
+// line is a least-squares fit RSS = a + b*t (+ c*open streams) over the
+// samples at or after from. When the number of open streams varies, it is
+// a second regressor: memory that follows the load is not a trend in time.
 type line struct {
 	n          int
-	a, b       float64
+	a, b, c    float64
+	meanOpen   float64
 	tmin, tmax float64
+	streams    bool // c was fitted
 }
+
+// at is the fitted RSS at time t with the mean number of open streams.
+func (l line) at(t float64) float64 { return l.a + l.b*t + l.c*l.meanOpen }
 
 func fitLine(samples []ResourceSample, from float64) (line, bool) {
 	var l line
-	var st, sy float64
+	var st, so, sy float64
 	first := true
 	for _, s := range samples {
 		if s.T < from {
@@ -44,6 +53,7 @@ func fitLine(samples []ResourceSample, from float64) (line, bool) {
 		}
 		l.n++
 		st += s.T
+		so += float64(s.OpenStreams)
 		sy += float64(s.RSSBytes)
 		if first || s.T < l.tmin {
 			l.tmin = s.T
@@ -57,20 +67,32 @@ func fitLine(samples []ResourceSample, from float64) (line, bool) {
 		return l, false
 	}
 	n := float64(l.n)
-	mt, my := st/n, sy/n
-	var sxy, sxx float64
+	mt, mo, my := st/n, so/n, sy/n
+	var s11, s22, s12, s1y, s2y float64
 	for _, s := range samples {
-		if s.T >= from {
-			dt := s.T - mt
-			sxy += dt * (float64(s.RSSBytes) - my)
-			sxx += dt * dt
+		if s.T < from {
+			continue
 		}
+		x1, x2, y := s.T-mt, float64(s.OpenStreams)-mo, float64(s.RSSBytes)-my
+		s11 += x1 * x1
+		s22 += x2 * x2
+		s12 += x1 * x2
+		s1y += x1 * y
+		s2y += x2 * y
 	}
-	if sxx == 0 {
+	if s11 == 0 {
 		return l, false
 	}
-	l.b = sxy / sxx
-	l.a = my - l.b*mt
+	l.meanOpen = mo
+	l.b = s1y / s11
+	// Time and load that move together cannot be told apart: then the
+	// plain trend in time stands.
+	if det := s11*s22 - s12*s12; s22 > 0 && det > 1e-6*s11*s22 {
+		l.b = (s22*s1y - s12*s2y) / det
+		l.c = (s11*s2y - s12*s1y) / det
+		l.streams = true
+	}
+	l.a = my - l.b*mt - l.c*mo
 	return l, true
 }
 
@@ -91,8 +113,9 @@ func leakVerdict(samples []ResourceSample, warmup float64) LeakReport {
 		return rep
 	}
 	rep.SlopeBytesPerS = l.b
-	rep.StartBytes = l.a + l.b*l.tmin
+	rep.StartBytes = l.at(l.tmin)
 	rep.GrowthBytes = l.b * (l.tmax - l.tmin)
+	rep.LoadAccounted = l.streams
 	rep.Verdict = "stable"
 	if !grows(rep.GrowthBytes, rep.StartBytes) {
 		return rep

@@ -72,6 +72,17 @@ func TestComparison(t *testing.T) {
 	}
 }
 
+// streamsAt is an open-stream count that rises over a run and swings.
+func streamsAt(t float64) float64 { return math.Round(2*t+40*math.Sin(t/3)) + 40 }
+
+// withStreams sets each sample's open streams to streamsAt.
+func withStreams(s []ResourceSample) []ResourceSample {
+	for i := range s {
+		s[i].OpenStreams = int64(streamsAt(s[i].T))
+	}
+	return s
+}
+
 func TestLeakVerdict(t *testing.T) {
 	const mib = 1 << 20
 	series := func(n int, f func(t float64) float64) []ResourceSample {
@@ -102,6 +113,16 @@ func TestLeakVerdict(t *testing.T) {
 		{"rise then plateau", series(60, func(t float64) float64 {
 			return 100*mib + math.Min(t, 30)*mib
 		}), 10, "stable", 0},
+		// RSS follows the open streams (10 KiB each), which rise over the
+		// run (2.5 MiB more) and swing: load, not a leak. A fit in time
+		// alone called it growing.
+		{"memory follows the load", withStreams(series(60, func(t float64) float64 {
+			return 20*mib + streamsAt(t)*10*1024
+		})), 10, "stable", 0},
+		// The same load plus 256 KiB/s leaking.
+		{"leak under varying load", withStreams(series(60, func(t float64) float64 {
+			return 20*mib + streamsAt(t)*10*1024 + t*256*1024
+		})), 10, "growing", 256 * 1024},
 		{"too few samples", series(11, func(t float64) float64 { return t * mib }), 10, "insufficient-data", 0},
 	}
 	for _, tc := range tests {
