@@ -73,8 +73,10 @@ for i in $(seq "$ROUNDS"); do
 	cpu_of wrk -t"$THREADS" -c"$CONNS" -d"$ROUND" -s "$work/post.lua" "$url" >"$work/wrk.out" 2>&1
 	w=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
 	wc=$(echo "scale=0; $(cat "$work/cpu") * 100 / $secs" | bc)
-	"$work/proxy" loadtest --target "$url" --users "$CONNS" --requests 100000000 --no-pace --duration "$ROUND" --ramp 0s \
-		--stream 0 --timeout 10s --max-error-rate 0 --json "$work/gen.json" >/dev/null 2>&1 || true
+	rm -f "$work/gen.json"
+	"$work/proxy" loadtest --target "$url" --users "$CONNS" --requests 1000000 --no-pace --duration "$ROUND" --ramp 0s \
+		--stream 0 --timeout 10s --max-error-rate 0 --json "$work/gen.json" >/dev/null 2>"$work/gen.err" || true
+	[ -s "$work/gen.json" ] || { echo "load tester failed:"; cat "$work/gen.err"; exit 1; }
 	read -r o oc < <(python3 -c "import json; r=json.load(open('$work/gen.json')); print(round(r['endpoints'][0]['throughput']['achieved_rps']), round(r['generator']['cpu_percent']))")
 	wrk_all+=("$w") ours_all+=("$o") wcpu_all+=("$wc") ocpu_all+=("$oc")
 	printf '%-6s %12.0f %8s %12s %8s %7.2f\n' "$i" "$w" "$wc" "$o" "$oc" "$(echo "scale=4; $o / $w" | bc)"
