@@ -72,6 +72,8 @@ func sweepRates(from, to float64, n int) []float64 {
 func runSweep(ctx context.Context, cfg *Config, embed EmbedFunc, out io.Writer) (*Report, *SweepReport, error) {
 	base := *cfg
 	base.Mode, base.Ramp, base.Warmup, base.Compare, base.Baseline = "open", 0, 0, false, ""
+	// Each step would overwrite the one request log.
+	base.RequestLog = ""
 	if base.Arrival == "" {
 		base.Arrival = "constant"
 	}
