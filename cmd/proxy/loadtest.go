@@ -123,6 +123,10 @@ func startProxyChild(upstream string) (*proxyChild, error) {
 		exited: make(chan struct{})}
 	c.cmd = exec.Command(exe, "serve", "--config", cfgPath)
 	c.cmd.Stdout, c.cmd.Stderr = io.Discard, c.stderr
+	// Its own process group keeps a terminal's Ctrl-C, which ends the run
+	// early with a report, from stopping the proxy under it first; the
+	// death signal stops it if the load tester is killed outright.
+	c.cmd.SysProcAttr = childProcAttr()
 	if err := c.cmd.Start(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("embedded proxy: start: %w", err)
