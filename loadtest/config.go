@@ -262,7 +262,7 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 		if !fs.Changed("users") {
 			// In an open loop users only bound the requests in flight: let
 			// the target, not the generator, be what saturates.
-			c.Users = 1024
+			c.Users = sweepUsers
 		}
 		// Each step may send as many requests as its rate asks for.
 		c.Requests = int(math.Ceil(c.SweepTo*c.Duration.Seconds()/float64(c.Users))) + 1

@@ -68,7 +68,6 @@ func sweepMain(ctx context.Context, cfg *Config, embed EmbedFunc, stdout, stderr
 	}
 	rep.Sweep = sw
 	code := finishReport(rep, cfg, stdout, stderr)
-	writeSweepText(stdout, sw)
 	switch {
 	case code == ExitRunError:
 		return code

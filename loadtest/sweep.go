@@ -71,7 +71,9 @@ func sweepRates(from, to float64, n int) []float64 {
 // embedded setup is started once) until a step misses the SLO.
 func runSweep(ctx context.Context, cfg *Config, embed EmbedFunc, out io.Writer) (*Report, *SweepReport, error) {
 	base := *cfg
-	base.Mode, base.Ramp, base.Warmup, base.Compare, base.Baseline = "open", 0, 0, false, ""
+	// The first tenth of each step (connections being opened, workers
+	// starting) is its warm-up.
+	base.Mode, base.Ramp, base.Warmup, base.Compare, base.Baseline = "open", 0, cfg.Duration/10, false, ""
 	// Each step would overwrite the one request log.
 	base.RequestLog = ""
 	if base.Arrival == "" {
@@ -164,3 +166,7 @@ func writeSweepText(out io.Writer, sw *SweepReport) {
 
 // sweepStepDefault is each step's length when --duration is not given.
 const sweepStepDefault = 10 * time.Second
+
+// sweepUsers is a sweep's most requests in flight unless -c says: enough
+// for 256 req/s of one-second answers.
+const sweepUsers = 256

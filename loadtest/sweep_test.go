@@ -45,7 +45,7 @@ func TestSweepFindsCapacity(t *testing.T) {
 	url := startSerialServer(t, 4*time.Millisecond)
 	jsonPath := filepath.Join(t.TempDir(), "sweep.json")
 	var stdout, stderr bytes.Buffer
-	code := Main(context.Background(), []string{"--target", url, "--sweep", "25..400", "--sweep-steps", "3",
+	code := Main(context.Background(), []string{"--target", url, "--sweep", "25..400", "--sweep-steps", "3", "-c", "64",
 		"-d", "1500ms", "--grace", "300ms", "--stream", "0", "--max-p99", "400ms", "--json", jsonPath}, &stdout, &stderr, nil)
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
@@ -71,7 +71,7 @@ func TestSweepFindsCapacity(t *testing.T) {
 	}
 	// A server that cannot meet even the first step fails the run.
 	slow := startSerialServer(t, 20*time.Millisecond)
-	code = Main(context.Background(), []string{"--target", slow, "--sweep", "200..400", "--sweep-steps", "2",
+	code = Main(context.Background(), []string{"--target", slow, "--sweep", "200..400", "--sweep-steps", "2", "-c", "64",
 		"-d", "500ms", "--grace", "100ms", "--stream", "0", "--max-p99", "100ms"}, &stdout, &stderr, nil)
 	if code != ExitSLO {
 		t.Errorf("no step met the SLO: exit %d", code)
