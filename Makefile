@@ -18,7 +18,7 @@ FUZZ     := ./stream:FuzzReader ./providers/jsonpatch:FuzzReplace ./providers/co
 FUZZMIN  ?= 200x
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $$(go env GOPATH)/bin/staticcheck)
 
-.PHONY: build run test fmt-check vet tidy-check staticcheck unit allocs fuzz agents agents-record bench bench-compare bench-startup soak install clean
+.PHONY: build run test fmt-check vet tidy-check staticcheck unit allocs fuzz agents agents-record bench bench-compare bench-generator bench-startup soak install clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/proxy
@@ -97,6 +97,11 @@ bench:
 # proxy; installs wrk and nginx from Debian if missing. Not part of `make test`.
 bench-compare:
 	bash loadtest/compare/compare.sh
+
+# The load tester's ceiling next to wrk's: alternated rounds against one
+# static nginx, same connections (ROUNDS=9 ROUND=3s). Not part of `make test`.
+bench-generator:
+	bash loadtest/compare/generator.sh
 
 # The config is put in place first so that install.sh gives it to the
 # service's group; an existing one is kept.

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,5 +93,22 @@ func TestBuildBodies(t *testing.T) {
 				t.Errorf("%s: lost field %s", tc.name, tc.extra)
 			}
 		}
+	}
+}
+
+func TestUsageShowsTiersAndDefaults(t *testing.T) {
+	var out strings.Builder
+	if _, err := parseConfig([]string{"--help"}, &out); err == nil {
+		t.Fatal("--help did not return ErrHelp")
+	}
+	for _, want := range []string{"light       10 users x  50 requests over 1m0s, ramp  2s, 50% streamed",
+		"stress     200 users x 500 requests over 10m0s", "-c, --users", "-d, --duration", "-r, --rate",
+		"(default the tier's (light: 10))", "--grace duration", "(default 5s)", "--protocol", "--sweep"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "-1ns") {
+		t.Errorf("help shows a sentinel default:\n%s", out.String())
 	}
 }

@@ -1,12 +1,10 @@
 package loadtest
 
-import "time"
-
 // EmbedOptions shape the answers of the embedded mock upstream.
 type EmbedOptions struct {
-	Tokens     int           // output tokens per answer; a stream sends one content chunk per token
-	ChunkDelay time.Duration // pause between streamed chunks
-	Latency    time.Duration // pause before the answer (or its first chunk) starts
+	// Profile draws each answer's TTFT, time per token and length; its
+	// Wrap goes around the mock's handler.
+	Profile MockProfile
 }
 
 // Embedded is the in-process setup of the default mode: the mock upstream
@@ -16,7 +14,10 @@ type Embedded struct {
 	Baseline string           // base URL of the mock upstream directly (same API)
 	APIKey   string           // sent as Authorization: Bearer
 	Sample   func() Resources // RSS, CPU seconds and goroutines of the proxy under test
-	Stop     func() error
+	// PID is the proxy's process when it runs apart from the generator; 0
+	// when it shares this process (then its figures include the generator).
+	PID  int
+	Stop func() error
 }
 
 // EmbedFunc starts the embedded setup.

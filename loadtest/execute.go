@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 )
@@ -12,13 +14,14 @@ import (
 // execute performs the run described by cfg and builds its report. In
 // embedded mode (no cfg.Target) it starts and stops the setup through embed.
 func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.Writer) (rep *Report, err error) {
-	bodies, err := buildBodies(cfg)
+	pool, err := buildPool(cfg)
 	if err != nil {
 		return nil, err
 	}
 	target, baseline, apiKey := cfg.Target, cfg.Baseline, cfg.APIKey
 	var sample func() Resources
 	source := "none"
+	inProcess := false // the target runs inside this process
 	if target == "" {
 		if embed == nil {
 			return nil, errors.New("no --target given and no embedded setup available")
@@ -33,6 +36,7 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 			}
 		}()
 		target, apiKey, sample, source = emb.Target, emb.APIKey, emb.Sample, "embedded"
+		inProcess = emb.PID == 0
 		if cfg.Compare {
 			baseline = emb.Baseline
 		}
@@ -52,7 +56,8 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 		names, urls = append(names, "baseline"), append(urls, baseline)
 	}
 	for i := range names {
-		ep, err := newEndpoint(names[i], urls[i], apiKey, cfg.Users, cfg.Timeout, bodies)
+		ep, err := newEndpoint(names[i], urls[i], endpointSpec{proto: protocols[cfg.Protocol], model: cfg.Model,
+			apiKey: apiKey, conns: cfg.Users, timeout: cfg.Timeout, bodies: pool[0], pool: pool})
 		if err != nil {
 			return nil, err
 		}
@@ -63,15 +68,33 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 	}
 
 	r.start = time.Now()
-	// The run lasts at most the duration cap plus one request timeout for
-	// the requests in flight at the cap.
-	span := cfg.Duration + cfg.Timeout
+	if cfg.RequestLog != "" {
+		if err := os.MkdirAll(filepath.Dir(cfg.RequestLog), 0o755); err != nil {
+			return nil, fmt.Errorf("request log: %w", err)
+		}
+		log, err := openRequestLog(cfg.RequestLog, r.start)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if cerr := log.close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
+		for _, ep := range r.eps {
+			ep.log = log
+		}
+	}
+	// The run lasts at most the duration cap plus the grace for the
+	// requests in flight at the cap (per phase, with a baseline).
+	span := cfg.Duration + 4*cfg.Grace
 	for _, ep := range r.eps {
 		ep.tl = newTimeline(r.start, cfg.Interval, span)
 	}
 	var smp *sampler
 	if sample != nil {
-		smp = newSampler(sample, r.start)
+		tgt := r.eps[0]
+		smp = newSampler(sample, func() (int64, int64) { return tgt.open.Load(), tgt.inflight.Load() }, r.start)
 	}
 	prog := &progress{w: progressOut, tty: isTerminal(progressOut), r: r,
 		capAt: cfg.Duration, total: int64(cfg.Total * len(r.eps))}
@@ -99,16 +122,14 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 	}
 
 	rep = &Report{Schema: SchemaVersion, StartedAt: r.start.UTC().Format(time.RFC3339Nano), Config: *cfg,
-		MergedFrom: []string{}}
+		MergedFrom: []string{}, Warnings: []string{}}
 	rep.Config.Embedded = cfg.Target == ""
 	elapsed := end.Sub(r.start)
 	for i, ep := range r.eps {
 		h, c := r.snapshot(i)
 		d := &endpointData{name: ep.name, url: ep.url, h: h, c: c, active: r.active[i],
-			targetRPS: cfg.Rate, scheduled: r.scheduled[i], timeline: ep.tl.buckets(elapsed)}
-		if cfg.Rate == 0 {
-			d.scheduled = c.Sent
-		}
+			targetRPS: cfg.Rate, scheduled: r.scheduled[i], usersActive: r.usersActive[i],
+			timeline: ep.tl.buckets(elapsed), scatter: scatterPoints(r.start, ep.scatter())}
 		rep.Endpoints = append(rep.Endpoints, d.report())
 	}
 	if len(rep.Endpoints) == 2 {
@@ -119,12 +140,16 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 		samples = smp.samples
 	}
 	rep.Resources = resourceReport(source, samples, warmupSeconds(cfg, elapsed))
+	if smp != nil {
+		rep.Resources.operatorFigures(smp.cpuSeconds(), &rep.Endpoints[0])
+	}
 	rep.Generator = GeneratorReport{CPUSeconds: cpu1 - cpu0, WallSeconds: elapsed.Seconds(),
-		GOMAXPROCS: runtime.GOMAXPROCS(0), IncludesTarget: source == "embedded"}
+		GOMAXPROCS: runtime.GOMAXPROCS(0), IncludesTarget: inProcess}
 	if elapsed > 0 {
 		rep.Generator.CPUPercent = rep.Generator.CPUSeconds / elapsed.Seconds() * 100
 	}
 	rep.SLO = evaluateSLO(cfg, &rep.Endpoints[0])
+	rep.Warnings = warnings(cfg, rep)
 	return rep, nil
 }
 

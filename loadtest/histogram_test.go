@@ -31,15 +31,15 @@ func TestHistogramMerge(t *testing.T) {
 	for _, r := range recs {
 		r.mergeInto(&h, &c)
 	}
-	if !h.Latency.Equals(single) {
-		t.Fatalf("merged histogram differs: %+v vs %+v", summarize(h.Latency), summarize(single))
+	if !h.PlainLatency.Equals(single) {
+		t.Fatalf("merged histogram differs: %+v vs %+v", summarize(h.PlainLatency), summarize(single))
 	}
 	if c.Sent != 10000 || c.OK != 10000 {
 		t.Errorf("merged counters %+v", c)
 	}
 	// Merging is not averaging: the merged p99.9 is the combined one, not
 	// the mean of per-worker values.
-	if got, want := summarize(h.Latency), summarize(single); got != want {
+	if got, want := summarize(h.PlainLatency), summarize(single); got != want {
 		t.Errorf("summary %+v, want %+v", got, want)
 	}
 }

@@ -43,8 +43,8 @@ table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;pad
 th{background:#eee}td:first-child,th:first-child{text-align:left}.chart{display:block;margin:12px 0;border:1px solid #ddd}
 .fail{color:#b00;font-weight:bold}.pass{color:#080;font-weight:bold}</style></head><body>`)
 	c := &rep.Config
-	fmt.Fprintf(&b, "<h1>proxy loadtest: tier %s</h1><p>started %s; %s loop; %d users &times; %d requests; cap %.0f s; ramp %.1f s; %.0f%% streamed",
-		html.EscapeString(c.Tier), html.EscapeString(rep.StartedAt), html.EscapeString(c.Mode), c.Users, c.Requests,
+	fmt.Fprintf(&b, "<h1>proxy loadtest: %s</h1><p>started %s; %s loop; %d users &times; %d requests; cap %.0f s; ramp %.1f s; %.0f%% streamed",
+		html.EscapeString(tierLabel(c)), html.EscapeString(rep.StartedAt), html.EscapeString(c.Mode), c.Users, c.Requests,
 		c.Seconds.Duration, c.Seconds.Ramp, c.Stream*100)
 	if c.Mode == "open" {
 		fmt.Fprintf(&b, "; %s arrivals at %.1f req/s", html.EscapeString(c.Arrival), c.Rate)
@@ -60,17 +60,23 @@ th{background:#eee}td:first-child,th:first-child{text-align:left}.chart{display:
 		e := &rep.Endpoints[i]
 		writeEndpointTables(&b, e)
 		color := palette[i%len(palette)]
-		h, err := importHist(e.Histograms["latency"])
-		if err != nil {
-			return "", fmt.Errorf("html: %w", err)
-		}
-		latency = append(latency, curve(e.Name, color, h, false))
-		if c.Mode == "open" {
-			hu, err := importHist(e.Histograms["latency_uncorrected"])
+		// One curve per kind of request (plain, stream) that was measured,
+		// corrected solid, uncorrected dashed.
+		for k, kind := range []string{"plain", "stream"} {
+			h, err := importHist(e.Histograms[kind+"_latency"])
 			if err != nil {
 				return "", fmt.Errorf("html: %w", err)
 			}
-			latency = append(latency, curve(e.Name+" uncorrected", color, hu, true))
+			if h.TotalCount() == 0 {
+				continue
+			}
+			kc := palette[(2*i+k)%len(palette)]
+			latency = append(latency, curve(e.Name+" "+kind, kc, h, false))
+			hu, err := importHist(e.Histograms[kind+"_latency_uncorrected"])
+			if err != nil {
+				return "", fmt.Errorf("html: %w", err)
+			}
+			latency = append(latency, curve(e.Name+" "+kind+" uncorrected", kc, hu, true))
 		}
 		ok := series{name: e.Name + " ok req/s", color: color}
 		errs := series{name: e.Name + " errors/s", color: "#d62728", dashed: i > 0}
@@ -87,14 +93,31 @@ th{background:#eee}td:first-child,th:first-child{text-align:left}.chart{display:
 		throughput = append(throughput, ok, errs)
 	}
 	if cmp := rep.Comparison; cmp != nil {
-		fmt.Fprintf(&b, "<h2>Target over baseline</h2><table><tr><th>added p50 ms</th><th>added p99 ms</th><th>throughput ratio</th></tr><tr><td>%+.3f</td><td>%+.3f</td><td>%.3f</td></tr></table>",
-			cmp.AddedP50Ms, cmp.AddedP99Ms, cmp.ThroughputRatio)
+		fmt.Fprintf(&b, "<h2>Target over baseline</h2><p>throughput ratio %.3f</p><table><tr><th>added ms</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th></tr>",
+			cmp.ThroughputRatio)
+		for _, k := range addedKeys {
+			a, ok := cmp.Added[k]
+			if !ok {
+				fmt.Fprintf(&b, "<tr><td>%s</td><td>-</td><td>-</td><td>-</td><td>-</td><td>-</td></tr>", k)
+				continue
+			}
+			fmt.Fprintf(&b, "<tr><td>%s</td><td>%+.3f</td><td>%+.3f</td><td>%+.3f</td><td>%+.3f</td><td>%+.3f</td></tr>",
+				k, a.P50, a.P90, a.P95, a.P99, a.P999)
+		}
+		b.WriteString("</table>")
+	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(&b, "<p class=warn>warning: %s</p>", html.EscapeString(w))
 	}
 	writeResourceTable(&b, rep)
 
 	b.WriteString("<h2>Charts</h2>")
 	b.WriteString(lineChart("Latency by percentile", "percentile", "ms", latency, ninesLabel))
 	b.WriteString(lineChart("Throughput and errors over time", "seconds", "per second", throughput, nil))
+	tgt := &rep.Endpoints[0]
+	b.WriteString(lineChart("Latency over time ("+tgt.Name+", corrected, per interval)", "seconds", "ms", latencyOverTime(tgt), nil))
+	b.WriteString(lineChart("Per-request latency ("+tgt.Name+", sample of "+fmt.Sprint(len(tgt.Scatter))+")", "seconds (due time)", "ms",
+		scatterSeries(tgt), nil))
 	rss := series{name: "RSS MiB", color: palette[0]}
 	for _, s := range rep.Resources.Samples {
 		rss.xs, rss.ys = append(rss.xs, s.T), append(rss.ys, float64(s.RSSBytes)/(1<<20))
@@ -108,14 +131,58 @@ th{background:#eee}td:first-child,th:first-child{text-align:left}.chart{display:
 		rssSeries = append(rssSeries, fit)
 	}
 	b.WriteString(lineChart("RSS of the process under test ("+rep.Resources.Source+")", "seconds", "MiB", rssSeries, nil))
+	cpu := series{name: "CPU % (100 = one core)", color: palette[1]}
+	for _, smp := range rep.Resources.Samples {
+		cpu.xs, cpu.ys = append(cpu.xs, smp.T), append(cpu.ys, smp.CPUPercent)
+	}
+	b.WriteString(lineChart("CPU of the process under test ("+rep.Resources.Source+")", "seconds", "%", []series{cpu}, nil))
 	ttft, err := importHist(rep.Endpoints[0].Histograms["ttft"])
 	if err != nil {
 		return "", fmt.Errorf("html: %w", err)
 	}
 	edges, counts := histBins(ttft, 30)
 	b.WriteString(barChart("TTFT distribution ("+rep.Endpoints[0].Name+")", "ms", "requests", palette[0], edges, counts))
+	gaps, err := importHist(rep.Endpoints[0].Histograms["chunk_gap"])
+	if err != nil {
+		return "", fmt.Errorf("html: %w", err)
+	}
+	edges, counts = histBins(gaps, 30)
+	b.WriteString(barChart("Inter-chunk gap distribution ("+rep.Endpoints[0].Name+")", "ms", "gaps", palette[2], edges, counts))
 	b.WriteString("</body></html>\n")
 	return b.String(), nil
+}
+
+// latencyOverTime is the p50, p90 and p99 of each interval that had
+// answers.
+func latencyOverTime(e *EndpointReport) []series {
+	out := []series{{name: "p50", color: palette[0]}, {name: "p90", color: palette[1]}, {name: "p99", color: "#d62728"}}
+	for _, bk := range e.Timeline {
+		if bk.Completed == 0 {
+			continue
+		}
+		for i, v := range []float64{bk.P50Ms, bk.P90Ms, bk.P99Ms} {
+			out[i].xs, out[i].ys = append(out[i].xs, bk.T), append(out[i].ys, v)
+		}
+	}
+	return out
+}
+
+// scatterSeries splits the sample into ok plain, ok streamed and failed
+// requests.
+func scatterSeries(e *EndpointReport) []series {
+	out := []series{{name: "plain", color: palette[0], dots: true}, {name: "stream", color: palette[1], dots: true},
+		{name: "failed", color: "#d62728", dots: true}}
+	for _, p := range e.Scatter {
+		i := 0
+		switch {
+		case !p.OK:
+			i = 2
+		case p.Stream:
+			i = 1
+		}
+		out[i].xs, out[i].ys = append(out[i].xs, p.T), append(out[i].ys, p.LatencyMs)
+	}
+	return out
 }
 
 // curve samples the percentile curve of h in milliseconds.
@@ -169,14 +236,10 @@ func writeEndpointTables(b *strings.Builder, e *EndpointReport) {
 		e.Counters.Sent, e.Counters.OK, e.Counters.ErrorTotal(), e.ErrorRate, e.Counters.Streamed, e.Counters.Truncated,
 		e.Counters.Late, rateOrDash(e.Throughput.TargetRPS), e.Throughput.AchievedRPS, e.Rates.ChunksPerS, e.Rates.BytesPerS, e.Rates.OutputTokensPerS)
 	b.WriteString("<table><tr><th>ms</th><th>count</th><th>min</th><th>mean</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th></tr>")
-	for _, row := range []struct {
-		n string
-		s Summary
-	}{{"latency", e.Latency}, {"latency (uncorrected)", e.LatencyUncorrected}, {"headers", e.Headers},
-		{"TTFT", e.TTFT}, {"chunk gap", e.ChunkGap}, {"TPOT", e.TPOT}} {
+	for _, row := range summaryRows(e) {
 		s := row.s
 		fmt.Fprintf(b, "<tr><td>%s</td><td>%d</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td></tr>",
-			row.n, s.Count, s.Min, s.Mean, s.P50, s.P90, s.P95, s.P99, s.P999, s.Max)
+			row.name, s.Count, s.Min, s.Mean, s.P50, s.P90, s.P95, s.P99, s.P999, s.Max)
 	}
 	b.WriteString("</table>")
 	if len(e.Counters.Errors) > 0 {
@@ -194,6 +257,9 @@ func writeResourceTable(b *strings.Builder, rep *Report) {
 		"<tr><td>%d</td><td>%.1f</td><td>%.1f</td><td>%d</td><td>%.2f</td><td>%s</td></tr></table>",
 		html.EscapeString(r.Source), len(r.Samples), float64(r.PeakRSSBytes)/(1<<20), r.MeanCPUPercent, r.MaxGoroutines,
 		r.Leak.SlopeBytesPerS/1024, html.EscapeString(r.Leak.Verdict))
+	o := &r.Operator
+	fmt.Fprintf(b, "<table><tr><th>target CPU s</th><th>CPU per request µs</th><th>RSS per open stream KiB</th><th>max open streams</th></tr>"+
+		"<tr><td>%.2f</td><td>%.1f</td><td>%s</td><td>%d</td></tr></table>", o.CPUSeconds, o.CPUPerRequestUs, perStream(o), o.MaxOpenStreams)
 	g := &rep.Generator
 	fmt.Fprintf(b, "<p>generator: %.2f CPU s over %.2f s wall (%.1f%% of one core), GOMAXPROCS %d", g.CPUSeconds, g.WallSeconds, g.CPUPercent, g.GOMAXPROCS)
 	if g.IncludesTarget {

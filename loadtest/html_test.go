@@ -20,7 +20,14 @@ func chartReport(t *testing.T) *Report {
 	for i := 0; i < 500; i++ {
 		recordDur(d.h.TTFT, time.Duration(20+i%37)*time.Millisecond)
 	}
-	d.timeline = []Bucket{{T: 1, Completed: 90}, {T: 2, Completed: 120, Errors: 3}, {T: 3, Completed: 110}}
+	for i := 0; i < 2000; i++ {
+		recordDur(d.h.ChunkGap, time.Duration(15+i%30)*time.Millisecond)
+	}
+	d.timeline = []Bucket{{T: 1, Completed: 90, P50Ms: 40, P90Ms: 80, P99Ms: 150}, {T: 2, Completed: 120, Errors: 3, P50Ms: 45, P90Ms: 95, P99Ms: 400},
+		{T: 3, Completed: 110, P50Ms: 42, P90Ms: 85, P99Ms: 160}}
+	for i := 0; i < 300; i++ {
+		d.scatter = append(d.scatter, ScatterPoint{T: float64(i) / 100, LatencyMs: float64(30 + i%50), OK: i%40 != 0, Stream: i%2 == 0})
+	}
 	rep.Endpoints[0] = d.report()
 	var samples []ResourceSample
 	for i := 1; i <= 30; i++ {
@@ -55,7 +62,7 @@ func TestHTMLInChromium(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-		"--user-data-dir="+filepath.Join(dir, "profile"), "--window-size=1000,2400",
+		"--user-data-dir="+filepath.Join(dir, "profile"), "--window-size=1000,4200",
 		"--screenshot="+shot, "file://"+page)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, out)

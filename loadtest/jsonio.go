@@ -34,5 +34,6 @@ func ReadReport(path string) (*Report, error) {
 	if rep.Schema != SchemaVersion {
 		return nil, fmt.Errorf("report %s has schema %q, want %q", path, rep.Schema, SchemaVersion)
 	}
+	rep.Config.restoreDurations()
 	return &rep, nil
 }

@@ -25,7 +25,7 @@ func benchWorker(b *testing.B, stream bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ep, err := newEndpoint("target", url, "k", 1, 5*time.Second, bodies)
+	ep, err := newEndpoint("target", url, endpointSpec{apiKey: "k", conns: 1, timeout: 5 * time.Second, bodies: bodies})
 	if err != nil {
 		b.Fatal(err)
 	}

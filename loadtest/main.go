@@ -1,10 +1,14 @@
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
 
 	"github.com/spf13/pflag"
 )
@@ -34,18 +38,79 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, embed Em
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
 		return ExitUsage
 	}
+	if cfg.CPUProfile != "" {
+		stopProfile, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadtest: %v\n", err)
+			return ExitRunError
+		}
+		defer stopProfile()
+	}
+	if cfg.Sweep {
+		return sweepMain(ctx, cfg, embed, stdout, stderr)
+	}
 	rep, err := execute(ctx, cfg, embed, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
 		return ExitRunError
 	}
-	return finishReport(rep, cfg.JSONFile, cfg.HTMLFile, stdout, stderr)
+	return finishReport(rep, cfg, stdout, stderr)
+}
+
+// sweepMain runs --sweep: the last step that met the objectives is
+// reported in full, followed by the table of steps; the run fails when no
+// step met them.
+func sweepMain(ctx context.Context, cfg *Config, embed EmbedFunc, stdout, stderr io.Writer) int {
+	rep, sw, err := runSweep(ctx, cfg, embed, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n", err)
+		return ExitRunError
+	}
+	rep.Sweep = sw
+	code := finishReport(rep, cfg, stdout, stderr)
+	switch {
+	case code == ExitRunError:
+		return code
+	case sw.GoodputRPS == 0:
+		return ExitSLO
+	}
+	// The reported step met the objectives; the sweep ending at saturation
+	// is its purpose, not a failure.
+	return ExitOK
+}
+
+// startCPUProfile profiles this process (the generator, and in embedded
+// mode the mock) into path until the returned func is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 // finishReport prints the text report, writes the requested files and maps
 // the SLO verdict to the exit code.
-func finishReport(rep *Report, jsonFile, htmlFile string, stdout, stderr io.Writer) int {
+func finishReport(rep *Report, cfg *Config, stdout, stderr io.Writer) int {
 	writeText(stdout, rep)
+	if rep.Sweep != nil {
+		writeSweepText(stdout, rep.Sweep)
+	}
+	jsonFile, htmlFile := cfg.JSONFile, cfg.HTMLFile
+	if cfg.OutDir != "" {
+		if err := writeOutDir(cfg.OutDir, rep); err != nil {
+			fmt.Fprintf(stderr, "loadtest: %v\n", err)
+			return ExitRunError
+		}
+		fmt.Fprintf(stderr, "loadtest: reports written to %s\n", cfg.OutDir)
+	}
 	if jsonFile != "" {
 		if err := writeJSONFile(jsonFile, rep); err != nil {
 			fmt.Fprintf(stderr, "loadtest: %v\n", err)
@@ -62,4 +127,23 @@ func finishReport(rep *Report, jsonFile, htmlFile string, stdout, stderr io.Writ
 		return ExitSLO
 	}
 	return ExitOK
+}
+
+// writeOutDir writes report.txt, report.json and report.html into dir.
+func writeOutDir(dir string, rep *Report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report folder: %w", err)
+	}
+	var txt bytes.Buffer
+	writeText(&txt, rep)
+	if rep.Sweep != nil {
+		writeSweepText(&txt, rep.Sweep)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.txt"), txt.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write text report: %w", err)
+	}
+	if err := writeJSONFile(filepath.Join(dir, "report.json"), rep); err != nil {
+		return err
+	}
+	return writeHTMLFile(filepath.Join(dir, "report.html"), rep)
 }

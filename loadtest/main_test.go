@@ -18,8 +18,8 @@ import (
 func testEmbed(t *testing.T, got *EmbedOptions) EmbedFunc {
 	return func(o EmbedOptions) (*Embedded, error) {
 		*got = o
-		target := startMock(t, &mockServer{opts: o})
-		base := startMock(t, &mockServer{opts: o})
+		target := startMock(t, &mockServer{wrap: o.Profile.Wrap})
+		base := startMock(t, &mockServer{wrap: o.Profile.Wrap})
 		return &Embedded{Target: target, Baseline: base, APIKey: "test-key", Sample: SelfSample,
 			Stop: func() error { return nil }}, nil
 	}
@@ -32,17 +32,17 @@ func TestMainEmbeddedLightScaled(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code := Main(ctx, []string{"--tier", "light", "--scale", "0.05", "--interval", "50ms",
+	code := Main(ctx, []string{"--tier", "light", "--scale", "0.05", "--interval", "50ms", "--warmup", "0",
 		"--mock-tokens", "8", "--mock-chunk-delay", "20ms", "--mock-latency", "100ms",
 		"--max-error-rate", "0.01", "--max-p99", "20s", "--max-ttft-p99", "20s",
 		"--json", jsonPath, "--html", htmlPath}, &stdout, &stderr, testEmbed(t, &opts))
 	if code != ExitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
-	if opts.Tokens != 8 || opts.ChunkDelay != 20*time.Millisecond || opts.Latency != 100*time.Millisecond {
-		t.Errorf("embed options %+v", opts)
+	if p := opts.Profile; p.Tokens.String() != "8" || p.TPOT.String() != "0.02" || p.TTFT.String() != "0.1" {
+		t.Errorf("embed profile %+v", p)
 	}
-	for _, want := range []string{"== target", "== baseline", "target over baseline", "TTFT", "leak verdict", "SLO p99_ms: PASS"} {
+	for _, want := range []string{"== target", "== baseline", "target over baseline", "TTFT", "leak verdict", "SLO p99_ms.plain: PASS", "SLO p99_ms.stream: PASS"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, stdout.String())
 		}
@@ -53,6 +53,14 @@ func TestMainEmbeddedLightScaled(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFilled(t, rep)
+	// The model-like mock runs target and baseline at once, each over
+	// the whole duration.
+	// (Alternating, each would get two quarters: at most 1.5 s.)
+	for _, e := range rep.Endpoints {
+		if !rep.Config.Concurrent || e.ActiveSeconds < 1.9 {
+			t.Errorf("concurrent %v, %s active %.2f s; want the requests paced over the 3 s cap", rep.Config.Concurrent, e.Name, e.ActiveSeconds)
+		}
+	}
 
 	// No field of the JSON may be null: every one was filled in.
 	raw, err := os.ReadFile(jsonPath)
@@ -84,7 +92,10 @@ func checkFilled(t *testing.T, rep *Report) {
 			t.Errorf("%s counters %+v", e.Name, c)
 		}
 		for name, s := range map[string]Summary{"latency": e.Latency, "uncorrected": e.LatencyUncorrected,
-			"headers": e.Headers, "ttft": e.TTFT, "gap": e.ChunkGap, "tpot": e.TPOT} {
+			"plain": e.Plain.Latency, "plain uncorrected": e.Plain.LatencyUncorrected,
+			"stream": e.Stream.Latency, "stream uncorrected": e.Stream.LatencyUncorrected,
+			"headers": e.Headers, "headers uncorrected": e.HeadersUncorrected,
+			"ttft": e.TTFT, "ttft uncorrected": e.TTFTUncorrected, "gap": e.ChunkGap, "tpot": e.TPOT} {
 			if s.Count == 0 || s.Max <= 0 || s.P50 <= 0 || s.Mean <= 0 {
 				t.Errorf("%s %s summary empty: %+v", e.Name, name, s)
 			}
@@ -119,7 +130,7 @@ func checkFilled(t *testing.T, rep *Report) {
 	if g.CPUSeconds <= 0 || g.WallSeconds <= 0 || g.CPUPercent <= 0 || g.GOMAXPROCS <= 0 || !g.IncludesTarget {
 		t.Errorf("generator %+v", g)
 	}
-	if !rep.SLO.Pass || len(rep.SLO.Checks) != 3 {
+	if !rep.SLO.Pass || len(rep.SLO.Checks) != 4 {
 		t.Errorf("slo %+v", rep.SLO)
 	}
 }
@@ -149,8 +160,8 @@ func TestMainExitCodes(t *testing.T) {
 		args []string
 		want int
 	}{
-		{"slo p99 fails", []string{"--scale", "0.05", "--compare=false", "--mock-latency", "20ms", "--max-p99", "1ms", "--interval", "50ms"}, ExitSLO},
-		{"open loop poisson", []string{"--scale", "0.05", "--compare=false", "--rate", "300", "--poisson", "--users", "4",
+		{"slo p99 fails", []string{"--scale", "0.05", "-d", "1s", "--compare=false", "--mock-profile", "instant", "--mock-latency", "20ms", "--max-p99", "1ms", "--interval", "50ms"}, ExitSLO},
+		{"open loop poisson", []string{"--scale", "0.05", "-d", "1s", "--mock-profile", "instant", "--compare=false", "--rate", "300", "--poisson", "--users", "4",
 			"--requests", "10", "--interval", "50ms", "--max-error-rate", "0"}, ExitOK},
 		{"unknown tier", []string{"--tier", "extreme"}, ExitUsage},
 		{"bad flag", []string{"--no-such-flag"}, ExitUsage},
@@ -171,12 +182,12 @@ func TestMainExitCodes(t *testing.T) {
 }
 
 func TestMainTargetMode(t *testing.T) {
-	target := startMock(t, &mockServer{opts: EmbedOptions{Tokens: 4}})
-	base := startMock(t, &mockServer{opts: EmbedOptions{Tokens: 4}})
+	target := startMock(t, &mockServer{opts: mockOpts{Tokens: 4}})
+	base := startMock(t, &mockServer{opts: mockOpts{Tokens: 4}})
 	jsonPath := filepath.Join(t.TempDir(), "r.json")
 	var stdout, stderr bytes.Buffer
 	code := Main(context.Background(), []string{"--target", target + "/v1", "--baseline", base, "--pid", strconv.Itoa(os.Getpid()),
-		"--users", "2", "--requests", "6", "--ramp", "0", "--interval", "20ms", "--json", jsonPath}, &stdout, &stderr,
+		"--users", "2", "--requests", "6", "--ramp", "0", "-d", "2s", "--interval", "20ms", "--json", jsonPath}, &stdout, &stderr,
 		func(EmbedOptions) (*Embedded, error) {
 			t.Error("embedded setup started in --target mode")
 			return nil, nil

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -14,9 +16,10 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	jsonFile := fs.String("json", "", "write the merged JSON report to this file")
 	htmlFile := fs.String("html", "", "write the merged HTML report to this file")
-	maxErr := fs.Float64("max-error-rate", -1, "SLO: highest allowed error fraction; negative = off")
+	maxErr := fs.Float64("max-error-rate", 0, "SLO: highest allowed error fraction (0 = any error fails); negative = off")
 	maxP99 := fs.Duration("max-p99", 0, "SLO: highest allowed p99 latency; 0 = off")
 	maxTTFT := fs.Duration("max-ttft-p99", 0, "SLO: highest allowed p99 TTFT; 0 = off")
+	force := fs.Bool("force", false, "merge runs whose target URLs, protocols or intervals differ")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return ExitOK
@@ -37,17 +40,45 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 		}
 		reps = append(reps, rep)
 	}
+	if !*force {
+		if err := sameLoad(reps, fs.Args()); err != nil {
+			fmt.Fprintf(stderr, "loadtest merge: %v (--force merges anyway)\n", err)
+			return ExitUsage
+		}
+	}
 	merged, err := mergeReports(reps, fs.Args())
 	if err != nil {
 		fmt.Fprintf(stderr, "loadtest merge: %v\n", err)
 		return ExitRunError
 	}
-	cfg := merged.Config
-	cfg.MaxErrorRate, cfg.MaxP99, cfg.MaxTTFTP99 = *maxErr, *maxP99, *maxTTFT
-	cfg.fillSeconds()
-	merged.Config.MaxErrorRate, merged.Config.Seconds = cfg.MaxErrorRate, cfg.Seconds
-	merged.SLO = evaluateSLO(&cfg, &merged.Endpoints[0])
-	return finishReport(merged, *jsonFile, *htmlFile, stdout, stderr)
+	merged.Config.MaxErrorRate, merged.Config.MaxP99, merged.Config.MaxTTFTP99 = *maxErr, *maxP99, *maxTTFT
+	merged.Config.fillSeconds()
+	merged.SLO = evaluateSLO(&merged.Config, &merged.Endpoints[0])
+	merged.Warnings = warnings(&merged.Config, merged)
+	return finishReport(merged, &Config{JSONFile: *jsonFile, HTMLFile: *htmlFile}, stdout, stderr)
+}
+
+// sameLoad checks that the runs describe one load on one system: the same
+// endpoint URLs, protocol and sampling interval.
+func sameLoad(reps []*Report, names []string) error {
+	urls := func(r *Report) string {
+		s := r.Config.Protocol
+		for _, e := range r.Endpoints {
+			s += " " + e.Name + "=" + e.URL
+		}
+		return s
+	}
+	first := urls(reps[0])
+	for i, r := range reps[1:] {
+		if u := urls(r); u != first {
+			return fmt.Errorf("%s loaded %q, %s loaded %q", names[0], first, names[i+1], u)
+		}
+		if r.Config.Seconds.Interval != reps[0].Config.Seconds.Interval {
+			return fmt.Errorf("%s sampled every %gs, %s every %gs", names[0], reps[0].Config.Seconds.Interval,
+				names[i+1], r.Config.Seconds.Interval)
+		}
+	}
+	return nil
 }
 
 // mergeReports combines runs that loaded the same system at the same time
@@ -59,14 +90,22 @@ func mergeReports(reps []*Report, names []string) (*Report, error) {
 		return nil, errors.New("nothing to merge")
 	}
 	out := &Report{Schema: SchemaVersion, StartedAt: reps[0].StartedAt, Config: reps[0].Config,
-		MergedFrom: append([]string(nil), names...), Resources: reps[0].Resources}
+		MergedFrom: append([]string(nil), names...), Resources: reps[0].Resources, Warnings: []string{}}
 	out.Config.Users, out.Config.Total = 0, 0
 	var order []string
 	byName := map[string]*endpointData{}
+	starts := make([]time.Time, len(reps))
 	for i, rep := range reps {
-		if rep.StartedAt < out.StartedAt {
-			out.StartedAt = rep.StartedAt
+		t, err := time.Parse(time.RFC3339Nano, rep.StartedAt)
+		if err != nil {
+			return nil, fmt.Errorf("run %d: started_at: %w", i+1, err)
 		}
+		starts[i] = t
+	}
+	first := slices.MinFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
+	out.StartedAt = first.UTC().Format(time.RFC3339Nano)
+	interval := time.Duration(reps[0].Config.Seconds.Interval * float64(time.Second))
+	for i, rep := range reps {
 		out.Config.Users += rep.Config.Users
 		out.Config.Total += rep.Config.Total
 		if len(rep.Resources.Samples) > len(out.Resources.Samples) {
@@ -82,6 +121,13 @@ func mergeReports(reps []*Report, names []string) (*Report, error) {
 			if err != nil {
 				return nil, fmt.Errorf("run %d: %w", i+1, err)
 			}
+			// Timelines are aligned on the wall clock: a run that started
+			// later adds into later intervals.
+			shift := 0
+			if interval > 0 {
+				shift = int((starts[i].Sub(first) + interval/2) / interval)
+			}
+			d.timeline = shiftTimeline(d.timeline, shift, interval)
 			acc, ok := byName[d.name]
 			if !ok {
 				byName[d.name] = d
@@ -93,7 +139,9 @@ func mergeReports(reps []*Report, names []string) (*Report, error) {
 			acc.active = max(acc.active, d.active)
 			acc.targetRPS += d.targetRPS
 			acc.scheduled += d.scheduled
+			acc.usersActive += d.usersActive
 			acc.timeline = mergeTimelines(acc.timeline, d.timeline)
+			acc.scatter = thinScatter(append(acc.scatter, d.scatter...))
 		}
 	}
 	if out.Generator.WallSeconds > 0 {
@@ -120,6 +168,35 @@ func mergeReports(reps []*Report, names []string) (*Report, error) {
 	return out, nil
 }
 
+// thinScatter keeps every k-th point so at most scatterMax remain.
+func thinScatter(p []ScatterPoint) []ScatterPoint {
+	if len(p) <= scatterMax {
+		return p
+	}
+	step := (len(p) + scatterMax - 1) / scatterMax
+	out := p[:0]
+	for i := 0; i < len(p); i += step {
+		out = append(out, p[i])
+	}
+	return out
+}
+
+// shiftTimeline delays a timeline by n intervals.
+func shiftTimeline(b []Bucket, n int, interval time.Duration) []Bucket {
+	if n <= 0 {
+		return b
+	}
+	out := make([]Bucket, n, n+len(b))
+	for i := range out {
+		out[i].T = (time.Duration(i+1) * interval).Seconds()
+	}
+	for _, x := range b {
+		x.T += (time.Duration(n) * interval).Seconds()
+		out = append(out, x)
+	}
+	return out
+}
+
 // mergeTimelines adds b into a interval by interval.
 func mergeTimelines(a, b []Bucket) []Bucket {
 	for i, x := range b {
@@ -130,6 +207,9 @@ func mergeTimelines(a, b []Bucket) []Bucket {
 		a[i].Completed += x.Completed
 		a[i].Errors += x.Errors
 		a[i].Bytes += x.Bytes
+		// Per-interval percentiles cannot be merged from percentiles: the
+		// larger of the runs' is an upper bound of the merged one.
+		a[i].P50Ms, a[i].P90Ms, a[i].P99Ms = max(a[i].P50Ms, x.P50Ms), max(a[i].P90Ms, x.P90Ms), max(a[i].P99Ms, x.P99Ms)
 	}
 	return a
 }

@@ -14,7 +14,7 @@ import (
 // send hides it (only the one stalled request is slow).
 func TestCoordinatedOmission(t *testing.T) {
 	const stall = time.Second
-	m := &mockServer{opts: EmbedOptions{Tokens: 2}}
+	m := &mockServer{opts: mockOpts{Tokens: 2}}
 	m.before = func(n int64) {
 		if n == 100 {
 			time.Sleep(stall) // the fixture's stall, not an assertion

@@ -15,33 +15,82 @@ import (
 type Schedule struct {
 	rate    float64
 	ramp    float64 // seconds
-	poisson bool
+	gaps    Gaps
 	rng     *rand.Rand
 	pos     float64 // position in cumulative-arrival space
 	started bool
 }
 
+// Gaps is the distribution of the gaps between arrivals, in units of the
+// mean gap: constant, exponential (Poisson arrivals) or gamma with shape
+// Shape (coefficient of variation 1/sqrt(Shape): below 1 it is burstier
+// than Poisson, above 1 more regular).
+type Gaps struct {
+	Kind  string // "constant", "poisson" or "gamma"
+	Shape float64
+}
+
+var (
+	gapsConstant = Gaps{Kind: "constant"}
+	gapsPoisson  = Gaps{Kind: "poisson"}
+)
+
 // NewSchedule returns a schedule of rate req/s after a linear ramp; seed makes
-// Poisson arrivals reproducible.
-func NewSchedule(rate float64, ramp time.Duration, poisson bool, seed uint64) *Schedule {
+// random arrivals reproducible.
+func NewSchedule(rate float64, ramp time.Duration, gaps Gaps, seed uint64) *Schedule {
 	return &Schedule{
-		rate:    rate,
-		ramp:    ramp.Seconds(),
-		poisson: poisson,
-		rng:     rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rate: rate,
+		ramp: ramp.Seconds(),
+		gaps: gaps,
+		rng:  rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 	}
 }
 
 // Next returns the offset of the next intended send.
 func (s *Schedule) Next() time.Duration {
-	switch {
-	case s.poisson:
+	if s.started {
+		switch s.gaps.Kind {
+		case "poisson":
+			s.pos += s.rng.ExpFloat64()
+		case "gamma":
+			s.pos += gammaUnitMean(s.rng, s.gaps.Shape)
+		default:
+			s.pos++
+		}
+	} else if s.gaps.Kind == "poisson" {
+		// A Poisson process has no arrival at exactly zero.
 		s.pos += s.rng.ExpFloat64()
-	case s.started:
-		s.pos++
 	}
 	s.started = true
 	return time.Duration(s.invert(s.pos) * float64(time.Second))
+}
+
+// gammaUnitMean draws from Gamma(k, 1/k), whose mean is 1, by Marsaglia
+// and Tsang's method (with the usual boost for k < 1).
+func gammaUnitMean(r *rand.Rand, k float64) float64 {
+	boost := 1.0
+	if k < 1 {
+		boost = math.Pow(r.Float64(), 1/k)
+		k++
+	}
+	d := k - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := r.NormFloat64()
+		v := 1 + c*x
+		if v <= 0 {
+			continue
+		}
+		v = v * v * v
+		u := r.Float64()
+		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
+			shape := k
+			if boost != 1 {
+				shape = k - 1
+			}
+			return boost * d * v / shape
+		}
+	}
 }
 
 // invert returns t such that N(t) = x, where N(t) = rate*t²/(2*ramp) during

@@ -56,7 +56,7 @@ func TestPaceConstantDoesNotDrift(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &virtualClock{now: time.Unix(1000, 0), overshoot: tc.overshoot}
 			start := clock.now
-			got, n := runPace(clock, tc.dur, NewSchedule(tc.rate, 0, false, 1), 100_000)
+			got, n := runPace(clock, tc.dur, NewSchedule(tc.rate, 0, gapsConstant, 1), 100_000)
 			if n != tc.want || len(got) != tc.want {
 				t.Fatalf("emitted %d (returned %d), want %d", len(got), n, tc.want)
 			}
@@ -90,7 +90,7 @@ func TestPaceRamp(t *testing.T) {
 	}
 	for _, tc := range tests {
 		clock := &virtualClock{now: time.Unix(0, 0)}
-		got, _ := runPace(clock, tc.dur, NewSchedule(100, 2*time.Second, false, 1), 100_000)
+		got, _ := runPace(clock, tc.dur, NewSchedule(100, 2*time.Second, gapsConstant, 1), 100_000)
 		if d := len(got) - tc.want; d < -1 || d > 1 {
 			t.Errorf("ramp over %v: %d sends, want %d±1", tc.dur, len(got), tc.want)
 		}
@@ -100,7 +100,7 @@ func TestPaceRamp(t *testing.T) {
 func TestPacePoisson(t *testing.T) {
 	const rate = 1000.0
 	clock := &virtualClock{now: time.Unix(0, 0)}
-	got, _ := runPace(clock, 10*time.Second, NewSchedule(rate, 0, true, 42), 100_000)
+	got, _ := runPace(clock, 10*time.Second, NewSchedule(rate, 0, gapsPoisson, 42), 100_000)
 	// Count is Poisson(10000): sd 100, allow 5 sd.
 	if n := len(got); math.Abs(float64(n)-10*rate) > 500 {
 		t.Fatalf("%d arrivals in 10 s at %v/s", n, rate)
@@ -117,7 +117,7 @@ func TestPacePoisson(t *testing.T) {
 	if math.Abs(mean-1/rate)/(1/rate) > 0.05 || cv < 0.9 || cv > 1.1 {
 		t.Errorf("gaps mean %.6f s (want %.6f), coefficient of variation %.3f (exponential: 1)", mean, 1/rate, cv)
 	}
-	again, _ := runPace(&virtualClock{now: time.Unix(0, 0)}, 10*time.Second, NewSchedule(rate, 0, true, 42), 100_000)
+	again, _ := runPace(&virtualClock{now: time.Unix(0, 0)}, 10*time.Second, NewSchedule(rate, 0, gapsPoisson, 42), 100_000)
 	if len(again) != len(got) || again[len(again)-1].intended != got[len(got)-1].intended {
 		t.Error("same seed gave a different schedule")
 	}
@@ -125,13 +125,13 @@ func TestPacePoisson(t *testing.T) {
 
 func TestPaceStops(t *testing.T) {
 	clock := &virtualClock{now: time.Unix(0, 0)}
-	if got, n := runPace(clock, time.Hour, NewSchedule(100, 0, false, 1), 50); len(got) != 50 || n != 50 {
+	if got, n := runPace(clock, time.Hour, NewSchedule(100, 0, gapsConstant, 1), 50); len(got) != 50 || n != 50 {
 		t.Errorf("request bound: %d sends, returned %d, want 50", len(got), n)
 	}
 	done := make(chan struct{})
 	close(done)
 	out := make(chan ticket, 10)
-	if n := pace(clock, clock.now, clock.now.Add(time.Hour), NewSchedule(100, 0, false, 1), 10, out, done); n != 0 {
+	if n := pace(clock, clock.now, clock.now.Add(time.Hour), NewSchedule(100, 0, gapsConstant, 1), 10, out, done); n != 0 {
 		t.Errorf("cancelled pacer emitted %d", n)
 	}
 	if _, open := <-out; open {
@@ -149,6 +149,31 @@ func TestStreamedFraction(t *testing.T) {
 		}
 		if want := int(1000 * f); n != want {
 			t.Errorf("fraction %v: %d of 1000 streamed, want %d", f, n, want)
+		}
+	}
+}
+
+// TestPaceGamma checks bursty arrivals: the mean rate holds and the gaps
+// vary with the coefficient of variation 1/sqrt(k) of the chosen shape.
+func TestPaceGamma(t *testing.T) {
+	for _, k := range []float64{0.25, 1, 4} {
+		const rate = 200.0
+		clock := &virtualClock{now: time.Unix(0, 0)}
+		got, _ := runPace(clock, 100*time.Second, NewSchedule(rate, 0, Gaps{Kind: "gamma", Shape: k}, 7), 1_000_000)
+		if n := float64(len(got)); math.Abs(n-rate*100) > 0.05*rate*100 {
+			t.Errorf("k=%v: %v arrivals in 100 s, want about %v", k, n, rate*100)
+		}
+		var sum, sq float64
+		for i := 1; i < len(got); i++ {
+			g := got[i].intended.Sub(got[i-1].intended).Seconds()
+			sum += g
+			sq += g * g
+		}
+		n := float64(len(got) - 1)
+		mean := sum / n
+		cv := math.Sqrt(sq/n-mean*mean) / mean
+		if want := 1 / math.Sqrt(k); math.Abs(cv-want) > 0.1*want {
+			t.Errorf("k=%v: gap CV %.3f, want %.3f", k, cv, want)
 		}
 	}
 }

@@ -39,7 +39,7 @@ func (p *progress) tick(now time.Time) {
 		sent += c.Sent
 		errs += c.ErrorTotal()
 		if i == 0 {
-			p99 = usToMs(h.Latency.ValueAtQuantile(99))
+			p99 = usToMs(h.latency(true).ValueAtQuantile(99))
 		}
 	}
 	if p.lastT.IsZero() {

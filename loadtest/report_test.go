@@ -15,8 +15,8 @@ func knownEndpoint(name string, offset time.Duration) *endpointData {
 			Truncated: 4, Errors: map[string]int64{"status_500": 6, classTruncated: 4}},
 		timeline: []Bucket{{T: 1, Completed: 100}, {T: 2, Completed: 100, Errors: 10}}}
 	for i := 1; i <= 1000; i++ {
-		recordDur(d.h.Latency, time.Duration(i)*time.Millisecond+offset)
-		recordDur(d.h.LatencyUncorrected, time.Duration(i)*time.Millisecond)
+		recordDur(d.h.PlainLatency, time.Duration(i)*time.Millisecond+offset)
+		recordDur(d.h.PlainLatencyUncorrected, time.Duration(i)*time.Millisecond)
 	}
 	return d
 }
@@ -62,6 +62,25 @@ func TestComparison(t *testing.T) {
 	if math.Abs(c.AddedP50Ms-2) > 0.5 || math.Abs(c.AddedP99Ms-2) > 0.5 || !near(c.ThroughputRatio, 0.8, 1e-9) {
 		t.Errorf("comparison %+v, want +2 ms p50/p99 and ratio 0.8", c)
 	}
+	// Measures one side lacks (no streams here) are left out, not reported
+	// as the other side's whole value.
+	if a, ok := c.Added["plain_latency"]; !ok || math.Abs(a.P90-2) > 0.5 {
+		t.Errorf("added plain latency %+v", c.Added)
+	}
+	if _, ok := c.Added["ttft"]; ok {
+		t.Errorf("added TTFT without streams: %+v", c.Added)
+	}
+}
+
+// streamsAt is an open-stream count that rises over a run and swings.
+func streamsAt(t float64) float64 { return math.Round(2*t+40*math.Sin(t/3)) + 40 }
+
+// withStreams sets each sample's open streams to streamsAt.
+func withStreams(s []ResourceSample) []ResourceSample {
+	for i := range s {
+		s[i].OpenStreams = int64(streamsAt(s[i].T))
+	}
+	return s
 }
 
 func TestLeakVerdict(t *testing.T) {
@@ -90,6 +109,20 @@ func TestLeakVerdict(t *testing.T) {
 		}), 10, "stable", 0},
 		{"steady growth", series(60, func(t float64) float64 { return 100*mib + t*512*1024 }), 10, "growing", 512 * 1024},
 		{"tiny growth on a big process", series(60, func(t float64) float64 { return 1000*mib + t*10*1024 }), 10, "stable", 10 * 1024},
+		// Pools fill for 20 s after the warm-up, then RSS is flat for 40 s.
+		{"rise then plateau", series(60, func(t float64) float64 {
+			return 100*mib + math.Min(t, 30)*mib
+		}), 10, "stable", 0},
+		// RSS follows the open streams (10 KiB each), which rise over the
+		// run (2.5 MiB more) and swing: load, not a leak. A fit in time
+		// alone called it growing.
+		{"memory follows the load", withStreams(series(60, func(t float64) float64 {
+			return 20*mib + streamsAt(t)*10*1024
+		})), 10, "stable", 0},
+		// The same load plus 256 KiB/s leaking.
+		{"leak under varying load", withStreams(series(60, func(t float64) float64 {
+			return 20*mib + streamsAt(t)*10*1024 + t*256*1024
+		})), 10, "growing", 256 * 1024},
 		{"too few samples", series(11, func(t float64) float64 { return t * mib }), 10, "insufficient-data", 0},
 	}
 	for _, tc := range tests {
@@ -126,5 +159,27 @@ func TestSLO(t *testing.T) {
 		if got.Pass != tc.pass || len(got.Checks) != tc.checks {
 			t.Errorf("%s: %+v", tc.name, got)
 		}
+	}
+}
+
+func TestOperatorFigures(t *testing.T) {
+	var r ResourceReport
+	for i := 0; i < 20; i++ {
+		open := int64(i * 5 % 40)
+		r.Samples = append(r.Samples, ResourceSample{T: float64(i), OpenStreams: open,
+			RSSBytes: uint64(10<<20 + open*7*1024 + int64(i%2)*512)})
+	}
+	target := EndpointReport{Counters: Counters{Sent: 4000}}
+	r.operatorFigures(2, &target)
+	o := r.Operator
+	if !near(o.CPUPerRequestUs, 500, 1e-9) || o.MaxOpenStreams != 35 || math.Abs(o.RSSPerOpenStreamBytes-7*1024) > 50 {
+		t.Errorf("figures %+v, want 500 us per request and about 7 KiB per stream", o)
+	}
+	// Too few distinct stream counts: no per-stream figure.
+	r.Samples = r.Samples[:1]
+	r.Samples = append(r.Samples, ResourceSample{T: 2, OpenStreams: 1, RSSBytes: 1 << 30}, ResourceSample{T: 3, OpenStreams: 2})
+	r.operatorFigures(2, &target)
+	if r.Operator.RSSPerOpenStreamBytes != 0 {
+		t.Errorf("per-stream figure %v from 3 streams", r.Operator.RSSPerOpenStreamBytes)
 	}
 }

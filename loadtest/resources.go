@@ -109,20 +109,31 @@ type ResourceSample struct {
 	RSSBytes   uint64  `json:"rss_bytes"`
 	CPUPercent float64 `json:"cpu_percent"`
 	Goroutines int     `json:"goroutines"`
+	// OpenStreams and InFlight are the generator's own count, at the
+	// sample, of streams open against the target and requests in flight.
+	OpenStreams int64 `json:"open_streams"`
+	InFlight    int64 `json:"in_flight"`
 }
 
 // sampler turns successive readings into a series with CPU percentages.
 type sampler struct {
 	read    func() Resources
+	gauge   func() (open, inflight int64) // may be nil
 	start   time.Time
+	first   Resources
 	last    Resources
 	lastT   time.Time
 	samples []ResourceSample
 }
 
-func newSampler(read func() Resources, start time.Time) *sampler {
-	return &sampler{read: read, start: start, last: read(), lastT: start}
+func newSampler(read func() Resources, gauge func() (int64, int64), start time.Time) *sampler {
+	r := read()
+	return &sampler{read: read, gauge: gauge, start: start, first: r, last: r, lastT: start}
 }
+
+// cpuSeconds is the CPU time the process used between the first reading
+// and the last.
+func (s *sampler) cpuSeconds() float64 { return s.last.CPUSeconds - s.first.CPUSeconds }
 
 func (s *sampler) take(now time.Time) {
 	r := s.read()
@@ -130,7 +141,10 @@ func (s *sampler) take(now time.Time) {
 	if dt := now.Sub(s.lastT).Seconds(); dt > 0 {
 		cpu = (r.CPUSeconds - s.last.CPUSeconds) / dt * 100
 	}
-	s.samples = append(s.samples, ResourceSample{T: now.Sub(s.start).Seconds(), RSSBytes: r.RSSBytes,
-		CPUPercent: cpu, Goroutines: r.Goroutines})
+	rs := ResourceSample{T: now.Sub(s.start).Seconds(), RSSBytes: r.RSSBytes, CPUPercent: cpu, Goroutines: r.Goroutines}
+	if s.gauge != nil {
+		rs.OpenStreams, rs.InFlight = s.gauge()
+	}
+	s.samples = append(s.samples, rs)
 	s.last, s.lastT = r, now
 }

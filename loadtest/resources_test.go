@@ -55,10 +55,21 @@ func TestSamplers(t *testing.T) {
 	}
 	// CPU percent is the CPU used between samples over the wall time.
 	cpu := 10.0
-	s := newSampler(func() Resources { cpu += 0.5; return Resources{RSSBytes: 1, CPUSeconds: cpu} }, time.Unix(0, 0))
+	open := int64(0)
+	s := newSampler(func() Resources { cpu += 0.5; return Resources{RSSBytes: 1, CPUSeconds: cpu} },
+		func() (int64, int64) { open += 3; return open, open + 1 }, time.Unix(0, 0))
 	s.take(time.Unix(1, 0))
 	s.take(time.Unix(3, 0))
-	if got := s.samples; len(got) != 2 || got[0].CPUPercent != 50 || got[1].CPUPercent != 25 || got[1].T != 3 {
+	if got := s.samples; len(got) != 2 || got[0].CPUPercent != 50 || got[1].CPUPercent != 25 || got[1].T != 3 ||
+		got[1].OpenStreams != 6 || got[1].InFlight != 7 {
 		t.Errorf("samples %+v", got)
+	}
+	if s.cpuSeconds() != 1 {
+		t.Errorf("cpu over the run %v, want 1", s.cpuSeconds())
+	}
+	// Time-weighted mean: 50% for 1 s and 25% for 2 s is 33.3%, not the
+	// 37.5% of an unweighted mean.
+	if m := resourceReport("pid", s.samples, 0).MeanCPUPercent; !near(m, 100.0/3, 1e-9) {
+		t.Errorf("mean CPU %v, want 33.3", m)
 	}
 }

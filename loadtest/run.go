@@ -15,34 +15,42 @@ type runner struct {
 	start    time.Time
 	progress func(now time.Time) // called every interval; may be nil
 	// stats per endpoint that are not held by recorders
-	active    []float64
-	scheduled []int64
-	seqBase   []int
+	active      []float64
+	scheduled   []int64
+	seqBase     []int
+	usersActive []int64 // most users that sent at least one request in a phase
 }
 
 // phase is one stretch of load against one endpoint.
 type phase struct {
-	ep       int
-	requests int
-	dur      time.Duration
-	ramp     time.Duration
+	ep      int
+	perUser int // requests each user sends in this phase
+	dur     time.Duration
+	ramp    time.Duration
+	warmup  time.Duration
 }
 
 // phases splits the run. With a baseline, target and baseline alternate in
 // four phases (T, B, T, B) so slow drift of the machine affects both alike;
-// each endpoint gets the full request budget over its two phases.
+// each endpoint gets every user's full request budget over its two phases.
 func (r *runner) phases() []phase {
 	c := r.cfg
 	if len(r.eps) == 1 {
-		return []phase{{0, c.Total, c.Duration, c.Ramp}}
+		return []phase{{0, c.Requests, c.Duration, c.Ramp, c.Warmup}}
 	}
 	n := time.Duration(4)
-	first := (c.Total + 1) / 2
-	second := c.Total - first
+	first := (c.Requests + 1) / 2
+	second := c.Requests - first
 	var out []phase
 	for i, req := range []int{first, first, second, second} {
 		if req > 0 {
-			out = append(out, phase{i % 2, req, c.Duration / n, c.Ramp / n})
+			// Only each endpoint's first phase is cold: pools and caches
+			// stay filled for its second.
+			warm := c.Warmup / n
+			if i >= 2 {
+				warm = 0
+			}
+			out = append(out, phase{i % 2, req, c.Duration / n, c.Ramp / n, warm})
 		}
 	}
 	return out
@@ -62,6 +70,7 @@ func (r *runner) run(ctx context.Context) {
 	r.active = make([]float64, len(r.eps))
 	r.scheduled = make([]int64, len(r.eps))
 	r.seqBase = make([]int, len(r.eps))
+	r.usersActive = make([]int64, len(r.eps))
 
 	tickDone := make(chan struct{})
 	var tickWG sync.WaitGroup
@@ -81,11 +90,24 @@ func (r *runner) run(ctx context.Context) {
 			}
 		}()
 	}
-	for _, p := range r.phases() {
-		select {
-		case <-done:
-		default:
-			r.runPhase(p, done)
+	if r.cfg.Concurrent && len(r.eps) == 2 {
+		// Both endpoints at once, each over the whole duration.
+		var wg sync.WaitGroup
+		for i := range r.eps {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				r.runPhase(phase{i, r.cfg.Requests, r.cfg.Duration, r.cfg.Ramp, r.cfg.Warmup}, done)
+			}(i)
+		}
+		wg.Wait()
+	} else {
+		for _, p := range r.phases() {
+			select {
+			case <-done:
+			default:
+				r.runPhase(p, done)
+			}
 		}
 	}
 	close(tickDone)
@@ -97,25 +119,42 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 	start := r.clock.Now()
 	end := start.Add(p.dur)
 	users := r.cfg.Users
+	total := p.perUser * users
 	var wg sync.WaitGroup
+	var active atomic.Int64
 	if r.cfg.Rate > 0 {
 		tickets := make(chan ticket, users)
-		sched := NewSchedule(r.cfg.Rate, p.ramp, r.cfg.Arrival == "poisson", r.cfg.Seed+uint64(r.seqBase[p.ep]))
+		sched := NewSchedule(r.cfg.Rate, p.ramp, Gaps{Kind: r.cfg.Arrival, Shape: r.cfg.GammaShape}, r.cfg.Seed+uint64(r.seqBase[p.ep]))
 		var issued atomic.Int64
 		var paceWG sync.WaitGroup
 		paceWG.Add(1)
 		go func() {
 			defer paceWG.Done()
-			issued.Store(int64(pace(r.clock, start, end, sched, p.requests, tickets, done)))
+			issued.Store(int64(pace(r.clock, start, end, sched, total, tickets, done)))
 		}()
 		for u := 0; u < users; u++ {
 			wg.Add(1)
 			go func(u int) {
 				defer wg.Done()
 				w := newWorker(ep, ep.recs[u%len(ep.recs)])
+				w.warmEnd = start.Add(p.warmup)
+				w.cutAt = end.Add(r.cfg.Grace)
+				w.nextBody = u
 				defer w.release()
+				sent := false
 				for t := range tickets {
-					w.do(ep, streamed(r.seqBase[p.ep]+t.seq, r.cfg.Stream), t.intended, time.Now().Add(r.cfg.Timeout))
+					// A ticket still queued at the cap is not sent: the cap
+					// bounds the run, and the report counts it as scheduled
+					// but not sent.
+					now := time.Now()
+					if !now.Before(end) {
+						continue
+					}
+					if !sent {
+						sent = true
+						active.Add(1)
+					}
+					w.do(ep, streamed(r.seqBase[p.ep]+t.seq, r.cfg.Stream), t.intended, now.Add(r.cfg.Timeout))
 				}
 			}(u)
 		}
@@ -123,32 +162,44 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 		paceWG.Wait()
 		r.scheduled[p.ep] += issued.Load()
 	} else {
-		var next atomic.Int64
 		for u := 0; u < users; u++ {
 			wg.Add(1)
 			go func(u int) {
 				defer wg.Done()
 				w := newWorker(ep, ep.recs[u%len(ep.recs)])
+				w.warmEnd = start.Add(p.warmup)
+				w.cutAt = end.Add(r.cfg.Grace)
+				w.nextBody = u
 				defer w.release()
-				// Users join evenly over the ramp.
-				at := start.Add(p.ramp * time.Duration(u) / time.Duration(users))
-				if !r.clock.SleepUntil(at, done) {
-					return
-				}
-				for {
-					seq := int(next.Add(1) - 1)
+				plan := planUser(u, users, p.perUser, start, end, p.ramp, !r.cfg.NoPace)
+				var prevEnd time.Time
+				n := runUser(r.clock, plan, end, done, func(k int, due time.Time) {
+					// Interleave users in the sequence so the streamed
+					// fraction holds at every moment of the run.
+					seq := r.seqBase[p.ep] + k*users + u
+					// Late because the previous answer ended after this
+					// request was due, not because a timer woke late.
+					w.heldBack = prevEnd.After(due)
+					// A closed-loop user cannot send before its answer is
+					// in, so latency counts from the send: the pace is the
+					// tier's plan, not a schedule the target fell behind.
+					// (Open loops count from the due time; a closed loop's
+					// stalls are flagged by the warnings instead.)
 					now := time.Now()
-					if seq >= p.requests || !now.Before(end) || isDone(done) {
-						return
-					}
-					w.do(ep, streamed(r.seqBase[p.ep]+seq, r.cfg.Stream), now, now.Add(r.cfg.Timeout))
+					w.do(ep, streamed(seq, r.cfg.Stream), now, now.Add(r.cfg.Timeout))
+					prevEnd = w.s.end
+				})
+				if n > 0 {
+					active.Add(1)
 				}
 			}(u)
 		}
 		wg.Wait()
+		r.scheduled[p.ep] += int64(total)
 	}
+	r.usersActive[p.ep] = max(r.usersActive[p.ep], active.Load())
 	r.active[p.ep] += r.clock.Now().Sub(start).Seconds()
-	r.seqBase[p.ep] += p.requests
+	r.seqBase[p.ep] += total
 }
 
 func isDone(done <-chan struct{}) bool {

@@ -8,19 +8,33 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmproxy/proxy/providers/mock"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 )
 
 // mockServer is a small OpenAI Chat Completions server for the tests.
 type mockServer struct {
-	opts     EmbedOptions
-	status   int           // answer with this status instead of 200 when non-zero
-	truncate bool          // end streams without data: [DONE]
-	before   func(n int64) // called with the request number before answering
+	opts     mockOpts
+	wrap     func(fasthttp.RequestHandler) fasthttp.RequestHandler // e.g. a MockProfile's Wrap
+	status   int                                                   // answer with this status instead of 200 when non-zero
+	truncate bool                                                  // end streams without data: [DONE]
+	noUsage  bool                                                  // never send a usage block
+	before   func(n int64)                                         // called with the request number before answering
 	count    atomic.Int64
+	quit     chan struct{} // closed when the test ends
 	srv      *fasthttp.Server
 	ln       net.Listener
+}
+
+// mockOpts shape the test server's answers; the X-Mock-Tokens, X-Mock-Stall
+// and X-Mock-Delay headers override them per request, as in the real mock.
+type mockOpts struct {
+	Tokens     int
+	ChunkDelay time.Duration // between streamed chunks
+	Latency    time.Duration // before the answer starts
+	// PlainLatency, when set, replaces Latency for non-streamed answers.
+	PlainLatency time.Duration
 }
 
 // startMock serves m on an ephemeral loopback port and returns its base URL.
@@ -31,9 +45,17 @@ func startMock(t testing.TB, m *mockServer) string {
 		t.Fatalf("listen: %v", err)
 	}
 	m.ln = ln
-	m.srv = &fasthttp.Server{Handler: m.handle, CloseOnShutdown: true}
+	h := m.handle
+	if m.wrap != nil {
+		h = m.wrap(h)
+	}
+	m.quit = make(chan struct{})
+	m.srv = &fasthttp.Server{Handler: h, CloseOnShutdown: true}
 	go func() { _ = m.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = m.srv.Shutdown() })
+	t.Cleanup(func() {
+		close(m.quit)
+		_ = m.srv.Shutdown()
+	})
 	return "http://" + ln.Addr().String()
 }
 
@@ -58,12 +80,25 @@ func (m *mockServer) handle(ctx *fasthttp.RequestCtx) {
 		ctx.Error(`{"error":{"message":"bad json"}}`, fasthttp.StatusBadRequest)
 		return
 	}
-	tokens := m.opts.Tokens
+	o := m.opts
+	if n, err := strconv.Atoi(string(ctx.Request.Header.Peek(mock.HeaderTokens))); err == nil {
+		o.Tokens = n
+	}
+	if d, err := time.ParseDuration(string(ctx.Request.Header.Peek(mock.HeaderStall))); err == nil {
+		o.Latency = d
+	}
+	if d, err := time.ParseDuration(string(ctx.Request.Header.Peek(mock.HeaderDelay))); err == nil {
+		o.ChunkDelay = d
+	}
+	tokens := o.Tokens
 	if tokens <= 0 {
 		tokens = 5
 	}
-	if m.opts.Latency > 0 {
-		time.Sleep(m.opts.Latency)
+	if o.PlainLatency > 0 && !v.GetBool("stream") {
+		o.Latency = o.PlainLatency
+	}
+	if o.Latency > 0 {
+		time.Sleep(o.Latency)
 	}
 	if !v.GetBool("stream") {
 		ctx.SetContentType("application/json")
@@ -75,8 +110,8 @@ func (m *mockServer) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(body)
 		return
 	}
-	usage := v.GetBool("stream_options", "include_usage")
-	delay, truncate := m.opts.ChunkDelay, m.truncate
+	usage := v.GetBool("stream_options", "include_usage") && !m.noUsage
+	delay, truncate := o.ChunkDelay, m.truncate
 	ctx.SetContentType("text/event-stream")
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
@@ -84,7 +119,13 @@ func (m *mockServer) handle(ctx *fasthttp.RequestCtx) {
 		_ = w.Flush()
 		for i := 0; i < tokens; i++ {
 			if delay > 0 {
-				time.Sleep(delay)
+				// Shutdown does not wait for stream writers: end with the
+				// server so a slow stream outlives no test.
+				select {
+				case <-time.After(delay):
+				case <-m.quit:
+					return
+				}
 			}
 			w.WriteString("data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"tok \"},\"finish_reason\":null}]}\n\n")
 			if err := w.Flush(); err != nil {

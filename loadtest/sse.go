@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"io"
 	"time"
-
-	"github.com/valyala/fastjson"
 )
 
 var (
@@ -32,11 +30,12 @@ func (w *worker) readLine() ([]byte, error) {
 	return w.scratch, err
 }
 
-// readSSE parses an OpenAI Chat Completions event stream as it arrives. An
+// readSSE parses an event stream of the worker's protocol as it arrives. An
 // event ends at a blank line and its data lines are joined with newlines;
 // each event is a chunk (its arrival time feeds the gap histogram), the
-// first chunk with non-empty delta.content sets TTFT, a usage object gives
-// the output tokens, and a stream without `data: [DONE]` is truncated.
+// first chunk with generated text sets TTFT, a usage block gives the output
+// tokens, and a stream without its protocol's end (`data: [DONE]`,
+// message_stop, response.completed, a Gemini finishReason) is truncated.
 func (w *worker) readSSE(body io.Reader) error {
 	s := &w.s
 	w.br.Reset(body)
@@ -70,11 +69,11 @@ func (w *worker) readSSE(body io.Reader) error {
 	}
 	end := time.Now()
 	s.truncated = !st.done
-	tokens := s.tokens
-	if tokens == 0 {
+	if s.tokens == 0 && st.contentEvents > 0 {
 		// Without a usage block, each content event stands for one token.
-		tokens = st.contentEvents
+		s.tokens, s.tokensFromChunks = st.contentEvents, true
 	}
+	tokens := s.tokens
 	if tokens >= 2 && !st.firstContent.IsZero() {
 		s.tpot = end.Sub(st.firstContent) / time.Duration(tokens-1)
 	}
@@ -99,7 +98,7 @@ type sseState struct {
 // dispatch handles the complete event in w.event.
 func (w *worker) dispatch(st *sseState) {
 	st.pending = false
-	if bytes.Equal(w.event, doneMarker) {
+	if w.proto.doneMarker && bytes.Equal(w.event, doneMarker) {
 		st.done = true
 		return
 	}
@@ -109,7 +108,7 @@ func (w *worker) dispatch(st *sseState) {
 		w.gaps = append(w.gaps, now.Sub(st.last))
 	}
 	st.last = now
-	if w.chunk(w.event) {
+	if w.chunk(w.event, st) {
 		st.contentEvents++
 		if st.firstContent.IsZero() {
 			st.firstContent = now
@@ -138,8 +137,8 @@ func ssePayload(line []byte) ([]byte, bool) {
 	return p, true
 }
 
-// chunk inspects one chunk; it reports whether the chunk carried content.
-func (w *worker) chunk(payload []byte) bool {
+// chunk inspects one event; it reports whether the event carried content.
+func (w *worker) chunk(payload []byte, st *sseState) bool {
 	v, err := w.parser.ParseBytes(payload)
 	if err != nil {
 		if w.s.class == "" {
@@ -147,11 +146,15 @@ func (w *worker) chunk(payload []byte) bool {
 		}
 		return false
 	}
-	if v.Exists("error") && w.s.class == "" {
+	e := w.proto.event(v)
+	if e.failed && w.s.class == "" {
 		w.s.class = classStreamError
 	}
-	if u := v.Get("usage"); u != nil && u.Type() == fastjson.TypeObject {
-		w.s.tokens = int64(u.GetInt("completion_tokens"))
+	if e.tokens > 0 {
+		w.s.tokens = e.tokens
 	}
-	return len(v.GetStringBytes("choices", "0", "delta", "content")) > 0
+	if e.done {
+		st.done = true
+	}
+	return e.content
 }

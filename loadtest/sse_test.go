@@ -15,7 +15,7 @@ func chunkLine(content string) string {
 const usageLine = `data: {"object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":7}}` + "\n\n"
 
 func newTestWorker() *worker {
-	return &worker{rec: newRecorder(time.Millisecond), br: bufio.NewReaderSize(nil, 16<<10)}
+	return &worker{proto: protocols["chat"], rec: newRecorder(time.Millisecond), br: bufio.NewReaderSize(nil, 16<<10)}
 }
 
 func TestReadSSE(t *testing.T) {
@@ -33,20 +33,20 @@ func TestReadSSE(t *testing.T) {
 	}{
 		{"complete with usage", role + chunkLine("a") + chunkLine("b") + chunkLine("c") + usageLine + "data: [DONE]\n\n",
 			"", 5, 7, true, true, false},
-		{"no usage: tokens unknown, TPOT from content events", role + chunkLine("a") + chunkLine("b") + "data: [DONE]\n\n",
-			"", 3, 0, true, true, false},
-		{"missing DONE is truncated", role + chunkLine("a") + chunkLine("b"), classTruncated, 3, 0, true, true, true},
+		{"no usage: tokens are the content events", role + chunkLine("a") + chunkLine("b") + "data: [DONE]\n\n",
+			"", 3, 2, true, true, false},
+		{"missing DONE is truncated", role + chunkLine("a") + chunkLine("b"), classTruncated, 3, 2, true, true, true},
 		{"CRLF and no space after colon", strings.ReplaceAll(chunkLine("a"), "data: ", "data:") + "\r\n" + "data:[DONE]\r\n\r\n",
-			"", 1, 0, true, false, false},
-		{"comments and event fields ignored", ": ping\n\nevent: x\n" + chunkLine("a") + "data: [DONE]\n\n", "", 1, 0, true, false, false},
+			"", 1, 1, true, false, false},
+		{"comments and event fields ignored", ": ping\n\nevent: x\n" + chunkLine("a") + "data: [DONE]\n\n", "", 1, 1, true, false, false},
 		{"error event mid-stream", chunkLine("a") + `data: {"error":{"message":"boom"}}` + "\n\n" + "data: [DONE]\n\n",
-			classStreamError, 2, 0, true, false, false},
+			classStreamError, 2, 1, true, false, false},
 		{"invalid JSON chunk", "data: {nope\n\n" + "data: [DONE]\n\n", classInvalidBody, 1, 0, false, false, false},
-		{"line longer than the buffer", chunkLine(long) + chunkLine("b") + "data: [DONE]\n\n", "", 2, 0, true, true, false},
+		{"line longer than the buffer", chunkLine(long) + chunkLine("b") + "data: [DONE]\n\n", "", 2, 2, true, true, false},
 		{"no content at all", role + "data: [DONE]\n\n", "", 1, 0, false, false, false},
 		{"data split over lines is one event", "data: {\"choices\":[{\"delta\":\ndata: {\"content\":\"a\"}}]}\n\n" + chunkLine("b") + "data: [DONE]\n\n",
-			"", 2, 0, true, true, false},
-		{"last event without blank line", chunkLine("a") + "data: [DONE]", "", 1, 0, true, false, false},
+			"", 2, 2, true, true, false},
+		{"last event without blank line", chunkLine("a") + "data: [DONE]", "", 1, 1, true, false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

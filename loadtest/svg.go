@@ -13,6 +13,7 @@ type series struct {
 	color  string
 	xs, ys []float64
 	dashed bool
+	dots   bool // points without a line (a scatter)
 }
 
 const (
@@ -127,8 +128,14 @@ func lineChart(title, xName, yName string, ss []series, xLabel func(float64) str
 		if s.dashed {
 			dash = ` stroke-dasharray="6 4"`
 		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>`, s.color, dash, pts.String())
-		if len(s.xs) == 1 {
+		if s.dots {
+			for j := range s.xs {
+				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="1.6" fill="%s" fill-opacity="0.6"/>`, px(s.xs[j]), py(s.ys[j]), s.color)
+			}
+		} else {
+			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>`, s.color, dash, pts.String())
+		}
+		if len(s.xs) == 1 && !s.dots {
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`, px(s.xs[0]), py(s.ys[0]), s.color)
 		}
 		lx := chartW - padR - 190

@@ -22,7 +22,7 @@ func TestLoadTestLightEmbedded(t *testing.T) {
 	// The short interval gives the leak check enough resource samples in a
 	// run this small; the chunk delay makes streams last long enough to sample.
 	code := run([]string{"loadtest", "--tier", "light", "--scale", "0.05", "--interval", "50ms",
-		"--mock-chunk-delay", "2ms", "--json", jsonPath, "--html", htmlPath}, &out, &errOut)
+		"--mock-chunk-delay", "2ms", "--mock-latency", "20ms", "--mock-tokens", "10", "--json", jsonPath, "--html", htmlPath}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
@@ -50,6 +50,13 @@ func TestLoadTestLightEmbedded(t *testing.T) {
 	}
 	if rep.Resources.Source != "embedded" || len(rep.Resources.Samples) == 0 || rep.Resources.PeakRSSBytes == 0 {
 		t.Errorf("resources not sampled: %+v", rep.Resources)
+	}
+	// The proxy runs in its own process, read from /proc (goroutines are
+	// unknown from outside), so its figures are its own. Its CPU time in a
+	// run this short may be below /proc's 10 ms resolution.
+	if rep.Generator.IncludesTarget || rep.Resources.MaxGoroutines != -1 || rep.Resources.Operator.CPUSeconds < 0 {
+		t.Errorf("embedded proxy figures: includes target %v, goroutines %d, operator %+v",
+			rep.Generator.IncludesTarget, rep.Resources.MaxGoroutines, rep.Resources.Operator)
 	}
 	// No field of the report may be left null.
 	raw, err := os.ReadFile(jsonPath)
@@ -94,4 +101,30 @@ func findNull(v any, path string) string {
 		}
 	}
 	return ""
+}
+
+// TestLoadTestProtocolsThroughProxy runs a short load in every client
+// protocol, with tool-call conversations, through the embedded proxy (which
+// converts them to the OpenAI mock upstream) and to the mock directly.
+func TestLoadTestProtocolsThroughProxy(t *testing.T) {
+	for _, proto := range []string{"chat", "responses", "anthropic", "gemini"} {
+		t.Run(proto, func(t *testing.T) {
+			jsonPath := filepath.Join(t.TempDir(), "run.json")
+			var out, errOut bytes.Buffer
+			code := run([]string{"loadtest", "--protocol", proto, "--tools", "--turns", "2", "-c", "2", "--requests", "4",
+				"-d", "1s", "--mock-profile", "instant", "--json", jsonPath}, &out, &errOut)
+			if code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+			}
+			rep, err := loadtest.ReadReport(jsonPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ep := range rep.Endpoints {
+				if c := ep.Counters; c.OK != 8 || c.Streamed != 4 || c.OutputTokens == 0 || c.TokensFromChunks != 0 {
+					t.Errorf("%s: %+v", ep.Name, c)
+				}
+			}
+		})
+	}
 }

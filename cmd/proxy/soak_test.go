@@ -68,6 +68,8 @@ func TestSoak(t *testing.T) {
 		"--stream", "0.5",
 		"--ramp", (d / 20).String(),
 		"--compare=false",
+		// Throughput, not model-like latency, is what finds a leak in ten minutes.
+		"--mock-profile", "instant",
 		"--interval", "2s",
 		"--max-error-rate", "0",
 		"--json", report,

@@ -135,7 +135,7 @@ echo "bare fasthttp proxy/nginx (the library's floor for this design): $(ratio "
 # The load tester's own ceiling: its closed-loop maximum against the static
 # upstream, next to wrk's from the table above (goal: at least 0.8x wrk).
 lt_json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
-"$work/proxy" loadtest --target "http://127.0.0.1:$UP" --users "$CONNS" --requests 1000000 \
+"$work/proxy" loadtest --target "http://127.0.0.1:$UP" --users "$CONNS" --requests 1000000 --no-pace \
 	--duration "$DURATION" --ramp 0s --stream 0 --timeout 10s --json "$work/gen.json" >/dev/null 2>&1 || true
 gen=$(lt_json "$work/gen.json" "r['endpoints'][0]['throughput']['achieved_rps']")
 echo
