@@ -178,7 +178,10 @@ func (e *wsEvents) remember(data []byte) {
 	id := string(r.GetStringBytes("id"))
 	items := e.input[1 : len(e.input)-1] // the elements, without brackets
 	kept := append([]byte(nil), items...)
-	out, _ := r.Get("output").Array()
+	var out []*fastjson.Value
+	if ov := r.Get("output"); ov != nil && ov.Type() == fastjson.TypeArray {
+		out, _ = ov.Array()
+	}
 	for _, it := range out {
 		if len(kept) > 0 {
 			kept = append(kept, ',')

@@ -77,7 +77,11 @@ func EmbeddingsFromGemini(body []byte, model string, base64Format bool) ([]byte,
 	if err != nil {
 		return nil, fmt.Errorf("convert embeddings: upstream body is not JSON: %w", err)
 	}
-	embs, err := root.Get("embeddings").Array()
+	ev := root.Get("embeddings")
+	if !isType(ev, fastjson.TypeArray) {
+		return nil, fmt.Errorf("convert embeddings: upstream body has no embeddings array")
+	}
+	embs, err := ev.Array()
 	if err != nil {
 		return nil, fmt.Errorf("convert embeddings: upstream body has no embeddings array")
 	}

@@ -110,7 +110,10 @@ func readResponsesTools(r *request, root *fastjson.Value) error {
 	if err := readResponsesToolList(r, root.Get("tools"), "tools"); err != nil {
 		return err
 	}
-	items, _ := root.Get("input").Array() // nil unless an array
+	var items []*fastjson.Value
+	if in := root.Get("input"); isType(in, fastjson.TypeArray) {
+		items, _ = in.Array()
+	}
 	for i, it := range items {
 		if strS(it, "type") == "additional_tools" {
 			f := idx("input", i) + ".tools"
@@ -159,7 +162,11 @@ func addNamespace(r *request, t *fastjson.Value, f string) error {
 	if ns == "" {
 		return fieldErr(f+".name", "is required")
 	}
-	members, err := t.Get("tools").Array()
+	mv := t.Get("tools")
+	if !isType(mv, fastjson.TypeArray) {
+		return fieldErr(f+".tools", "is required and must be an array")
+	}
+	members, err := mv.Array()
 	if err != nil {
 		return fieldErr(f+".tools", "is required and must be an array")
 	}

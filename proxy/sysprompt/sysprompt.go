@@ -73,7 +73,11 @@ func joined(client, text string, mode Mode) string {
 // system message carrying the operator's text follows the client's leading
 // system messages (so that both are kept, in order).
 func chat(dst, body []byte, v *fastjson.Value, text string, mode Mode) ([]byte, error) {
-	msgs, err := v.Get("messages").Array()
+	mv := v.Get("messages")
+	if mv == nil || mv.Type() != fastjson.TypeArray {
+		return nil, errors.New("system prompt: messages is not an array")
+	}
+	msgs, err := mv.Array()
 	if err != nil {
 		return nil, errors.New("system prompt: messages is not an array")
 	}
