@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -137,29 +136,11 @@ func (f *Flow) exchange(q url.Values) (Tokens, error) {
 	if f.l.ClientSecret != "" {
 		form.Set("client_secret", f.l.ClientSecret)
 	}
-	hc := f.l.Client
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	res, err := hc.PostForm(f.l.TokenURL, form)
+	t, err := postToken(f.l.Client, f.l.TokenURL, form)
 	if err != nil {
-		return Tokens{}, fmt.Errorf("token exchange: %w", err)
+		return Tokens{}, fmt.Errorf("code exchange: %w", err)
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(res.Body, maxTokenAnswer))
-	var ans struct {
-		AccessToken  string  `json:"access_token"`
-		RefreshToken string  `json:"refresh_token"`
-		IDToken      string  `json:"id_token"`
-		ExpiresIn    float64 `json:"expires_in"`
-		Error        string  `json:"error"`
-	}
-	_ = json.Unmarshal(b, &ans)
-	if res.StatusCode != http.StatusOK || ans.AccessToken == "" {
-		return Tokens{}, fmt.Errorf("token exchange answered HTTP %d %s", res.StatusCode, ans.Error)
-	}
-	return Tokens{AccessToken: ans.AccessToken, RefreshToken: ans.RefreshToken, IDToken: ans.IDToken,
-		ExpiresIn: time.Duration(ans.ExpiresIn * float64(time.Second))}, nil
+	return t, nil
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9@._-]+`)

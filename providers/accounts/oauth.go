@@ -30,11 +30,16 @@ func (o *OAuth) Refresh(refreshToken string) (Tokens, error) {
 	if o.ClientSecret != "" {
 		form.Set("client_secret", o.ClientSecret)
 	}
-	hc := o.Client
+	return postToken(o.Client, o.TokenURL, form)
+}
+
+// postToken posts a form to an OAuth token endpoint and reads its answer
+// (the refresh and the sign-in's code exchange alike).
+func postToken(hc *http.Client, tokenURL string, form url.Values) (Tokens, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	req, err := http.NewRequest(http.MethodPost, o.TokenURL, strings.NewReader(form.Encode()))
+	req, err := http.NewRequest(http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return Tokens{}, err
 	}

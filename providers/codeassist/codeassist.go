@@ -64,7 +64,7 @@ type Provider struct {
 	inner *upstream.Provider
 	// fallbacks are the other bases, tried in order (Antigravity).
 	fallbacks []*upstream.Provider
-	stopFresh func()
+	accts     *accounts.Set
 	mu        sync.Mutex
 	projects  map[string]string // pool key → project id
 }
@@ -99,12 +99,8 @@ func New(cfg Config) (*Provider, error) {
 		}
 		fallbacks = append(fallbacks, f)
 	}
-	list := make([]*accounts.Account, 0, len(cfg.Accounts))
-	for _, a := range cfg.Accounts {
-		list = append(list, a)
-	}
 	return &Provider{cfg: cfg, inner: inner, fallbacks: fallbacks, projects: map[string]string{},
-		stopFresh: accounts.KeepFresh(list, time.Minute, 15*time.Minute)}, nil
+		accts: accounts.NewSet(cfg.Accounts)}, nil
 }
 
 // route is the v1internal method of a call.
@@ -122,7 +118,7 @@ func (p *Provider) Models() []string        { return p.cfg.HTTP.Models }
 
 // Close stops the background refresh and drops the idle connections.
 func (p *Provider) Close() {
-	p.stopFresh()
+	p.accts.Close()
 	p.inner.Close()
 	for _, f := range p.fallbacks {
 		f.Close()
@@ -132,12 +128,7 @@ func (p *Provider) Close() {
 // State reports the pool and how many accounts can serve.
 func (p *Provider) State() providers.State {
 	st := p.inner.State()
-	st.Keys = 0
-	for _, a := range p.cfg.Accounts {
-		if a.Status().LastError == "" {
-			st.Keys++
-		}
-	}
+	st.Keys = p.accts.Usable()
 	if st.Keys == 0 {
 		st.Status = "down"
 	}
@@ -145,17 +136,11 @@ func (p *Provider) State() providers.State {
 }
 
 // Accounts lists the provider's accounts' states (never their tokens).
-func (p *Provider) Accounts() []accounts.Status {
-	out := make([]accounts.Status, 0, len(p.cfg.Accounts))
-	for _, a := range p.cfg.Accounts {
-		out = append(out, a.Status())
-	}
-	return out
-}
+func (p *Provider) Accounts() []accounts.Status { return p.accts.Statuses() }
 
 // Do sends the call on the account c.Key names.
 func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
-	acct := p.cfg.Accounts[c.Key]
+	acct := p.accts.Lookup(c.Key)
 	if acct == nil {
 		return nil, &providers.Error{Kind: wire.Internal, Err: fmt.Errorf("codeassist %s: no account for the leased key", p.Name())}
 	}

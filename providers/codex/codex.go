@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/accounts"
@@ -52,8 +51,7 @@ type Config struct {
 type Provider struct {
 	cfg   Config
 	inner *upstream.Provider
-	// stopFresh ends the background refresh of the accounts.
-	stopFresh func()
+	accts *accounts.Set
 }
 
 // New builds the provider.
@@ -69,17 +67,7 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{cfg: cfg, inner: inner, stopFresh: keepFresh(cfg.Accounts)}, nil
-}
-
-// keepFresh refreshes the accounts' tokens in the background a quarter of
-// an hour before they expire, checking every minute.
-func keepFresh(byKey map[string]*accounts.Account) func() {
-	list := make([]*accounts.Account, 0, len(byKey))
-	for _, a := range byKey {
-		list = append(list, a)
-	}
-	return accounts.KeepFresh(list, time.Minute, 15*time.Minute)
+	return &Provider{cfg: cfg, inner: inner, accts: accounts.NewSet(cfg.Accounts)}, nil
 }
 
 func (p *Provider) Name() string            { return p.cfg.HTTP.Name }
@@ -89,12 +77,7 @@ func (p *Provider) Models() []string        { return p.cfg.HTTP.Models }
 // State reports the connection pool and how many accounts can serve.
 func (p *Provider) State() providers.State {
 	st := p.inner.State()
-	st.Keys = 0
-	for _, a := range p.cfg.Accounts {
-		if a.Status().LastError == "" {
-			st.Keys++
-		}
-	}
+	st.Keys = p.accts.Usable()
 	if st.Keys == 0 {
 		st.Status = "down"
 	}
@@ -103,22 +86,16 @@ func (p *Provider) State() providers.State {
 
 // Close stops the background refresh and drops the idle connections.
 func (p *Provider) Close() {
-	p.stopFresh()
+	p.accts.Close()
 	p.inner.Close()
 }
 
 // Accounts lists the provider's accounts' states (never their tokens).
-func (p *Provider) Accounts() []accounts.Status {
-	out := make([]accounts.Status, 0, len(p.cfg.Accounts))
-	for _, a := range p.cfg.Accounts {
-		out = append(out, a.Status())
-	}
-	return out
-}
+func (p *Provider) Accounts() []accounts.Status { return p.accts.Statuses() }
 
 // Do sends the call on the account c.Key names.
 func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
-	acct := p.cfg.Accounts[c.Key]
+	acct := p.accts.Lookup(c.Key)
 	if acct == nil {
 		return nil, &providers.Error{Kind: wire.Internal, Err: fmt.Errorf("codex %s: no account for the leased key", p.Name())}
 	}

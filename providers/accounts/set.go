@@ -1,0 +1,46 @@
+package accounts
+
+import "time"
+
+// Set is a subscription provider's accounts by the key the proxy's pool
+// leases them under, kept fresh in the background while the set is open.
+type Set struct {
+	byKey map[string]*Account
+	stop  func()
+}
+
+// NewSet opens a set and starts refreshing its accounts a quarter of an
+// hour before their tokens expire (checked every minute).
+func NewSet(byKey map[string]*Account) *Set {
+	list := make([]*Account, 0, len(byKey))
+	for _, a := range byKey {
+		list = append(list, a)
+	}
+	return &Set{byKey: byKey, stop: KeepFresh(list, time.Minute, 15*time.Minute)}
+}
+
+// Lookup is the account leased as key (nil if none).
+func (s *Set) Lookup(key string) *Account { return s.byKey[key] }
+
+// Statuses lists the accounts' states, never their tokens.
+func (s *Set) Statuses() []Status {
+	out := make([]Status, 0, len(s.byKey))
+	for _, a := range s.byKey {
+		out = append(out, a.Status())
+	}
+	return out
+}
+
+// Usable counts the accounts without a standing failure.
+func (s *Set) Usable() int {
+	n := 0
+	for _, a := range s.byKey {
+		if a.Status().LastError == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// Close stops the background refresh.
+func (s *Set) Close() { s.stop() }
