@@ -28,7 +28,8 @@ func (s *Server) inputTokens(ctx *fasthttp.RequestCtx) {
 // countLocally answers a token count that no upstream of the client's
 // protocol can make, in the client's protocol's shape.
 func (s *Server) countLocally(x *exchange) {
-	n, err := tokencount.Count(x.in, x.ctx.PostBody(), x.route.provider.Protocol(), x.route.model)
+	family := tokencount.FamilyFor(x.route.model, x.route.provider.Protocol())
+	n, err := s.tokens.Count(x.in, family, x.ctx.PostBody())
 	if err != nil {
 		s.badRequest(x, err)
 		return

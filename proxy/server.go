@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/llmproxy/proxy/providers/tokencount"
 	"net"
 	"os"
 	"sort"
@@ -51,6 +52,9 @@ type Server struct {
 	jitter retry.Rand
 	// sockets are the open Responses WebSockets.
 	sockets wsSockets
+	// tokens counts requests for upstreams that cannot (its vocabulary
+	// loads on the first count).
+	tokens tokencount.Counter
 	// reloadMu serialises reloads; retiring tracks old snapshots still
 	// waiting for their requests to finish.
 	reloadMu sync.Mutex

@@ -65,6 +65,7 @@ type Provider struct {
 	// fallbacks are the other bases, tried in order (Antigravity).
 	fallbacks []*upstream.Provider
 	accts     *accounts.Set
+	tokens    tokencount.Counter
 	mu        sync.Mutex
 	projects  map[string]string // pool key → project id
 }
@@ -147,7 +148,7 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 	switch c.Op {
 	case providers.OpGenerate:
 	case providers.OpCountTokens:
-		return countLocally(c), nil
+		return p.countLocally(c), nil
 	default:
 		return refusal(404, "Code Assist serves generateContent only"), nil
 	}
@@ -426,8 +427,8 @@ func accountRefused(err error) *providers.Result {
 // countLocally answers countTokens with the proxy's own count: Code
 // Assist's counting method takes another envelope than generation, which
 // we have not verified, and a local count is honest about being one.
-func countLocally(c *providers.Call) *providers.Result {
-	n, err := tokencount.Count(wire.Gemini, c.Body, wire.Gemini, c.Model)
+func (p *Provider) countLocally(c *providers.Call) *providers.Result {
+	n, err := p.tokens.Count(wire.Gemini, tokencount.FamilyFor(c.Model, wire.Gemini), c.Body)
 	if err != nil {
 		return refusal(400, err.Error())
 	}
