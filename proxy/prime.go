@@ -76,9 +76,6 @@ func primeWithin(rd *stream.Reader, ev *stream.Event, up stream.Upstream, left t
 // at its socket without consuming or waiting. Connections that are not
 // plain sockets (TLS, in-memory) are taken to be open.
 func peerClosed(conn net.Conn) bool {
-	if pc, ok := conn.(interface{ PeerClosed() bool }); ok {
-		return pc.PeerClosed() // a request that came over a WebSocket
-	}
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		return false

@@ -50,7 +50,7 @@ type Server struct {
 	stopOnce sync.Once
 	// jitter draws the retry backoffs (tests make them predictable).
 	jitter retry.Rand
-	// sockets are the open Responses WebSockets.
+	// sockets are the open Responses WebSockets (websocket.go).
 	sockets wsSockets
 	// tokens counts requests for upstreams that cannot (its vocabulary
 	// loads on the first count).
@@ -379,9 +379,11 @@ func (s *Server) Addr() string {
 // until ctx ends. The access log is flushed either way. A second call
 // finds nothing left to do.
 func (s *Server) Shutdown(ctx context.Context) error {
+	sockets := make(chan struct{})
+	go func() { s.closeSockets(ctx); close(sockets) }()
 	err := s.drain(ctx)
+	<-sockets
 	s.closeListeners()
-	s.sockets.closeAll()
 	s.reloadMu.Lock()
 	select {
 	case <-s.closed:

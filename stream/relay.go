@@ -549,3 +549,9 @@ func (r *Relay) CloseWithError(err error) error {
 	r.src.Release()
 	return nil
 }
+
+// Abort closes the upstream from another goroutine, so that a relay
+// blocked reading it ends at once. It is for clients whose departure the
+// relay cannot see by writing (a WebSocket whose reader saw the close):
+// the relay then ends as when a write fails.
+func (r *Relay) Abort(err error) { r.closeUpstream(err) }

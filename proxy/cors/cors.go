@@ -148,6 +148,10 @@ func (p *Policy) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	}
 }
 
+// Allows reports whether a page of origin may use the API: the WebSocket
+// route asks, since browsers send no preflight before opening a socket.
+func (p *Policy) Allows(origin []byte) bool { return p.Enabled() && p.allows(b2s(origin)) }
+
 func (p *Policy) preflight(ctx *fasthttp.RequestCtx, origin []byte, allowed bool) {
 	h := &ctx.Response.Header
 	if !p.any {
