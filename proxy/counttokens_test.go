@@ -81,6 +81,8 @@ func TestTokenCountsInEveryShape(t *testing.T) {
 		{"anthropic", "/v1/messages/count_tokens", `{"model":"gpt-4o","system":"Be brief.","messages":[{"role":"user","content":"What is the capital of France?"}]}`, "input_tokens", anth},
 		{"responses", "/v1/responses/input_tokens", `{"model":"gpt-4o","instructions":"Be brief.","input":"What is the capital of France?"}`, "input_tokens", bearer(testKey)},
 		{"gemini", "/v1beta/models/gpt-4o:countTokens", `{"systemInstruction":{"parts":[{"text":"Be brief."}]},"contents":[{"role":"user","parts":[{"text":"What is the capital of France?"}]}]}`, "totalTokens", map[string]string{"x-goog-api-key": testKey}},
+		// The SDKs wrap a request with a system instruction or tools.
+		{"gemini-wrapped", "/v1beta/models/gpt-4o:countTokens", `{"generateContentRequest":{"model":"models/gpt-4o","systemInstruction":{"parts":[{"text":"Be brief."}]},"contents":[{"role":"user","parts":[{"text":"What is the capital of France?"}]}]}}`, "totalTokens", map[string]string{"x-goog-api-key": testKey}},
 	} {
 		r, b := do(t, c, "POST", base+tc.path, tc.body, tc.hdr)
 		v, err := fastjson.ParseBytes(b)
@@ -91,6 +93,9 @@ func TestTokenCountsInEveryShape(t *testing.T) {
 			t.Errorf("responses count shape: %s", b)
 		}
 		counts[tc.name] = v.GetInt(tc.field)
+	}
+	if counts["gemini"] != counts["gemini-wrapped"] {
+		t.Errorf("a wrapped countTokens body counts differently: %v", counts)
 	}
 	if counts["anthropic"] != counts["responses"] || counts["anthropic"] != counts["gemini"] {
 		t.Errorf("one request, three counts: %v", counts)

@@ -10,6 +10,7 @@ import (
 	"github.com/llmproxy/proxy/providers/convert"
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
 )
 
 // chat answers OpenAI's POST /v1/chat/completions.
@@ -99,11 +100,28 @@ func (s *Server) gemini(ctx *fasthttp.RequestCtx) {
 		s.fail(&x, wire.NotFound, "unknown method "+strconv.Quote(method), "", nil)
 		return
 	}
-	if _, _, err := convert.Inspect(wire.Gemini, ctx.PostBody()); err != nil {
+	if _, _, err := convert.Inspect(wire.Gemini, geminiInspected(x.op, ctx.PostBody())); err != nil {
 		s.badRequest(&x, err)
 		return
 	}
 	s.routeAndForward(&x, model)
+}
+
+// geminiInspected is the part of a Gemini body that Inspect checks: a
+// countTokens body may wrap a whole request in generateContentRequest
+// (what the SDKs send when tools or a system instruction are counted).
+func geminiInspected(op providers.Op, body []byte) []byte {
+	if op != providers.OpCountTokens {
+		return body
+	}
+	v, err := fastjson.ParseBytes(body)
+	if err != nil {
+		return body
+	}
+	if inner := v.Get("generateContentRequest"); inner != nil && inner.Type() == fastjson.TypeObject {
+		return inner.MarshalTo(nil)
+	}
+	return body
 }
 
 func (s *Server) badRequest(x *exchange, err error) {
