@@ -100,6 +100,14 @@ func TestTokenCountsInEveryShape(t *testing.T) {
 	if counts["anthropic"] != counts["responses"] || counts["anthropic"] != counts["gemini"] {
 		t.Errorf("one request, three counts: %v", counts)
 	}
+	// input is optional: instructions alone count.
+	if r, b := do(t, c, "POST", base+"/v1/responses/input_tokens", `{"model":"gpt-4o","instructions":"Be brief."}`, bearer(testKey)); r.StatusCode != 200 ||
+		!strings.Contains(string(b), `"input_tokens":`) {
+		t.Errorf("input_tokens without input: %d %s", r.StatusCode, b)
+	}
+	if r, b := do(t, c, "POST", base+"/v1/responses/input_tokens", `{"input":"hi"}`, bearer(testKey)); r.StatusCode != 400 {
+		t.Errorf("input_tokens without a model: %d %s", r.StatusCode, b)
+	}
 	r, b := do(t, c, "POST", base+"/v1/responses/input_tokens", `{"model":"gpt-resp","input":"hi"}`, bearer(testKey))
 	if r.StatusCode != 200 || !strings.Contains(string(b), "4242") {
 		t.Fatalf("pass-through count: %d %s", r.StatusCode, b)

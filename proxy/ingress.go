@@ -65,6 +65,18 @@ func (s *Server) generic(ctx *fasthttp.RequestCtx, in wire.Protocol, op provider
 		s.routeAndForward(&x, model)
 		return
 	}
+	if op == providers.OpCountTokens && in == wire.OpenAIResponses {
+		// input_tokens takes a create body in which even input is
+		// optional (instructions and tools count too): only the model is
+		// needed, to route it.
+		m := fastjson.GetString(ctx.PostBody(), "model")
+		if m == "" {
+			s.fail(&x, wire.InvalidRequest, "model is required (a string)", "model", nil)
+			return
+		}
+		s.routeAndForward(&x, m)
+		return
+	}
 	model, stream, err := convert.Inspect(in, ctx.PostBody())
 	if err != nil {
 		s.badRequest(&x, err)
