@@ -117,3 +117,14 @@ type Stream interface {
 	io.Reader
 	CloseWithError(err error) error
 }
+
+// ErrorResult is an error answer a provider gives itself, in protocol p's
+// error shape (a subscription account that cannot be used, an operation
+// the upstream lacks).
+func ErrorResult(p wire.Protocol, status int, kind wire.Kind, msg string) *Result {
+	r := NewResult(nil)
+	r.Status = status
+	r.ContentType = []byte("application/json")
+	r.Body = wire.AppendError(nil, p, kind, msg, "")
+	return r
+}

@@ -416,12 +416,7 @@ func (p *Provider) post(token, method, body string) (*fastjson.Value, int, error
 // accountRefused answers for an account that cannot be used: a
 // credential refusal the key pool takes out of rotation.
 func accountRefused(err error) *providers.Result {
-	r := providers.NewResult(nil)
-	r.Status = 403
-	r.ContentType = []byte("application/json")
-	msg := "API_KEY_INVALID: " + err.Error()
-	r.Body = wire.AppendError(nil, wire.Gemini, wire.Permission, msg, "")
-	return r
+	return providers.ErrorResult(wire.Gemini, 403, wire.Permission, "API_KEY_INVALID: "+err.Error())
 }
 
 // countLocally answers countTokens with the proxy's own count: Code
@@ -440,9 +435,5 @@ func (p *Provider) countLocally(c *providers.Call) *providers.Result {
 }
 
 func refusal(status int, msg string) *providers.Result {
-	r := providers.NewResult(nil)
-	r.Status = status
-	r.ContentType = []byte("application/json")
-	r.Body = wire.AppendError(nil, wire.Gemini, wire.KindForStatus(status), msg, "")
-	return r
+	return providers.ErrorResult(wire.Gemini, status, wire.KindForStatus(status), msg)
 }

@@ -259,17 +259,9 @@ func quotaRetryAfter(res *providers.Result) {
 // failed): a 401 the proxy's key pool treats as a rejected credential, so
 // the next request goes to another account.
 func accountRefused(err error) *providers.Result {
-	r := providers.NewResult(nil)
-	r.Status = 401
-	r.ContentType = []byte("application/json")
-	r.Body = wire.AppendError(nil, wire.OpenAIResponses, wire.Authentication, "invalid_api_key: "+err.Error(), "")
-	return r
+	return providers.ErrorResult(wire.OpenAIResponses, 401, wire.Authentication, "invalid_api_key: "+err.Error())
 }
 
 func refusal(status int, msg string) *providers.Result {
-	r := providers.NewResult(nil)
-	r.Status = status
-	r.ContentType = []byte("application/json")
-	r.Body = wire.AppendError(nil, wire.OpenAIResponses, wire.KindForStatus(status), msg, "")
-	return r
+	return providers.ErrorResult(wire.OpenAIResponses, status, wire.KindForStatus(status), msg)
 }

@@ -83,11 +83,7 @@ func appendEmbeddings(dst []byte, body []byte, model string) ([]byte, error) {
 // clear refusal of the rest (the mock has no legacy completions).
 func (p *Provider) doAux(c *providers.Call) (*providers.Result, error) {
 	if c.Op != providers.OpEmbed {
-		res := providers.NewResult(nil)
-		res.Status = 404
-		res.ContentType = contentJSON
-		res.Body = wire.AppendError(nil, wire.OpenAIChat, wire.NotFound, "the mock upstream serves chat completions and embeddings only", "")
-		return res, nil
+		return providers.ErrorResult(wire.OpenAIChat, 404, wire.NotFound, "the mock upstream serves chat completions and embeddings only"), nil
 	}
 	body, err := appendEmbeddings(nil, c.Body, c.Model)
 	if err != nil {

@@ -54,3 +54,25 @@ func TestCatalogValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestSubscriptionDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		typ, token, client string
+		port               int
+	}{
+		{TypeCodex, "https://auth.openai.com/oauth/token", "app_EMoamEEZ73f0CkXaXp7hrann", 1455},
+		{TypeGeminiCLI, "https://oauth2.googleapis.com/token", "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com", 8085},
+		{TypeAntigravity, "https://oauth2.googleapis.com/token", "", 8086},
+	} {
+		p := Provider{Type: tc.typ}
+		p.FillDefaults()
+		if p.OAuth.TokenURL != tc.token || p.OAuth.ClientID != tc.client || p.OAuth.RedirectPort != tc.port || p.BaseURL == "" {
+			t.Errorf("%s defaults: %+v base %q", tc.typ, p.OAuth, p.BaseURL)
+		}
+	}
+	p := Provider{Type: TypeGeminiCLI, OAuth: OAuth{ClientID: "mine"}}
+	p.FillDefaults()
+	if p.OAuth.ClientSecret != "" {
+		t.Error("the default client secret went with an operator's own client id")
+	}
+}

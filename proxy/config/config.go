@@ -363,57 +363,48 @@ func providerDefaults(p *Provider) {
 			}
 		}
 	}
-	if p.Type == TypeAntigravity {
-		o := &p.OAuth
-		if o.AuthorizeURL == "" {
-			o.AuthorizeURL = "https://accounts.google.com/o/oauth2/v2/auth"
-		}
-		if o.TokenURL == "" {
-			o.TokenURL = "https://oauth2.googleapis.com/token"
-		}
-		if o.RedirectPort == 0 {
-			o.RedirectPort = 8086
-		}
+	if d, ok := signInDefaults[p.Type]; ok {
+		fillOAuth(&p.OAuth, d.OAuth)
 		if p.Client.UserAgent == "" {
-			p.Client.UserAgent = "antigravity/1.104.0 darwin/arm64"
-		}
-	}
-	if p.Type == TypeGeminiCLI {
-		// The Gemini CLI's public installed-app client (its open source;
-		// RFC 8252: such a secret is not a secret).
-		o := &p.OAuth
-		if o.AuthorizeURL == "" {
-			o.AuthorizeURL = "https://accounts.google.com/o/oauth2/v2/auth"
-		}
-		if o.TokenURL == "" {
-			o.TokenURL = "https://oauth2.googleapis.com/token"
-		}
-		if o.ClientID == "" {
-			o.ClientID = "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com"
-			o.ClientSecret = "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"
-		}
-		if o.RedirectPort == 0 {
-			o.RedirectPort = 8085
-		}
-	}
-	if p.Type == TypeCodex {
-		// The Codex CLI's public sign-in client (its open source).
-		o := &p.OAuth
-		if o.AuthorizeURL == "" {
-			o.AuthorizeURL = "https://auth.openai.com/oauth/authorize"
-		}
-		if o.TokenURL == "" {
-			o.TokenURL = "https://auth.openai.com/oauth/token"
-		}
-		if o.ClientID == "" {
-			o.ClientID = "app_EMoamEEZ73f0CkXaXp7hrann"
-		}
-		if o.RedirectPort == 0 {
-			o.RedirectPort = 1455
+			p.Client.UserAgent = d.Client.UserAgent
 		}
 		if p.Client.Originator == "" {
-			p.Client.Originator = "codex_cli_rs"
+			p.Client.Originator = d.Client.Originator
 		}
+	}
+}
+
+// signInDefaults are the official apps' sign-in services and public
+// clients (their open source; RFC 8252: an installed app's client secret
+// is not a secret). Antigravity's client is not shipped: unverified, it is
+// the operator's to set.
+var signInDefaults = map[string]struct {
+	OAuth  OAuth
+	Client ClientIdent
+}{
+	TypeCodex: {OAuth: OAuth{AuthorizeURL: "https://auth.openai.com/oauth/authorize", TokenURL: "https://auth.openai.com/oauth/token",
+		ClientID: "app_EMoamEEZ73f0CkXaXp7hrann", RedirectPort: 1455}, Client: ClientIdent{Originator: "codex_cli_rs"}},
+	TypeGeminiCLI: {OAuth: OAuth{AuthorizeURL: "https://accounts.google.com/o/oauth2/v2/auth", TokenURL: "https://oauth2.googleapis.com/token",
+		ClientID:     "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com",
+		ClientSecret: "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", RedirectPort: 8085}},
+	TypeAntigravity: {OAuth: OAuth{AuthorizeURL: "https://accounts.google.com/o/oauth2/v2/auth", TokenURL: "https://oauth2.googleapis.com/token",
+		RedirectPort: 8086}, Client: ClientIdent{UserAgent: "antigravity/1.104.0 darwin/arm64"}},
+}
+
+// fillOAuth sets o's empty fields from d (a client secret only with its
+// client id).
+func fillOAuth(o *OAuth, d OAuth) {
+	if o.AuthorizeURL == "" {
+		o.AuthorizeURL = d.AuthorizeURL
+	}
+	if o.TokenURL == "" {
+		o.TokenURL = d.TokenURL
+	}
+	if o.ClientID == "" {
+		o.ClientID, o.ClientSecret = d.ClientID, d.ClientSecret
+	}
+	if o.RedirectPort == 0 {
+		o.RedirectPort = d.RedirectPort
 	}
 }
 
