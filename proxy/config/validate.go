@@ -159,6 +159,9 @@ func (c *Config) Validate() Problems {
 		if p.MaxResponseBytes < 0 || p.MaxResponseTime < 0 {
 			add(key+".max_response_bytes", "max_response_bytes and max_response_time must not be negative")
 		}
+		if p.MaxResponseHeaderBytes != 0 && p.MaxResponseHeaderBytes < 1024 {
+			add(key+".max_response_header_bytes", "must be at least 1024 (or 0 for 4096), got %d", p.MaxResponseHeaderBytes)
+		}
 		if p.MaxConns < 0 {
 			add(key+".max_conns", "must not be negative")
 		}
