@@ -103,6 +103,14 @@ type Config struct {
 	RequestLog  string       `json:"-"`
 	CPUProfile  string       `json:"-"`
 	Embed       EmbedOptions `json:"-"`
+	// CompareTo is a previous JSON report to judge this run against with
+	// the Gate limits; CompareAnyway compares runs of different loads.
+	CompareTo     string     `json:"-"`
+	CompareAnyway bool       `json:"-"`
+	Gate          GateLimits `json:"-"`
+	// StartAt is when the load began by agreement (--start-at), so that
+	// several machines start one run together; zero without it.
+	StartAt time.Time `json:"-"`
 	modelSet    bool
 	// Seconds mirrors the duration fields for the JSON report.
 	Seconds struct {
@@ -170,6 +178,10 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	mockProfileName := fs.String("mock-profile", "model", "embedded mock: model (TTFT, per-token time and length drawn per answer) or instant (20 tokens at once)")
 	mockTokens := fs.String("mock-tokens", "", "embedded mock: tokens per answer, N, A..B or lognormal:MEDIAN:P90 (model: lognormal:60:200; instant: 20)")
 	mockDelay := fs.String("mock-chunk-delay", "", "embedded mock: time per token, D, A..B or lognormal:MEDIAN:P90 (model: 20ms..40ms; instant: 0)")
+	compareTo := fs.String("compare-to", "", "regression gate: compare this run with a previous JSON report and exit 4 when a figure got worse beyond its threshold (see the --regress-* flags)")
+	compareAnyway := fs.Bool("compare-anyway", false, "--compare-to: compare even when the previous run ran another load (users, rate, duration, workload, ...)")
+	gate := gateFlags(fs)
+	startAt := fs.String("start-at", "", "begin the load at this wall-clock time (RFC 3339, or Unix seconds), so that several machines start one run together; refused when already past by more than 2s")
 	mockLatency := fs.String("mock-latency", "", "embedded mock: time to first token, same syntax (model: lognormal:350ms:900ms; instant: 0)")
 	// Show the values flags really default to, not their sentinels.
 	for name, def := range map[string]string{"ramp": "the tier's (light: 2s)", "stream": "the tier's (light: 0.5)",
@@ -277,6 +289,15 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 		}
 	}
 	c.RequestLog, c.CPUProfile = *reqLog, *cpuProfile
+	c.CompareTo, c.CompareAnyway, c.Gate = *compareTo, *compareAnyway, gate()
+	if c.CompareTo != "" && c.Sweep {
+		return nil, fmt.Errorf("--compare-to does not apply to --sweep (compare the reports of single runs)")
+	}
+	if *startAt != "" {
+		if c.StartAt, err = parseStartAt(*startAt, time.Now()); err != nil {
+			return nil, err
+		}
+	}
 	if c.RequestLog != "" && !filepath.IsAbs(c.RequestLog) && c.OutDir != "" {
 		c.RequestLog = filepath.Join(c.OutDir, c.RequestLog)
 	}
