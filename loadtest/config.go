@@ -110,8 +110,8 @@ type Config struct {
 	Gate          GateLimits `json:"-"`
 	// StartAt is when the load began by agreement (--start-at), so that
 	// several machines start one run together; zero without it.
-	StartAt time.Time `json:"-"`
-	modelSet    bool
+	StartAt  time.Time `json:"-"`
+	modelSet bool
 	// Seconds mirrors the duration fields for the JSON report.
 	Seconds struct {
 		Duration   float64 `json:"duration_cap"`
