@@ -366,7 +366,13 @@ func buildProfile(name, tokens, tpot, ttft string) (MockProfile, error) {
 func writeUsage(out io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintf(out, `usage: proxy loadtest [--tier light|moderate|heavy|stress] [flags]
        proxy loadtest --sweep FROM..TO [flags]
-       proxy loadtest merge a.json b.json ... [--json FILE] [--html FILE] [SLO flags]
+       proxy loadtest merge a.json b.json ... [--json FILE] [--html FILE] [--force] [SLO flags]
+       proxy loadtest compare previous.json current.json [--regress-* flags]
+
+--compare-to previous.json judges this run against a previous report and exits 4
+when a figure got worse beyond its --regress-* threshold. --start-at TIME (RFC 3339
+or Unix seconds) makes several machines begin one run together; merge their
+reports with merge, which aligns them on the wall clock.
 
 Without --target the proxy (a child process) and a mock upstream that answers like a
 generating model are started on loopback, and the same load also goes to the mock

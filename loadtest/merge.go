@@ -20,7 +20,7 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 	maxErr := fs.Float64("max-error-rate", 0, "SLO: highest allowed error fraction (0 = any error fails); negative = off")
 	maxP99 := fs.Duration("max-p99", 0, "SLO: highest allowed p99 latency; 0 = off")
 	maxTTFT := fs.Duration("max-ttft-p99", 0, "SLO: highest allowed p99 TTFT; 0 = off")
-	force := fs.Bool("force", false, "merge runs whose target URLs, protocols or intervals differ")
+	force := fs.Bool("force", false, "merge runs of different targets or settings (users, rate, duration, workload, interval, ...)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return ExitOK

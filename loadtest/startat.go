@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,12 +23,10 @@ const startAtHorizon = 24 * time.Hour
 func parseStartAt(s string, now time.Time) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		sec, perr := strconv.ParseFloat(s, 64)
-		if perr != nil || math.IsNaN(sec) || math.IsInf(sec, 0) || sec <= 0 {
+		var ok bool
+		if t, ok = parseUnix(s); !ok {
 			return time.Time{}, fmt.Errorf("--start-at %q: want RFC 3339 (2026-01-02T15:04:05Z) or Unix seconds", s)
 		}
-		whole, frac := math.Modf(sec)
-		t = time.Unix(int64(whole), int64(frac*1e9))
 	}
 	switch {
 	case t.Before(now.Add(-startAtTolerance)):
@@ -38,6 +36,23 @@ func parseStartAt(s string, now time.Time) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("--start-at %s is more than %v ahead", t.UTC().Format(time.RFC3339Nano), startAtHorizon)
 	}
 	return t, nil
+}
+
+// parseUnix reads Unix seconds with an optional fraction of up to nine
+// digits, exactly (a float64 would round away the nanoseconds).
+func parseUnix(s string) (time.Time, bool) {
+	whole, frac, _ := strings.Cut(s, ".")
+	sec, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || sec <= 0 || len(frac) > 9 {
+		return time.Time{}, false
+	}
+	var ns int64
+	if frac != "" {
+		if ns, err = strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64); err != nil || frac[0] == '+' || frac[0] == '-' {
+			return time.Time{}, false
+		}
+	}
+	return time.Unix(sec, ns), true
 }
 
 // waitUntil blocks until t, saying so on progress (which may be nil), or
