@@ -206,17 +206,7 @@ func writeRegressionText(out io.Writer, r *RegressionReport) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "figure\tbefore\tafter\tchange\tthreshold\tverdict\n")
 	for _, f := range r.Figures {
-		before, after, change, limit := "-", "-", "-", "-"
-		if f.Verdict != verdictNA {
-			before, after = fmt.Sprintf("%.4g %s", f.Before, f.Unit), fmt.Sprintf("%.4g %s", f.After, f.Unit)
-			change = fmt.Sprintf("%+.1f%%", f.Change)
-			if f.Absolute {
-				change = fmt.Sprintf("%+.4f", f.Change)
-			}
-		}
-		if f.Limit >= 0 {
-			limit = limitText(f)
-		}
+		before, after, change, limit := f.cells()
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Name, before, after, change, limit, f.Verdict)
 	}
 	tw.Flush()
@@ -225,6 +215,22 @@ func writeRegressionText(out io.Writer, r *RegressionReport) {
 	} else {
 		fmt.Fprintln(out, "regression gate: FAIL")
 	}
+}
+
+// cells formats a row of the table of changes (text and HTML alike).
+func (f RegressionFigure) cells() (before, after, change, limit string) {
+	before, after, change, limit = "-", "-", "-", "-"
+	if f.Verdict != verdictNA {
+		before, after = fmt.Sprintf("%.4g %s", f.Before, f.Unit), fmt.Sprintf("%.4g %s", f.After, f.Unit)
+		change = fmt.Sprintf("%+.1f%%", f.Change)
+		if f.Absolute {
+			change = fmt.Sprintf("%+.4f", f.Change)
+		}
+	}
+	if f.Limit >= 0 {
+		limit = limitText(f)
+	}
+	return before, after, change, limit
 }
 
 // limitText states a threshold in the direction that counts as worse.

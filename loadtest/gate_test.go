@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -130,11 +131,16 @@ func TestCompareToGate(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "regression gate: PASS") {
 		t.Fatalf("unchanged target: exit %d\n%s", code, out)
 	}
-	code, out = runAgainst(t, slow, slowed, append([]string{"--compare-to", prev}, gate...)...)
+	page := filepath.Join(dir, "slow.html")
+	code, out = runAgainst(t, slow, slowed, append([]string{"--compare-to", prev, "--html", page}, gate...)...)
 	if code != ExitRegression || !strings.Contains(out, "regression gate: FAIL") {
 		t.Fatalf("slowed target: exit %d, want %d\n%s", code, ExitRegression, out)
 	}
 	t.Logf("slowed run:\n%s", out)
+	if b, err := os.ReadFile(page); err != nil || !strings.Contains(string(b), "Compared with") ||
+		!strings.Contains(string(b), `class="fail">REGRESSED`) {
+		t.Errorf("HTML report lacks the table of changes (%v)", err)
+	}
 	rep, err := ReadReport(slowed)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -126,7 +128,8 @@ func TestMergeStaggeredRuns(t *testing.T) {
 
 	merged := filepath.Join(dir, "merged.json")
 	var stdout, stderr bytes.Buffer
-	if code := Main(context.Background(), append([]string{"merge", "--json", merged}, files...), &stdout, &stderr, nil); code != ExitOK {
+	page := filepath.Join(dir, "merged.html")
+	if code := Main(context.Background(), append([]string{"merge", "--json", merged, "--html", page}, files...), &stdout, &stderr, nil); code != ExitOK {
 		t.Fatalf("merge: exit %d: %s", code, stderr.String())
 	}
 	m, err := ReadReport(merged)
@@ -146,6 +149,10 @@ func TestMergeStaggeredRuns(t *testing.T) {
 		if !strings.Contains(stdout.String(), files[i]) {
 			t.Errorf("text report does not name %s:\n%s", files[i], stdout.String())
 		}
+	}
+	if b, err := os.ReadFile(page); err != nil || !strings.Contains(string(b), "<th>offset s</th>") ||
+		!strings.Contains(string(b), html.EscapeString(files[2])) {
+		t.Errorf("HTML report lacks the sources (%v)", err)
 	}
 	e := target(m)
 	if e.Counters.Sent != sent || e.Counters.Sent != 30 || e.Latency.Count != 30 {
