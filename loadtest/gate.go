@@ -28,9 +28,10 @@ type GateLimits struct {
 	SlackMs float64 `json:"latency_slack_ms"`
 }
 
-// defaultGateLimits are the thresholds when no flag says otherwise. Latency
-// and throughput of a repeated run on a quiet machine stay within a few
-// percent; CPU and memory figures are noisier (sampling, GC timing).
+// defaultGateLimits are the thresholds when no flag says otherwise: meant
+// for a quiet, dedicated machine. On a shared one, identical runs differed
+// by up to +316% in p99 and +61% in CPU per request while throughput and
+// peak RSS stayed within 1.5% (loadtest/README.md): widen them there.
 var defaultGateLimits = GateLimits{P99Pct: 10, TTFTP99Pct: 10, ThroughputPct: 10, CPUPct: 15, MemoryPct: 20,
 	ErrorRate: 0.01, SlackMs: 1}
 
