@@ -122,8 +122,9 @@ func TestCompareToGate(t *testing.T) {
 	// Each user's 8 requests are paced 250 ms apart, longer than even the
 	// slowed answers: the throughput stays (but for the later end of the
 	// last answers), the latency does not. The thresholds leave room for a
-	// busy machine's jitter, which the slowed target's +150 ms far exceeds.
-	gate := []string{"--regress-p99", "50", "--regress-ttft", "50", "--regress-slack", "20ms", "--regress-throughput", "30"}
+	// busy machine's jitter (identical runs on the shared machine differed
+	// by 12 ms in p99), which the slowed target's +150 ms far exceeds.
+	gate := []string{"--regress-p99", "50", "--regress-ttft", "50", "--regress-slack", "50ms", "--regress-throughput", "30"}
 	if code, out := runAgainst(t, fast, prev); code != ExitOK {
 		t.Fatalf("first run: exit %d\n%s", code, out)
 	}
