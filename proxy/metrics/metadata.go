@@ -22,6 +22,7 @@ var families = map[string]family{
 	nameFailovers:      {"counter", "Requests that moved from one provider to another."},
 	nameBreaker:        {"gauge", "Circuit breaker state by provider: 0 closed, 1 half-open, 2 open."},
 	nameClientRequests: {"counter", "Requests by named client and HTTP status."},
+	nameKeys:           {"gauge", "Upstream API keys (accounts, for subscription providers) by provider and state: healthy, cooldown, unhealthy, disabled."},
 }
 
 // annotate copies the exposition in src to dst, writing # HELP and # TYPE

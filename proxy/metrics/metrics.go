@@ -33,6 +33,7 @@
 //	failovers_total{from,to}                                 counter
 //	breaker_state{provider}                                  gauge: 0 closed, 1 half-open, 2 open
 //	client_requests_total{client,status}                     counter, per named client
+//	keys{provider,state}                                     gauge (callbacks): keys or accounts per state
 package metrics
 
 import (
@@ -60,6 +61,7 @@ const (
 	nameFailovers      = "proxy_failovers_total"
 	nameBreaker        = "proxy_breaker_state"
 	nameClientRequests = "proxy_client_requests_total"
+	nameKeys           = "proxy_keys"
 )
 
 // Breaker states for SetBreakerState.
@@ -94,6 +96,7 @@ type Set struct {
 	providers cowMap[string, *providerSeries]
 	failovers cowMap[[2]string, *vm.Counter]
 	pools     cowMap[string, *poolFuncs]
+	keys      cowMap[string, *keyFuncs]
 
 	activeStreams *vm.Gauge
 	clients       clientSeries
