@@ -242,6 +242,9 @@ type OAuth struct {
 	// (the path defaults to the official app's).
 	RedirectPort int    `koanf:"redirect_port"`
 	RedirectPath string `koanf:"redirect_path"`
+	// Timeout bounds one call to the token endpoint (a refresh): requests
+	// that wait for a refresh wait no longer than this. 0: 15 s.
+	Timeout time.Duration `koanf:"timeout"`
 }
 
 // ClientIdent is what a subscription backend is told about the client.
