@@ -16,6 +16,10 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// UserAgent is what the proxy calls itself upstream unless a provider's
+// configuration names a client.
+const UserAgent = "llmproxy"
+
 // Config describes one HTTP upstream.
 type Config struct {
 	Name     string
@@ -125,7 +129,7 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p.client = &fasthttp.HostClient{
 		Addr:  addr,
-		Name:  "llmproxy",
+		Name:  UserAgent,
 		IsTLS: u.Scheme == "https",
 		TLSConfig: &tls.Config{
 			ServerName: u.Hostname(),
