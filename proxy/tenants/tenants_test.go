@@ -117,7 +117,6 @@ func TestKeyLifecycle(t *testing.T) {
 }
 
 func TestLimitsAndBudget(t *testing.T) {
-	var c tenants.Counters
 	s := newService(t, tenants.Options{})
 	ctx := context.Background()
 	secret, v, err := s.Create(ctx, tenants.Key{Name: "b", RPM: 3, TPM: 100,
@@ -125,7 +124,6 @@ func TestLimitsAndBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = c
 	base := time.Date(2026, 12, 5, 10, 0, 30, 0, time.UTC)
 	e := s.Lookup([]byte(secret), base)
 	for i := 0; i < 3; i++ {
