@@ -102,4 +102,3 @@ func (r *Counter) Reset(ctx context.Context, id, period string) error {
 }
 
 var _ tenants.Shared = (*Counter)(nil)
-
