@@ -143,6 +143,12 @@ func appendAnthropicModels(b []byte, names []string) []byte {
 // the keys themselves). The status is "degraded" while a breaker is not
 // closed or a provider has no key in service.
 func (s *Server) health(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("application/json")
+	ctx.SetBody(s.Health())
+}
+
+// Health renders what /health answers (also the admin API's providers).
+func (s *Server) Health() []byte {
 	snap := s.current()
 	status := "ok"
 	b := make([]byte, 0, 512)
@@ -207,8 +213,7 @@ func (s *Server) health(ctx *fasthttp.RequestCtx) {
 	}
 	b = append(b, '}')
 	out := append([]byte(`{"status":`), wire.AppendJSONString(nil, status)...)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(append(out, b...))
+	return append(out, b...)
 }
 
 // appendJSON renders a health detail with encoding/json: /health is not a

@@ -10,9 +10,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// startAdmin serves pprof on its own listener, apart from client traffic,
-// so that profiling needs no route on the public port.
-func startAdmin(addr string, log *zap.Logger) (stop func(), err error) {
+// startAdmin serves pprof and the admin API (api, mounted at /api/) on
+// their own listener, apart from client traffic, so that neither has a
+// route on the public port.
+func startAdmin(addr string, log *zap.Logger, api http.Handler) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -23,9 +24,12 @@ func startAdmin(addr string, log *zap.Logger) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if api != nil {
+		mux.Handle("/api/", api)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	log.Info("admin listener (pprof)", zap.String("addr", ln.Addr().String()))
+	log.Info("admin listener (pprof, admin API)", zap.String("addr", ln.Addr().String()))
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/llmproxy/proxy/proxy"
+	"github.com/llmproxy/proxy/proxy/admin"
 	"github.com/llmproxy/proxy/proxy/config"
 	"github.com/llmproxy/proxy/proxy/sdnotify"
 	"github.com/spf13/pflag"
@@ -69,8 +70,31 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("version", version()),
 		zap.Int("providers", len(cfg.Providers)-len(skippedProviders(cfg))), zap.Strings("skipped_providers", skippedProviders(cfg)))
 
+	// reload loads the file, environment and flags again; an invalid result
+	// keeps the running configuration.
+	reload := func(why string) error {
+		// systemd shows the unit as reloading until READY=1 comes back.
+		_ = sdnotify.Reloading()
+		defer func() { _ = sdnotify.Ready() }()
+		next, err := config.Load(config.Source{Path: *path, Required: fs.Changed("config"), Environ: os.Environ(), Flags: fs})
+		if err == nil {
+			err = srv.Reload(next)
+		}
+		if err != nil {
+			log.Error("configuration not reloaded; keeping the running one", zap.String("trigger", why), zap.Error(err))
+			return err
+		}
+		_ = sdnotify.Status(statusLine(ln.Addr().String(), next))
+		log.Info("configuration reloaded", zap.String("trigger", why))
+		return nil
+	}
 	if cfg.Server.AdminAddr != "" {
-		stopAdmin, err := startAdmin(cfg.Server.AdminAddr, log)
+		api := admin.New(admin.Options{
+			Key: cfg.Admin.Key, PasswordHash: cfg.Admin.PasswordHash, SessionTTL: cfg.Admin.SessionTTL,
+			Tenants: srv.Tenants(), Providers: srv.Health, Config: srv.ConfigJSON,
+			Reload: func() error { return reload("admin API") }, Log: log.Named("admin"),
+		})
+		stopAdmin, err := startAdmin(cfg.Server.AdminAddr, log, api)
 		if err != nil {
 			log.Error("cannot start the admin listener", zap.String("addr", cfg.Server.AdminAddr), zap.Error(err))
 			return 1
@@ -90,23 +114,6 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if *path != "" {
 		changed = watchFile(*path, 2*time.Second, stopWatch)
 	}
-	// reload loads the file, environment and flags again; an invalid result
-	// keeps the running configuration.
-	reload := func(why string) {
-		// systemd shows the unit as reloading until READY=1 comes back.
-		_ = sdnotify.Reloading()
-		defer func() { _ = sdnotify.Ready() }()
-		next, err := config.Load(config.Source{Path: *path, Required: fs.Changed("config"), Environ: os.Environ(), Flags: fs})
-		if err == nil {
-			err = srv.Reload(next)
-		}
-		if err != nil {
-			log.Error("configuration not reloaded; keeping the running one", zap.String("trigger", why), zap.Error(err))
-			return
-		}
-		_ = sdnotify.Status(statusLine(ln.Addr().String(), next))
-		log.Info("configuration reloaded", zap.String("trigger", why))
-	}
 wait:
 	for {
 		select {
@@ -117,10 +124,10 @@ wait:
 			}
 			return 0
 		case <-changed:
-			reload("file changed")
+			_ = reload("file changed")
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload("SIGHUP")
+				_ = reload("SIGHUP")
 				continue
 			}
 			log.Info("shutting down", zap.String("signal", sig.String()), zap.Duration("grace", cfg.Server.ShutdownGrace))
