@@ -52,6 +52,8 @@ type snapshot struct {
 	skipped map[string]string
 	// catalogs holds each provider's model catalog (limits and prices).
 	catalogs map[string]*catalog.Catalog
+	// cache is the response cache; nil when nothing is cached.
+	cache *cachePolicy
 }
 
 // upState is one provider with its reliability state. It is carried over
@@ -156,6 +158,7 @@ func newSnapshot(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snap
 	} else {
 		snap.lim = admission.NewLimiter(lo)
 	}
+	snap.cache = newCachePolicy(cfg, snap, prev)
 	return snap, nil
 }
 

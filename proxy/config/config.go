@@ -30,6 +30,8 @@ type Config struct {
 	// Catalog overrides or adds entries of the built-in model catalog
 	// (limits and prices) for every provider.
 	Catalog []ModelInfo `koanf:"catalog"`
+	// Cache is the exact response cache, off unless it names targets.
+	Cache Cache `koanf:"cache"`
 }
 
 // ModelInfo overrides or adds one model catalog entry: zero numbers and an
@@ -288,6 +290,7 @@ const ExampleKey = "123456"
 // 127.0.0.1:3000, so the proxy chats with no file and no keys.
 func Defaults() Config {
 	return Config{
+		Cache: cacheDefaults(),
 		Server: Server{
 			Host:            "127.0.0.1",
 			Port:            3000,

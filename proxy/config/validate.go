@@ -210,6 +210,7 @@ func (c *Config) Validate() Problems {
 		add("system_prompt.mode", "must be append or overwrite, got %q", c.SystemPrompt.Mode)
 	}
 	c.validateReliability(add)
+	c.validateCache(add)
 	if len(ps) == 0 {
 		return nil
 	}

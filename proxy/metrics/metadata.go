@@ -22,6 +22,12 @@ var families = map[string]family{
 	nameFailovers:      {"counter", "Requests that moved from one provider to another."},
 	nameBreaker:        {"gauge", "Circuit breaker state by provider: 0 closed, 1 half-open, 2 open."},
 	nameClientRequests: {"counter", "Requests by named client and HTTP status."},
+	nameCacheLookups:   {"counter", "Requests the response cache looked at, by provider, model and result: hit (answered from the cache, no upstream call, no token usage), miss, or bypass (not looked up)."},
+	nameCacheEntries:   {"gauge", "Answers held by the in-memory response cache."},
+	nameCacheBytes:     {"gauge", "Bytes held by the in-memory response cache, with a fixed overhead per entry."},
+	nameCacheEvictions: {"counter", "Answers the in-memory response cache evicted to stay within its bounds."},
+	nameCacheErrors:    {"counter", "Failed reads and writes of the response cache's store (Redis), each served as a miss."},
+	nameCacheDropped:   {"counter", "Answers not stored because too many writes to the cache's store were under way."},
 }
 
 // annotate copies the exposition in src to dst, writing # HELP and # TYPE

@@ -33,11 +33,15 @@
 //	failovers_total{from,to}                                 counter
 //	breaker_state{provider}                                  gauge: 0 closed, 1 half-open, 2 open
 //	client_requests_total{client,status}                     counter, per named client
+//	cache_lookups_total{provider,model,result="hit"|"miss"|"bypass"} counter, response cache
+//	cache_entries, cache_bytes                               gauge, the memory cache's size
+//	cache_evictions_total, cache_errors_total, cache_dropped_writes_total counter, the cache store
 package metrics
 
 import (
 	"bytes"
 	"io"
+	"sync"
 	"sync/atomic"
 
 	vm "github.com/VictoriaMetrics/metrics"
@@ -60,6 +64,12 @@ const (
 	nameFailovers      = "proxy_failovers_total"
 	nameBreaker        = "proxy_breaker_state"
 	nameClientRequests = "proxy_client_requests_total"
+	nameCacheLookups   = "proxy_cache_lookups_total"
+	nameCacheEntries   = "proxy_cache_entries"
+	nameCacheBytes     = "proxy_cache_bytes"
+	nameCacheEvictions = "proxy_cache_evictions_total"
+	nameCacheErrors    = "proxy_cache_errors_total"
+	nameCacheDropped   = "proxy_cache_dropped_writes_total"
 )
 
 // Breaker states for SetBreakerState.
@@ -94,6 +104,10 @@ type Set struct {
 	providers cowMap[string, *providerSeries]
 	failovers cowMap[[2]string, *vm.Counter]
 	pools     cowMap[string, *poolFuncs]
+	cache     cowMap[cacheKey, *vm.Counter]
+
+	cacheOnce  sync.Once
+	cacheStats cacheFuncs
 
 	activeStreams *vm.Gauge
 	clients       clientSeries

@@ -1,0 +1,130 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/llmproxy/proxy/proxy/cache"
+	"github.com/llmproxy/proxy/stream"
+)
+
+// replay is the body of an answer served from a stored stream. Like
+// stream.Relay it is a fasthttp BodyWriterTo: each Write is one HTTP
+// chunk, flushed. Instant replay writes every event at once; paced replay
+// writes each event after the delay it had upstream, or at once from the
+// moment the proxy starts shutting down (the answer is already here, so
+// finishing it is better than cutting it).
+type replay struct {
+	events   cache.Events
+	payload  []byte
+	paced    bool
+	stop     <-chan struct{}
+	conn     stream.DeadlineSetter
+	wtimeout time.Duration
+	onFinish func(bytes int64, first time.Time, err error)
+
+	once  sync.Once
+	bytes int64
+	first time.Time
+	read  int // the io.Reader fallback's position
+	dead  bool
+}
+
+// SupportsBodyWriteTo tells fasthttp to call WriteTo rather than Read.
+func (r *replay) SupportsBodyWriteTo() bool { return true }
+
+// WriteTo writes the stored events to the client.
+func (r *replay) WriteTo(w io.Writer) (n int64, err error) {
+	defer func() {
+		if pe := stream.Recovered(recover()); pe != nil {
+			err = pe
+		}
+		r.finish(err)
+		n = r.bytes
+	}()
+	if !r.paced {
+		return r.bytes, r.write(w, r.payload)
+	}
+	ev := r.events
+	var t *time.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	for {
+		b, delay, ok := ev.Next()
+		if !ok {
+			return r.bytes, nil
+		}
+		if delay > 0 && r.stop != nil {
+			if t == nil {
+				t = time.NewTimer(delay)
+			} else {
+				t.Reset(delay)
+			}
+			select {
+			case <-t.C:
+			case <-r.stop:
+				r.stop = nil // shutting down: the rest at once
+			}
+		}
+		if err := r.write(w, b); err != nil {
+			return r.bytes, err
+		}
+	}
+}
+
+func (r *replay) write(w io.Writer, b []byte) error {
+	if r.first.IsZero() {
+		r.first = time.Now()
+	}
+	if r.conn != nil && r.wtimeout > 0 {
+		_ = r.conn.SetWriteDeadline(time.Now().Add(r.wtimeout))
+		r.dead = true
+	}
+	n, err := w.Write(b)
+	r.bytes += int64(n)
+	if err != nil {
+		return errors.Join(stream.ErrClientGone, err)
+	}
+	return nil
+}
+
+func (r *replay) finish(err error) {
+	r.once.Do(func() {
+		if r.dead {
+			// The connection may serve further requests: no stale deadline.
+			_ = r.conn.SetWriteDeadline(time.Time{})
+		}
+		r.onFinish(r.bytes, r.first, err)
+	})
+}
+
+// Read is the fallback for writers that do not use WriteTo: every event
+// at once.
+func (r *replay) Read(p []byte) (int, error) {
+	if r.read >= len(r.payload) {
+		r.finish(nil)
+		return 0, io.EOF
+	}
+	if r.first.IsZero() {
+		r.first = time.Now()
+	}
+	n := copy(p, r.payload[r.read:])
+	r.read += n
+	r.bytes += int64(n)
+	return n, nil
+}
+
+// CloseWithError is fasthttp's last call on a body stream: it finishes a
+// replay that never ran (the client left first).
+func (r *replay) CloseWithError(err error) error {
+	if err == nil {
+		err = stream.ErrClientGone
+	}
+	r.finish(err)
+	return nil
+}
