@@ -41,6 +41,8 @@ func expandAll(c *Config, lookup func(string) (string, bool)) {
 		c.Clients[i].Key = expand(c.Clients[i].Key, lookup)
 	}
 	c.SystemPrompt.File = expand(c.SystemPrompt.File, lookup)
+	r := &c.Cache.Redis
+	r.Addr, r.Username, r.Password = expand(r.Addr, lookup), expand(r.Username, lookup), expand(r.Password, lookup)
 	for i := range c.Providers {
 		p := &c.Providers[i]
 		p.Name = expand(p.Name, lookup)
