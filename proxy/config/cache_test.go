@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -69,5 +71,33 @@ func TestCacheProblems(t *testing.T) {
 			}
 			t.Fatalf("problems %v lack key %s", err, tc.key)
 		})
+	}
+}
+
+// TestShippedCacheExample loads the commented cache: example of the
+// repository's config.yaml, uncommented, so that it stays valid.
+func TestShippedCacheExample(t *testing.T) {
+	b, err := os.ReadFile("../../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(b), "\n# cache:\n")
+	if !ok {
+		t.Fatal("config.yaml has no commented cache: example")
+	}
+	var yaml strings.Builder
+	yaml.WriteString("providers:\n  - {name: openai, type: mock, models: [gpt-4o-mini]}\ncache:\n")
+	for _, line := range strings.Split(block, "\n") {
+		if !strings.HasPrefix(line, "#  ") {
+			break
+		}
+		yaml.WriteString(strings.TrimPrefix(line, "#") + "\n")
+	}
+	cfg, err := Load(Source{Path: writeFile(t, yaml.String()), Required: true, Environ: []string{"REDIS_PASSWORD=pw"}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, yaml.String())
+	}
+	if len(cfg.Cache.Targets) != 1 || cfg.Cache.Targets[0].TTL != time.Hour || cfg.Cache.Redis.Password != "pw" {
+		t.Fatalf("cache %+v", cfg.Cache)
 	}
 }
