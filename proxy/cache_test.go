@@ -9,7 +9,10 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -22,6 +25,8 @@ import (
 	"github.com/llmproxy/proxy/proxy/cache/redistest"
 	"github.com/llmproxy/proxy/proxy/config"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // cacheRig is a proxy with the response cache on for provider "up" (the
@@ -415,4 +420,65 @@ func TestCacheSharedRedisBetweenTwoProxies(t *testing.T) {
 	if ttl := rc.TTL(context.Background(), keys[0]).Val(); ttl <= 0 || ttl > 10*time.Minute {
 		t.Fatalf("key TTL %v, want the cache's 10m", ttl)
 	}
+}
+
+// TestCacheAcrossReloadAndInTheAccessLog: a reload that leaves the cache's
+// settings alone keeps its entries; one that changes what the upstream
+// would be sent (the system prompt) makes them unreachable; the access
+// line names the verdict, streams included.
+func TestCacheAcrossReloadAndInTheAccessLog(t *testing.T) {
+	up, calls := startCacheUpstream(t)
+	core, logs := observer.New(zap.InfoLevel)
+	cfg := baseConfig(openaiProvider("up", up, "mock-gpt"))
+	cfg.Cache.Targets = []config.CacheTarget{{Provider: "up"}}
+	srv, base := startLoggedProxy(t, cfg, zap.New(core))
+	r := &cacheRig{t: t, srv: srv, base: base, hc: httpClient(t), calls: calls}
+	r.send("/v1/chat/completions", greedyChat("rl", false), nil, "miss", true)
+	r.send("/v1/chat/completions", greedyChat("rl", true), nil, "miss", true)
+	store := srv.current().cache.store
+
+	same := *srv.current().cfg
+	same.Retry.MaxAttempts++ // a change elsewhere
+	if err := srv.Reload(&same); err != nil {
+		t.Fatal(err)
+	}
+	if srv.current().cache.store != store {
+		t.Fatal("a reload that left the cache's settings alone replaced its store")
+	}
+	r.send("/v1/chat/completions", greedyChat("rl", false), nil, "hit", false)
+	r.send("/v1/chat/completions", greedyChat("rl", true), nil, "hit", false)
+
+	prompt := same
+	prompt.SystemPrompt = config.SystemPrompt{File: writePrompt(t, "Answer in French."), Mode: "append"}
+	if err := srv.Reload(&prompt); err != nil {
+		t.Fatal(err)
+	}
+	r.send("/v1/chat/completions", greedyChat("rl", false), nil, "miss", true)
+
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		var verdicts []string
+		for _, e := range logs.FilterMessage("request").All() {
+			if v, ok := e.ContextMap()["cache"]; ok {
+				verdicts = append(verdicts, v.(string))
+			}
+		}
+		// A stream's line is written when its relay ends: order aside.
+		slices.Sort(verdicts)
+		if strings.Join(verdicts, ",") == "hit,hit,miss,miss,miss" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("access lines' cache verdicts %v, want two hits and three misses", verdicts)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func writePrompt(t *testing.T, text string) string {
+	p := filepath.Join(t.TempDir(), "prompt.txt")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

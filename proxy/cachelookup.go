@@ -73,6 +73,21 @@ func (s *Server) serveCached(x *exchange) bool {
 	return true
 }
 
+// verdicts are the values of X-Proxy-Cache, shared by every access line.
+var verdicts = [...][]byte{[]byte(metrics.CacheHit), []byte(metrics.CacheMiss), []byte(metrics.CacheBypass)}
+
+// cacheVerdict is the X-Proxy-Cache value set on ctx's response, as one
+// of verdicts (a stream's access line is written after ctx is gone).
+func cacheVerdict(ctx *fasthttp.RequestCtx) []byte {
+	v := ctx.Response.Header.Peek(HeaderCache)
+	for _, w := range verdicts {
+		if bytes.Equal(v, w) {
+			return w
+		}
+	}
+	return nil
+}
+
 func (s *Server) cacheResult(x *exchange, result string) {
 	x.ctx.Response.Header.Set(HeaderCache, result)
 	s.metrics.CacheLookup(x.provider(), x.route.model, result)
@@ -209,6 +224,7 @@ func (s *Server) replayStream(x *exchange, e *cache.Entry) {
 		start:     x.start,
 		bytesIn:   len(ctx.Request.Body()),
 		client:    clientName(clientOf(ctx)),
+		cache:     cacheVerdict(ctx),
 	}
 	s.metrics.StreamStarted()
 	rp := &replay{
