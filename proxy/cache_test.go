@@ -5,9 +5,11 @@ package proxy
 // it.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -481,4 +483,66 @@ func writePrompt(t *testing.T, text string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestCacheFallbackAnswerNotStored: the answer of a fallback target is
+// not the answer to what was asked, so it is not stored under its key.
+func TestCacheFallbackAnswerNotStored(t *testing.T) {
+	up, calls := startCacheUpstream(t)
+	r := startCacheRig(t, up, calls, func(c *config.Config) {
+		c.Providers = append(c.Providers, openaiProvider("down", closedPortURL(t), "primary-gpt"))
+		c.Fallbacks = map[string][]string{"primary-gpt": {"up/mock-gpt"}}
+		c.Cache.Targets = []config.CacheTarget{{Provider: "down"}, {Provider: "up"}}
+	})
+	body := strings.Replace(greedyChat("fb", false), "mock-gpt", "primary-gpt", 1)
+	r.send("/v1/chat/completions", body, nil, "miss", true)
+	r.send("/v1/chat/completions", body, nil, "miss", true)
+	if n := r.srv.current().cache.store.Stats().Entries; n != 0 {
+		t.Fatalf("%d entries stored from a fallback's answers", n)
+	}
+}
+
+// TestCachePacedReplayEndsWhenTheClientLeaves: a client that hangs up in
+// the middle of a paced replay ends it at the next event.
+func TestCachePacedReplayEndsWhenTheClientLeaves(t *testing.T) {
+	up, calls := startCacheUpstream(t)
+	r := startCacheRig(t, up, calls, func(c *config.Config) { c.Cache.Replay = config.ReplayPaced })
+	// 12 chunks 400 ms apart: about 5 s to replay whole.
+	hdr := map[string]string{mock.HeaderDelay: "400ms", mock.HeaderTokens: "12"}
+	body := greedyChat("leave", true)
+	r.send("/v1/chat/completions", body, hdr, "miss", true)
+
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(r.base, "http://"), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + testKey +
+		"\r\nContent-Type: application/json\r\n" + mock.HeaderDelay + ": 400ms\r\n" + mock.HeaderTokens + ": 12\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the replay: %v", err)
+		}
+		if strings.HasPrefix(line, "data: ") {
+			break // the first event arrived: hang up
+		}
+	}
+	_ = c.Close()
+	// A write or two after the hang-up fails (0.4 to 0.8 s), well
+	// before the 4 s the rest of the replay would take.
+	deadline := time.Now().Add(2500 * time.Millisecond)
+	for r.metric("proxy_active_streams") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the replay still runs 2.5 s after its client left")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("upstream calls = %d, want 1", calls.Load())
+	}
 }
