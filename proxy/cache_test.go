@@ -378,6 +378,15 @@ func TestCacheStoresNoErrorOrBrokenStream(t *testing.T) {
 	if n := r.srv.current().cache.store.Stats().Entries; n != 0 {
 		t.Fatalf("%d entries stored from failed answers", n)
 	}
+	// The broken streams' recordings gave their bytes back.
+	budget := r.srv.current().cache.recording
+	deadline := time.Now().Add(3 * time.Second)
+	for budget.Left() != r.srv.current().cfg.Cache.MaxBytes {
+		if time.Now().After(deadline) {
+			t.Fatalf("recording budget left %d of %d after every stream ended", budget.Left(), r.srv.current().cfg.Cache.MaxBytes)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func TestCacheSharedRedisBetweenTwoProxies(t *testing.T) {

@@ -13,9 +13,10 @@ import (
 
 // cacheState is what the response cache does with one exchange.
 type cacheState struct {
-	rule  *cacheRule
-	store cache.Store
-	key   cache.Key
+	rule      *cacheRule
+	store     cache.Store
+	recording *cache.Budget
+	key       cache.Key
 	// keep: store the answer if it turns out complete and successful.
 	keep bool
 }
@@ -42,7 +43,7 @@ func (s *Server) serveCached(x *exchange) bool {
 		return false
 	}
 	store := x.snap.cache.store
-	x.cache = cacheState{rule: r, store: store, key: key, keep: true}
+	x.cache = cacheState{rule: r, store: store, recording: x.snap.cache.recording, key: key, keep: true}
 	if noCache {
 		s.cacheResult(x, metrics.CacheBypass)
 		return false

@@ -22,6 +22,8 @@ const HeaderCache = "X-Proxy-Cache"
 // and which provider and model pairs are cached, how.
 type cachePolicy struct {
 	store cache.Store
+	// recording bounds the streams being recorded, together (max_bytes).
+	recording *cache.Budget
 	// sig is the store's settings, to tell whether a reload changed them.
 	sig     string
 	targets map[string]*cacheTargets
@@ -61,9 +63,9 @@ func newCachePolicy(cfg *config.Config, snap *snapshot, prev *snapshot) *cachePo
 	}
 	p := &cachePolicy{sig: cacheStoreSig(cc), targets: map[string]*cacheTargets{}}
 	if prev != nil && prev.cache != nil && prev.cache.sig == p.sig {
-		p.store = prev.cache.store
+		p.store, p.recording = prev.cache.store, prev.cache.recording
 	} else {
-		p.store = newCacheStore(cc)
+		p.store, p.recording = newCacheStore(cc), cache.NewBudget(cc.MaxBytes)
 	}
 	for _, t := range cc.Targets {
 		pc := providerConfig(cfg, t.Provider)

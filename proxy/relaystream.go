@@ -48,7 +48,7 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 	var rec *cacheRecording
 	cs := x.cache
 	if cs.keep {
-		rec = &cacheRecording{rec: cache.NewRecorder(cs.rule.maxEntry, time.Now())}
+		rec = &cacheRecording{rec: cache.NewRecorder(cs.rule.maxEntry, cs.recording, time.Now())}
 	}
 	opts := stream.Options{
 		Heartbeat:    x.snap.cfg.Server.StreamHeartbeat,
@@ -67,8 +67,11 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 			}
 			kept.done(out)
 			res.Release()
-			if rec != nil && o.Err == nil && !kept.failed && rec.complete() {
-				cs.store.Put(cs.key, rec.rec.Encode(ctype), cs.rule.ttl)
+			if rec != nil {
+				if o.Err == nil && !kept.failed && rec.complete() {
+					cs.store.Put(cs.key, rec.rec.Encode(ctype), cs.rule.ttl)
+				}
+				rec.rec.Release()
 			}
 			if u := &l.tr.usage; u.Seen {
 				s.metrics.AddTokens(l.provider, l.model, u.Counts.Input, u.Counts.Output)

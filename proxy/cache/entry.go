@@ -3,6 +3,7 @@ package cache
 import (
 	"encoding/binary"
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,21 +39,48 @@ func EncodePlain(contentType, body []byte) []byte {
 	return append(b, body...)
 }
 
+// Budget bounds the bytes that all the recordings under way hold
+// together, so that many streams recorded at once cannot hold more than
+// the operator allowed, whoever opens them.
+type Budget struct{ left atomic.Int64 }
+
+// NewBudget returns a budget of n bytes.
+func NewBudget(n int64) *Budget {
+	b := &Budget{}
+	b.left.Store(n)
+	return b
+}
+
+func (b *Budget) take(n int64) bool {
+	if b.left.Add(-n) < 0 {
+		b.left.Add(n)
+		return false
+	}
+	return true
+}
+
+// Left is what remains of the budget.
+func (b *Budget) Left() int64 { return b.left.Load() }
+
 // Recorder collects a stream's events as its client receives them, up to
-// a size bound: a stream that outgrows it is dropped, not cut.
+// a size bound and within a shared budget: a stream that outgrows either
+// is dropped, not cut. Release gives its bytes back to the budget.
 type Recorder struct {
 	index   []byte // delay, length pairs
 	payload []byte
 	events  int
 	max     int
 	last    time.Time
-	// Over is set once the stream outgrew the bound.
+	budget  *Budget
+	held    int64
+	// Over is set once the stream outgrew the bound or the budget.
 	Over bool
 }
 
-// NewRecorder starts a recording bounded to max bytes, timed from start.
-func NewRecorder(max int, start time.Time) *Recorder {
-	return &Recorder{max: max, last: start}
+// NewRecorder starts a recording bounded to max bytes within budget,
+// timed from start.
+func NewRecorder(max int, budget *Budget, start time.Time) *Recorder {
+	return &Recorder{max: max, budget: budget, last: start}
 }
 
 // Add records one event's bytes, sent at now.
@@ -60,16 +88,26 @@ func (r *Recorder) Add(ev []byte, now time.Time) {
 	if r.Over || len(ev) == 0 {
 		return
 	}
-	if len(r.index)+len(r.payload)+len(ev)+2*binary.MaxVarintLen64 > r.max {
+	need := int64(len(ev) + 2*binary.MaxVarintLen64)
+	if len(r.index)+len(r.payload)+int(need) > r.max || !r.budget.take(need) {
 		r.Over, r.index, r.payload = true, nil, nil
+		r.Release()
 		return
 	}
+	r.held += need
 	delay := max(now.Sub(r.last), 0)
 	r.last = now
 	r.index = binary.AppendUvarint(r.index, uint64(delay/time.Millisecond))
 	r.index = binary.AppendUvarint(r.index, uint64(len(ev)))
 	r.payload = append(r.payload, ev...)
 	r.events++
+}
+
+// Release returns the recording's bytes to the budget; the recording is
+// not to be encoded afterwards.
+func (r *Recorder) Release() {
+	r.budget.left.Add(r.held)
+	r.held = 0
 }
 
 // Encode returns the entry of the recorded stream.

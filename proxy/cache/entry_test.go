@@ -12,7 +12,7 @@ func TestEntryRoundTrip(t *testing.T) {
 		t.Fatalf("plain: %+v, %v", e, err)
 	}
 	start := time.Unix(0, 0)
-	r := NewRecorder(1<<10, start)
+	r := NewRecorder(1<<10, NewBudget(1<<20), start)
 	events := []string{"data: 1\n\n", "data: 2\n\n", "", "data: [DONE]\n\n"}
 	for i, ev := range events {
 		r.Add([]byte(ev), start.Add(time.Duration(i+1)*250*time.Millisecond))
@@ -39,18 +39,30 @@ func TestEntryRoundTrip(t *testing.T) {
 	}
 }
 
-func TestRecorderDropsAStreamOverItsBound(t *testing.T) {
-	r := NewRecorder(64, time.Now())
+func TestRecorderDropsAStreamOverItsBoundOrTheBudget(t *testing.T) {
+	budget := NewBudget(200)
+	r := NewRecorder(64, budget, time.Now())
 	for range 10 {
 		r.Add(bytes.Repeat([]byte("x"), 10), time.Now())
 	}
-	if !r.Over {
-		t.Fatal("a 100-byte stream fit a 64-byte bound")
+	if !r.Over || budget.Left() != 200 {
+		t.Fatalf("a 100-byte stream in a 64-byte bound: over %v, budget left %d of 200", r.Over, budget.Left())
+	}
+	// Two recordings under way share the budget: the second is dropped.
+	a, b := NewRecorder(1<<10, budget, time.Now()), NewRecorder(1<<10, budget, time.Now())
+	a.Add(bytes.Repeat([]byte("a"), 100), time.Now())
+	b.Add(bytes.Repeat([]byte("b"), 100), time.Now())
+	if a.Over || !b.Over {
+		t.Fatalf("first over %v, second over %v: want only the second dropped", a.Over, b.Over)
+	}
+	a.Release()
+	if budget.Left() != 200 {
+		t.Fatalf("budget left %d after both ended, want 200", budget.Left())
 	}
 }
 
 func TestDecodeRefusesDamagedEntries(t *testing.T) {
-	r := NewRecorder(1<<10, time.Now())
+	r := NewRecorder(1<<10, NewBudget(1<<20), time.Now())
 	r.Add([]byte("data: 1\n\n"), time.Now())
 	good := r.Encode([]byte("text/event-stream"))
 	for _, b := range [][]byte{nil, {9, 0}, {entryVersion, 7}, good[:len(good)-1], append(append([]byte(nil), good...), 'x'), {entryVersion, kindPlain, 200}} {
