@@ -18,7 +18,7 @@ FUZZ     := ./stream:FuzzReader ./providers/jsonpatch:FuzzReplace ./providers/co
 FUZZMIN  ?= 200x
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $$(go env GOPATH)/bin/staticcheck)
 
-.PHONY: build run test fmt-check vet tidy-check staticcheck unit allocs fuzz agents agents-record bench bench-compare bench-generator bench-startup soak install clean
+.PHONY: build run test fmt-check vet tidy-check staticcheck unit allocs fuzz agents agents-record bench bench-check bench-baseline benchstat bench-compare bench-generator bench-startup soak install clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/proxy
@@ -94,6 +94,38 @@ agents-record:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./stream/... ./proxy/... ./providers/...
+
+# The regression gate of the benchmarks: BENCH_COUNT runs of each (pinned
+# to BENCH_CPU procs, so names match the baseline's -N suffix) compared by
+# benchstat with the baseline committed in BENCH_BASELINE; cmd/benchgate
+# fails on any allocs/op increase, on a sec/op or B/op increase beyond 10%
+# that benchstat finds significant (p < 0.05), and on a baseline benchmark
+# that no longer runs. Record the baseline with `make bench-baseline` on a
+# quiet machine. Not part of `make test`.
+BENCH_PKGS     ?= ./stream/... ./proxy/... ./providers/...
+BENCH_RUN      ?= .
+BENCH_COUNT    ?= 6
+BENCH_CPU      ?= 2
+BENCH_FLAGS    ?=
+BENCH_BASELINE ?= docs/bench-baseline.txt
+BENCH_OUT      ?= bench-new.txt
+BENCH_GATE     ?= -time 10 -bytes 10 -alpha 0.05
+BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
+BENCHSTAT      ?= $(shell command -v benchstat 2>/dev/null || echo $$(go env GOPATH)/bin/benchstat)
+BENCH_CMD       = $(GO) test -run '^$$' -bench '$(BENCH_RUN)' -benchmem -count $(BENCH_COUNT) -cpu $(BENCH_CPU) $(BENCH_FLAGS) $(BENCH_PKGS)
+
+bench-check: benchstat
+	@test -f $(BENCH_BASELINE) || { echo "bench-check: no baseline $(BENCH_BASELINE): record one with make bench-baseline"; exit 2; }
+	$(BENCH_CMD) >$(BENCH_OUT) || { cat $(BENCH_OUT); exit 1; }
+	$(GO) run ./cmd/benchgate -benchstat $(BENCHSTAT) $(BENCH_GATE) $(BENCH_BASELINE) $(BENCH_OUT)
+
+bench-baseline:
+	$(BENCH_CMD) >$(BENCH_BASELINE).tmp || { cat $(BENCH_BASELINE).tmp; rm -f $(BENCH_BASELINE).tmp; exit 1; }
+	mv $(BENCH_BASELINE).tmp $(BENCH_BASELINE)
+
+# benchstat from the Go module proxy, pinned, when it is not installed.
+benchstat:
+	@test -x $(BENCHSTAT) || $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
 
 # wrk against a static upstream directly, through nginx and through this
 # proxy; installs wrk and nginx from Debian if missing. Not part of `make test`.

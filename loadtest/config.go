@@ -103,7 +103,15 @@ type Config struct {
 	RequestLog  string       `json:"-"`
 	CPUProfile  string       `json:"-"`
 	Embed       EmbedOptions `json:"-"`
-	modelSet    bool
+	// CompareTo is a previous JSON report to judge this run against with
+	// the Gate limits; CompareAnyway compares runs of different loads.
+	CompareTo     string     `json:"-"`
+	CompareAnyway bool       `json:"-"`
+	Gate          GateLimits `json:"-"`
+	// StartAt is when the load began by agreement (--start-at), so that
+	// several machines start one run together; zero without it.
+	StartAt  time.Time `json:"-"`
+	modelSet bool
 	// Seconds mirrors the duration fields for the JSON report.
 	Seconds struct {
 		Duration   float64 `json:"duration_cap"`
@@ -170,6 +178,10 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	mockProfileName := fs.String("mock-profile", "model", "embedded mock: model (TTFT, per-token time and length drawn per answer) or instant (20 tokens at once)")
 	mockTokens := fs.String("mock-tokens", "", "embedded mock: tokens per answer, N, A..B or lognormal:MEDIAN:P90 (model: lognormal:60:200; instant: 20)")
 	mockDelay := fs.String("mock-chunk-delay", "", "embedded mock: time per token, D, A..B or lognormal:MEDIAN:P90 (model: 20ms..40ms; instant: 0)")
+	compareTo := fs.String("compare-to", "", "regression gate: compare this run with a previous JSON report and exit 4 when a figure got worse beyond its threshold (see the --regress-* flags)")
+	compareAnyway := fs.Bool("compare-anyway", false, "--compare-to: compare even when the previous run ran another load (users, rate, duration, workload, ...)")
+	gate := gateFlags(fs)
+	startAt := fs.String("start-at", "", "begin the load at this wall-clock time (RFC 3339, or Unix seconds), so that several machines start one run together; refused when already past by more than 2s")
 	mockLatency := fs.String("mock-latency", "", "embedded mock: time to first token, same syntax (model: lognormal:350ms:900ms; instant: 0)")
 	// Show the values flags really default to, not their sentinels.
 	for name, def := range map[string]string{"ramp": "the tier's (light: 2s)", "stream": "the tier's (light: 0.5)",
@@ -277,6 +289,15 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 		}
 	}
 	c.RequestLog, c.CPUProfile = *reqLog, *cpuProfile
+	c.CompareTo, c.CompareAnyway, c.Gate = *compareTo, *compareAnyway, gate()
+	if c.CompareTo != "" && c.Sweep {
+		return nil, fmt.Errorf("--compare-to does not apply to --sweep (compare the reports of single runs)")
+	}
+	if *startAt != "" {
+		if c.StartAt, err = parseStartAt(*startAt, time.Now()); err != nil {
+			return nil, err
+		}
+	}
 	if c.RequestLog != "" && !filepath.IsAbs(c.RequestLog) && c.OutDir != "" {
 		c.RequestLog = filepath.Join(c.OutDir, c.RequestLog)
 	}
@@ -345,7 +366,13 @@ func buildProfile(name, tokens, tpot, ttft string) (MockProfile, error) {
 func writeUsage(out io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintf(out, `usage: proxy loadtest [--tier light|moderate|heavy|stress] [flags]
        proxy loadtest --sweep FROM..TO [flags]
-       proxy loadtest merge a.json b.json ... [--json FILE] [--html FILE] [SLO flags]
+       proxy loadtest merge a.json b.json ... [--json FILE] [--html FILE] [--force] [SLO flags]
+       proxy loadtest compare previous.json current.json [--regress-* flags]
+
+--compare-to previous.json judges this run against a previous report and exits 4
+when a figure got worse beyond its --regress-* threshold. --start-at TIME (RFC 3339
+or Unix seconds) makes several machines begin one run together; merge their
+reports with merge, which aligns them on the wall clock.
 
 Without --target the proxy (a child process) and a mock upstream that answers like a
 generating model are started on loopback, and the same load also goes to the mock

@@ -67,6 +67,13 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 		r.eps = append(r.eps, ep)
 	}
 
+	// Several machines begin together at --start-at; the setup above
+	// (the embedded proxy, the connections' targets) is done by then.
+	if !cfg.StartAt.IsZero() {
+		if err := waitUntil(ctx, cfg.StartAt, progressOut); err != nil {
+			return nil, err
+		}
+	}
 	r.start = time.Now()
 	if cfg.RequestLog != "" {
 		if err := os.MkdirAll(filepath.Dir(cfg.RequestLog), 0o755); err != nil {
@@ -122,7 +129,10 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 	}
 
 	rep = &Report{Schema: SchemaVersion, StartedAt: r.start.UTC().Format(time.RFC3339Nano), Config: *cfg,
-		MergedFrom: []string{}, Warnings: []string{}}
+		MergedFrom: []string{}, Warnings: []string{}, Sources: []Source{}}
+	if !cfg.StartAt.IsZero() {
+		rep.ScheduledStart = cfg.StartAt.UTC().Format(time.RFC3339Nano)
+	}
 	rep.Config.Embedded = cfg.Target == ""
 	elapsed := end.Sub(r.start)
 	for i, ep := range r.eps {
@@ -144,13 +154,29 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 		rep.Resources.operatorFigures(smp.cpuSeconds(), &rep.Endpoints[0])
 	}
 	rep.Generator = GeneratorReport{CPUSeconds: cpu1 - cpu0, WallSeconds: elapsed.Seconds(),
-		GOMAXPROCS: runtime.GOMAXPROCS(0), IncludesTarget: inProcess}
+		GOMAXPROCS: runtime.GOMAXPROCS(0), IncludesTarget: inProcess, Host: hostname()}
 	if elapsed > 0 {
 		rep.Generator.CPUPercent = rep.Generator.CPUSeconds / elapsed.Seconds() * 100
 	}
 	rep.SLO = evaluateSLO(cfg, &rep.Endpoints[0])
 	rep.Warnings = warnings(cfg, rep)
+	if !cfg.StartAt.IsZero() {
+		if late := r.start.Sub(cfg.StartAt); late > startAtTolerance {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("started %v after --start-at (the setup outlasted the wait): other machines' runs began earlier",
+				late.Round(time.Millisecond)))
+		}
+	}
 	return rep, nil
+}
+
+// hostname names the generator's machine in the report, so that a merged
+// report can say where each part came from.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
 }
 
 // recorderShards is how many recorders (histogram sets) an endpoint gets.

@@ -52,6 +52,7 @@ th{background:#eee}td:first-child,th:first-child{text-align:left}.chart{display:
 	b.WriteString("</p>")
 	if len(rep.MergedFrom) > 0 {
 		fmt.Fprintf(&b, "<p>merged from: %s</p>", html.EscapeString(strings.Join(rep.MergedFrom, ", ")))
+		writeSourcesHTML(&b, rep.Sources)
 	}
 
 	latency := make([]series, 0, 4)
@@ -273,4 +274,40 @@ func writeResourceTable(b *strings.Builder, rep *Report) {
 		}
 		fmt.Fprintf(b, `<p>SLO %s: <span class="%s">%s</span> (limit %g, actual %g)</p>`, html.EscapeString(ch.Name), cls, v, ch.Limit, ch.Actual)
 	}
+	if rep.Regression != nil {
+		writeRegressionHTML(b, rep.Regression)
+	}
+}
+
+// writeSourcesHTML lists the runs of a merged report.
+func writeSourcesHTML(b *strings.Builder, sources []Source) {
+	if len(sources) == 0 {
+		return
+	}
+	b.WriteString("<table><tr><th>source</th><th>host</th><th>started at</th><th>offset s</th><th>sent</th><th>ok</th></tr>")
+	for _, s := range sources {
+		fmt.Fprintf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%.3f</td><td>%d</td><td>%d</td></tr>", html.EscapeString(s.File),
+			html.EscapeString(s.Host), html.EscapeString(s.StartedAt), s.OffsetSeconds, s.Sent, s.OK)
+	}
+	b.WriteString("</table>")
+}
+
+// writeRegressionHTML shows the table of changes of --compare-to.
+func writeRegressionHTML(b *strings.Builder, r *RegressionReport) {
+	fmt.Fprintf(b, "<h2>Compared with %s</h2><table><tr><th>figure</th><th>before</th><th>after</th><th>change</th><th>threshold</th><th>verdict</th></tr>",
+		html.EscapeString(r.Previous))
+	for _, f := range r.Figures {
+		before, after, change, limit := f.cells()
+		cls := ""
+		if f.Verdict == verdictWorse {
+			cls = ` class="fail"`
+		}
+		fmt.Fprintf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td%s>%s</td></tr>", html.EscapeString(f.Name),
+			html.EscapeString(before), html.EscapeString(after), change, limit, cls, f.Verdict)
+	}
+	verdict := `<span class="pass">PASS</span>`
+	if !r.Pass {
+		verdict = `<span class="fail">FAIL</span>`
+	}
+	fmt.Fprintf(b, "</table><p>regression gate: %s</p>", verdict)
 }

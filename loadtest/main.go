@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/spf13/pflag"
 )
@@ -19,13 +20,21 @@ const (
 	ExitSLO      = 1 // the run completed but an SLO failed
 	ExitUsage    = 2 // bad flags or arguments
 	ExitRunError = 3 // the run could not be carried out (target unreachable setup, file I/O)
+	// ExitRegression: a figure got worse than the previous run's beyond
+	// its threshold (--compare-to, loadtest compare). It outranks ExitSLO.
+	ExitRegression = 4
 )
 
 // Main runs `proxy loadtest ...` (args exclude "loadtest") and returns the
 // process exit code. Progress goes to stderr, the text report to stdout.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer, embed EmbedFunc) int {
-	if len(args) > 0 && args[0] == "merge" {
-		return mergeMain(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "merge":
+			return mergeMain(args[1:], stdout, stderr)
+		case "compare":
+			return compareMain(args[1:], stdout, stderr)
+		}
 	}
 	cfg, err := parseConfig(args, stderr)
 	if errors.Is(err, pflag.ErrHelp) {
@@ -49,10 +58,29 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, embed Em
 	if cfg.Sweep {
 		return sweepMain(ctx, cfg, embed, stdout, stderr)
 	}
+	// The previous report is read first: a gate that cannot judge should
+	// fail before the run, not after it.
+	var prev *Report
+	if cfg.CompareTo != "" {
+		if prev, err = ReadReport(cfg.CompareTo); err != nil {
+			fmt.Fprintf(stderr, "loadtest: --compare-to: %v\n", err)
+			return ExitRunError
+		}
+	}
 	rep, err := execute(ctx, cfg, embed, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
 		return ExitRunError
+	}
+	if prev != nil {
+		if diff := loadDifferences(prev, rep, false); len(diff) > 0 && !cfg.CompareAnyway {
+			// The run is still reported; only the comparison is refused.
+			code := finishReport(rep, cfg, stdout, stderr)
+			fmt.Fprintf(stderr, "loadtest: --compare-to %s ran another load (%s); --compare-anyway compares regardless\n",
+				cfg.CompareTo, strings.Join(diff, "; "))
+			return max(code, ExitUsage)
+		}
+		rep.Regression = compareRuns(prev, rep, cfg.CompareTo, cfg.Gate)
 	}
 	return finishReport(rep, cfg, stdout, stderr)
 }
@@ -103,6 +131,9 @@ func finishReport(rep *Report, cfg *Config, stdout, stderr io.Writer) int {
 	if rep.Sweep != nil {
 		writeSweepText(stdout, rep.Sweep)
 	}
+	if rep.Regression != nil {
+		writeRegressionText(stdout, rep.Regression)
+	}
 	jsonFile, htmlFile := cfg.JSONFile, cfg.HTMLFile
 	if cfg.OutDir != "" {
 		if err := writeOutDir(cfg.OutDir, rep); err != nil {
@@ -123,6 +154,9 @@ func finishReport(rep *Report, cfg *Config, stdout, stderr io.Writer) int {
 			return ExitRunError
 		}
 	}
+	if rep.Regression != nil && !rep.Regression.Pass {
+		return ExitRegression
+	}
 	if !rep.SLO.Pass {
 		return ExitSLO
 	}
@@ -138,6 +172,9 @@ func writeOutDir(dir string, rep *Report) error {
 	writeText(&txt, rep)
 	if rep.Sweep != nil {
 		writeSweepText(&txt, rep.Sweep)
+	}
+	if rep.Regression != nil {
+		writeRegressionText(&txt, rep.Regression)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "report.txt"), txt.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write text report: %w", err)

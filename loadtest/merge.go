@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -19,7 +20,7 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 	maxErr := fs.Float64("max-error-rate", 0, "SLO: highest allowed error fraction (0 = any error fails); negative = off")
 	maxP99 := fs.Duration("max-p99", 0, "SLO: highest allowed p99 latency; 0 = off")
 	maxTTFT := fs.Duration("max-ttft-p99", 0, "SLO: highest allowed p99 TTFT; 0 = off")
-	force := fs.Bool("force", false, "merge runs whose target URLs, protocols or intervals differ")
+	force := fs.Bool("force", false, "merge runs of different targets or settings (users, rate, duration, workload, interval, ...)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return ExitOK
@@ -59,23 +60,12 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 }
 
 // sameLoad checks that the runs describe one load on one system: the same
-// endpoint URLs, protocol and sampling interval.
+// endpoints and URLs, protocol, workload, load settings and sampling
+// interval (loadDifferences lists what is compared).
 func sameLoad(reps []*Report, names []string) error {
-	urls := func(r *Report) string {
-		s := r.Config.Protocol
-		for _, e := range r.Endpoints {
-			s += " " + e.Name + "=" + e.URL
-		}
-		return s
-	}
-	first := urls(reps[0])
 	for i, r := range reps[1:] {
-		if u := urls(r); u != first {
-			return fmt.Errorf("%s loaded %q, %s loaded %q", names[0], first, names[i+1], u)
-		}
-		if r.Config.Seconds.Interval != reps[0].Config.Seconds.Interval {
-			return fmt.Errorf("%s sampled every %gs, %s every %gs", names[0], reps[0].Config.Seconds.Interval,
-				names[i+1], r.Config.Seconds.Interval)
+		if diff := loadDifferences(reps[0], r, true); len(diff) > 0 {
+			return fmt.Errorf("%s and %s ran different loads: %s", names[0], names[i+1], strings.Join(diff, "; "))
 		}
 	}
 	return nil
@@ -83,14 +73,17 @@ func sameLoad(reps []*Report, names []string) error {
 
 // mergeReports combines runs that loaded the same system at the same time
 // (several generators): histograms and counters are merged bucket by
-// bucket, never averaged; the active time is the longest run's, so rates
-// add up; timelines add up interval by interval.
+// bucket, never averaged; timelines, scatter points and resource samples
+// are aligned on the wall clock (a run that started later adds into later
+// intervals); the active time spans from the earliest start to the latest
+// end, so rates of runs that overlapped add up. Every run is named in
+// Sources.
 func mergeReports(reps []*Report, names []string) (*Report, error) {
 	if len(reps) == 0 {
 		return nil, errors.New("nothing to merge")
 	}
 	out := &Report{Schema: SchemaVersion, StartedAt: reps[0].StartedAt, Config: reps[0].Config,
-		MergedFrom: append([]string(nil), names...), Resources: reps[0].Resources, Warnings: []string{}}
+		MergedFrom: append([]string(nil), names...), Warnings: []string{}, Sources: []Source{}}
 	out.Config.Users, out.Config.Total = 0, 0
 	var order []string
 	byName := map[string]*endpointData{}
@@ -105,15 +98,24 @@ func mergeReports(reps []*Report, names []string) (*Report, error) {
 	first := slices.MinFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
 	out.StartedAt = first.UTC().Format(time.RFC3339Nano)
 	interval := time.Duration(reps[0].Config.Seconds.Interval * float64(time.Second))
+	var hosts []string
 	for i, rep := range reps {
+		offset := starts[i].Sub(first)
+		out.Sources = append(out.Sources, mergeSource(rep, names[i], offset))
+		if h := rep.Generator.Host; h != "" && !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
 		out.Config.Users += rep.Config.Users
 		out.Config.Total += rep.Config.Total
-		if len(rep.Resources.Samples) > len(out.Resources.Samples) {
+		// One process was under test: the run that sampled it longest
+		// speaks for it, on the merged time axis.
+		if i == 0 || len(rep.Resources.Samples) > len(out.Resources.Samples) {
 			out.Resources = rep.Resources
+			out.Resources.Samples = shiftSamples(rep.Resources.Samples, offset)
 		}
 		g := &out.Generator
 		g.CPUSeconds += rep.Generator.CPUSeconds
-		g.WallSeconds = max(g.WallSeconds, rep.Generator.WallSeconds)
+		g.WallSeconds = max(g.WallSeconds, offset.Seconds()+rep.Generator.WallSeconds)
 		g.GOMAXPROCS = max(g.GOMAXPROCS, rep.Generator.GOMAXPROCS)
 		g.IncludesTarget = g.IncludesTarget || rep.Generator.IncludesTarget
 		for j := range rep.Endpoints {
@@ -125,9 +127,13 @@ func mergeReports(reps []*Report, names []string) (*Report, error) {
 			// later adds into later intervals.
 			shift := 0
 			if interval > 0 {
-				shift = int((starts[i].Sub(first) + interval/2) / interval)
+				shift = int((offset + interval/2) / interval)
 			}
 			d.timeline = shiftTimeline(d.timeline, shift, interval)
+			for k := range d.scatter {
+				d.scatter[k].T += offset.Seconds()
+			}
+			d.active += offset.Seconds()
 			acc, ok := byName[d.name]
 			if !ok {
 				byName[d.name] = d
@@ -144,6 +150,7 @@ func mergeReports(reps []*Report, names []string) (*Report, error) {
 			acc.scatter = thinScatter(append(acc.scatter, d.scatter...))
 		}
 	}
+	out.Generator.Host = strings.Join(hosts, ",")
 	if out.Generator.WallSeconds > 0 {
 		out.Generator.CPUPercent = out.Generator.CPUSeconds / out.Generator.WallSeconds * 100
 	}
@@ -166,6 +173,25 @@ func mergeReports(reps []*Report, names []string) (*Report, error) {
 		out.Comparison = compare(t, b)
 	}
 	return out, nil
+}
+
+// mergeSource describes one merged run.
+func mergeSource(rep *Report, file string, offset time.Duration) Source {
+	s := Source{File: file, Host: rep.Generator.Host, StartedAt: rep.StartedAt, ScheduledStart: rep.ScheduledStart,
+		OffsetSeconds: offset.Seconds()}
+	if t := target(rep); t != nil {
+		s.Sent, s.OK = t.Counters.Sent, t.Counters.OK
+	}
+	return s
+}
+
+// shiftSamples moves resource samples later by offset.
+func shiftSamples(in []ResourceSample, offset time.Duration) []ResourceSample {
+	out := append([]ResourceSample(nil), in...)
+	for i := range out {
+		out[i].T += offset.Seconds()
+	}
+	return out
 }
 
 // thinScatter keeps every k-th point so at most scatterMax remain.

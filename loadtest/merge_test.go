@@ -69,9 +69,10 @@ func TestMergeReports(t *testing.T) {
 	if !near(e.Latency.P50, 100, 0.01) || !near(e.Latency.Min, 1, 0.01) || !near(e.Latency.Max, 1000, 0.01) {
 		t.Errorf("merged latency %+v", e.Latency)
 	}
-	// Concurrent generators: rates add up over the common active time.
+	// Concurrent generators: rates add up over the time from the first
+	// start to the last end (a: 0..10 s, b: 2..12 s, so 200 over 12 s).
 	// Timelines align on the wall clock: b's first second is the third.
-	if !near(e.Throughput.AchievedRPS, 20, 1e-9) || len(e.Timeline) != 3 || e.Timeline[0].Completed != 100 ||
+	if !near(e.Throughput.AchievedRPS, 200.0/12, 1e-9) || len(e.Timeline) != 3 || e.Timeline[0].Completed != 100 ||
 		e.Timeline[2].Completed != 100 || e.Timeline[2].T != 3 {
 		t.Errorf("merged rps %v, timeline %+v", e.Throughput.AchievedRPS, e.Timeline)
 	}

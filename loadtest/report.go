@@ -20,12 +20,19 @@ type Report struct {
 	Generator  GeneratorReport  `json:"generator"`
 	SLO        SLOReport        `json:"slo"`
 	MergedFrom []string         `json:"merged_from"`
+	// Sources describe each merged run (empty for a single run).
+	Sources []Source `json:"sources"`
+	// ScheduledStart is the --start-at time the run waited for, if any.
+	ScheduledStart string `json:"scheduled_start,omitempty"`
 	// Warnings name what makes the figures less than they seem (a closed
 	// loop that saw a stall, a run in which nothing succeeded).
 	Warnings []string `json:"warnings"`
 	// Sweep is present for --sweep runs; the rest of the report is then
 	// the last step that met the objectives.
 	Sweep *SweepReport `json:"sweep,omitempty"`
+	// Regression is present when the run was compared with a previous
+	// report (--compare-to).
+	Regression *RegressionReport `json:"regression,omitempty"`
 }
 
 // EndpointReport is the result for one endpoint (the target, or the
@@ -183,6 +190,22 @@ type GeneratorReport struct {
 	// IncludesTarget is true in embedded mode, where proxy and mock share
 	// the generator's process and so its CPU figure.
 	IncludesTarget bool `json:"includes_target"`
+	// Host is the generator machine's name ("" in reports of older
+	// versions; for a merged report, the first run's).
+	Host string `json:"host"`
+}
+
+// Source is one run of a merged report: its file, the generator's host,
+// when it started and how far after the earliest run, and what it sent to
+// the target.
+type Source struct {
+	File           string  `json:"file"`
+	Host           string  `json:"host"`
+	StartedAt      string  `json:"started_at"`
+	ScheduledStart string  `json:"scheduled_start,omitempty"`
+	OffsetSeconds  float64 `json:"offset_s"`
+	Sent           int64   `json:"sent"`
+	OK             int64   `json:"ok"`
 }
 
 // endpointData is the additive raw material of an endpoint report; merging

@@ -104,6 +104,8 @@ func runSweep(ctx context.Context, cfg *Config, embed EmbedFunc, out io.Writer) 
 		if err != nil {
 			return nil, nil, err
 		}
+		// --start-at begins the first step; the others follow it.
+		base.StartAt = time.Time{}
 		if first == nil {
 			first = rep
 		}

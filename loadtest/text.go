@@ -18,7 +18,17 @@ func writeText(out io.Writer, rep *Report) {
 	if len(rep.MergedFrom) > 0 {
 		fmt.Fprintf(out, "merged from %d runs: %v\n", len(rep.MergedFrom), rep.MergedFrom)
 	}
+	if rep.ScheduledStart != "" {
+		fmt.Fprintf(out, "started %s for --start-at %s\n", rep.StartedAt, rep.ScheduledStart)
+	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if len(rep.Sources) > 0 {
+		fmt.Fprintf(tw, "source\thost\tstarted at\toffset s\tsent\tok\t\n")
+		for _, s := range rep.Sources {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\t%d\t%d\t\n", s.File, s.Host, s.StartedAt, s.OffsetSeconds, s.Sent, s.OK)
+		}
+		tw.Flush()
+	}
 	for i := range rep.Endpoints {
 		e := &rep.Endpoints[i]
 		fmt.Fprintf(out, "\n== %s  %s\n", e.Name, e.URL)

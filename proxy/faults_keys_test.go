@@ -111,6 +111,34 @@ func TestAllKeysRateLimited(t *testing.T) {
 	waitIdle(t, srv, hc)
 }
 
+// TestKeyStateMetrics: /metrics shows each provider's keys per state and
+// its breaker closed from the start, and a 429 moves the keys to cooldown.
+func TestKeyStateMetrics(t *testing.T) {
+	checkLeaks(t)
+	a := startFaults(t, faults.Script{Kind: faults.Status, Status: 429, RetryAfter: "20"})
+	srv, base := startFaultProxy(t, baseConfig(faultProvider("a", a.URL(), 2)))
+	hc := httpClient(t)
+	scrape := func() string {
+		_, b := do(t, hc, http.MethodGet, base+"/metrics", "", nil)
+		return string(b)
+	}
+	m := scrape()
+	for _, want := range []string{`proxy_keys{provider="a",state="healthy"} 2`, `proxy_keys{provider="a",state="cooldown"} 0`,
+		`proxy_keys{provider="a",state="disabled"} 0`, `proxy_breaker_state{provider="a"} 0`, "# TYPE proxy_keys gauge"} {
+		if !strings.Contains(m, want) {
+			t.Fatalf("before any request, /metrics lacks %s:\n%s", want, grepLines(m, "proxy_keys"))
+		}
+	}
+	if r := chat(t, hc, base, false, nil); r.status != 429 {
+		t.Fatalf("status %d", r.status)
+	}
+	m = scrape()
+	if !strings.Contains(m, `proxy_keys{provider="a",state="cooldown"} 2`) || !strings.Contains(m, `proxy_keys{provider="a",state="healthy"} 0`) {
+		t.Fatalf("after 429s:\n%s", grepLines(m, "proxy_keys"))
+	}
+	waitIdle(t, srv, hc)
+}
+
 // TestBreakerOpensAndFailsOver: a provider that keeps failing trips its
 // breaker; requests then go straight to the fallback without touching it,
 // and /health says so.

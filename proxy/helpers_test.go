@@ -503,6 +503,9 @@ var matrixUpstreams = []upstreamCase{
 	// A Google sign-in account (type gemini-cli) on the mock's Code Assist
 	// API: Gemini requests in Code Assist's envelope, answers unwrapped.
 	{name: "gemini-cli", model: "up-gcli", proto: wire.Gemini, recorded: true},
+	// The same API in Antigravity's dialect (its envelope fields, no
+	// safetySettings or maxOutputTokens).
+	{name: "antigravity", model: "up-agy", proto: wire.Gemini, recorded: true},
 }
 
 // recorder keeps the bodies the mock upstream received.
@@ -572,6 +575,11 @@ func matrixFixture(t *testing.T) (base string, rec *recorder) {
 		p.APIKeys, p.Credentials = nil, filepath.Join(creds, "google.json")
 		return p
 	}
+	agyProvider := func(name, model string) config.Provider {
+		p := gcliProvider(name, model)
+		p.Type, p.OAuth.ClientID = config.TypeAntigravity, "matrix-client"
+		return p
+	}
 	codexProvider := func(name, model string) config.Provider {
 		p := typed(name, config.TypeCodex, up+"/v1", model)
 		p.APIKeys, p.Credentials = nil, filepath.Join(creds, "acct.json")
@@ -589,6 +597,7 @@ func matrixFixture(t *testing.T) (base string, rec *recorder) {
 			mockProvider("p-local"+suffix, matrixTokens, "up-local"+suffix),
 			codexProvider("p-codex"+suffix, "up-codex"+suffix),
 			gcliProvider("p-gcli"+suffix, "up-gcli"+suffix),
+			agyProvider("p-agy"+suffix, "up-agy"+suffix),
 		)
 	}
 	for i := range cfg.Providers {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/llmproxy/proxy/providers/keypool"
 	"github.com/llmproxy/proxy/proxy/config"
 	"go.uber.org/zap"
 )
@@ -58,6 +59,21 @@ func (s *Server) install(snap, prev *snapshot) {
 		}
 	}
 	s.metrics.SetLabels(names, append(snap.registry.Models(), aliasNames(snap.cfg)...))
+	for name, up := range snap.ups {
+		if up.pool != nil {
+			s.metrics.RegisterKeyStates(name, keyStateNames(), keyStateCounter(up.pool))
+		} else {
+			s.metrics.UnregisterKeyStates(name)
+		}
+		// Transitions update the gauge; a new breaker's first value is
+		// published here, once the provider's name is a known label, or it
+		// would be missing until the first transition (and a dashboard
+		// blank). No request has reached it yet: the snapshot is not in
+		// place. A breaker carried over has published its own.
+		if up.br != nil && (prev == nil || prev.ups[name] != up) {
+			s.metrics.SetBreakerState(name, breakerMetric(up.br.State()))
+		}
+	}
 	clientNames := []string{"default"}
 	for _, c := range snap.cfg.Clients {
 		clientNames = append(clientNames, c.Name)
@@ -70,9 +86,29 @@ func (s *Server) install(snap, prev *snapshot) {
 	for name := range prev.ups {
 		if snap.ups[name] == nil {
 			s.metrics.UnregisterPoolGauges(name)
+			s.metrics.UnregisterKeyStates(name)
 		}
 	}
 	s.retire(prev)
+}
+
+// keyStateNames are the states a key pool reports, as metric labels.
+func keyStateNames() []string {
+	return []string{keypool.Healthy.String(), keypool.Cooldown.String(), keypool.Unhealthy.String(), keypool.Disabled.String()}
+}
+
+// keyStateCounter counts pool's keys in a state at scrape time (a
+// snapshot per state and scrape: pools hold a handful of keys).
+func keyStateCounter(pool *keypool.Pool) func(state string) float64 {
+	return func(state string) float64 {
+		n := 0
+		for _, k := range pool.Snapshot() {
+			if k.State.String() == state {
+				n++
+			}
+		}
+		return float64(n)
+	}
 }
 
 // retire closes prev's providers that the current snapshot does not share

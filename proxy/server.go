@@ -119,10 +119,15 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		// 431 before any handler or upstream is involved.
 		ReadBufferSize: cfg.Server.MaxHeaderBytes,
 		Concurrency:    cfg.Server.MaxConns,
-		// Room for the headers and a burst of events in one write.
-		WriteBufferSize: 8 << 10,
-		CloseOnShutdown: true,
-		ErrorHandler:    s.parseError,
+		// Room for the headers and a typical answer in one write; larger
+		// bodies bypass the buffer anyway. Every open stream holds one.
+		WriteBufferSize: 4 << 10,
+		// Release the read buffer while a request is answered (a stream can
+		// last minutes) and between keep-alive requests, and the write buffer
+		// between requests: an open stream then holds one buffer, not two.
+		ReduceMemoryUsage: true,
+		CloseOnShutdown:   true,
+		ErrorHandler:      s.parseError,
 		// The key is checked and large bodies are budgeted on the headers,
 		// before fasthttp allocates a body buffer (admission.go).
 		HeaderReceived: s.headerReceived,
@@ -170,6 +175,7 @@ func buildProvider(pc *config.Provider) (providers.Provider, error) {
 		ForwardHeaders:   pc.ForwardHeaders,
 		MaxResponseBytes: pc.MaxResponseBytes,
 		MaxResponseTime:  pc.MaxResponseTime,
+		MaxHeaderBytes:   pc.MaxResponseHeaderBytes,
 		Name:             pc.Name,
 		Protocol:         proto,
 		BaseURL:          pc.BaseURL,

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/llmproxy/proxy/providers"
@@ -18,12 +19,22 @@ import (
 // quota answer: their resets are hours or days away, not seconds.
 const accountCooldownCap = 8 * 24 * time.Hour
 
+// refreshTimeout bounds a call to the token endpoint: a request waiting
+// for its account's refresh must not wait for a hung endpoint.
+func refreshTimeout(d time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return 15 * time.Second
+}
+
 // buildSubscription loads a subscription provider's accounts and builds
 // the provider; the accounts become the keys of its pool, leased like API
 // keys (weights, concurrency, cooldown until the quota resets). A file
 // that cannot be read is logged with its name and the others serve.
 func buildSubscription(pc *config.Provider, log *zap.Logger) (providers.Provider, []keypool.Key, error) {
-	ref := &accounts.OAuth{TokenURL: pc.OAuth.TokenURL, ClientID: pc.OAuth.ClientID, ClientSecret: pc.OAuth.ClientSecret}
+	ref := &accounts.OAuth{TokenURL: pc.OAuth.TokenURL, ClientID: pc.OAuth.ClientID, ClientSecret: pc.OAuth.ClientSecret,
+		Client: &http.Client{Timeout: refreshTimeout(pc.OAuth.Timeout)}}
 	accts, errs := accounts.Load(pc.Credentials, ref, accounts.Options{})
 	for _, err := range errs {
 		log.Warn("account not loaded", zap.String("provider", pc.Name), zap.Error(err))

@@ -7,7 +7,7 @@ import "sync"
 var bufPools = [...]struct {
 	size int
 	pool sync.Pool
-}{{size: 4 << 10}, {size: 16 << 10}, {size: 64 << 10}}
+}{{size: 2 << 10}, {size: 4 << 10}, {size: 16 << 10}, {size: 64 << 10}}
 
 // getBuf returns a buffer of at least n bytes (n rounded up to a class, or
 // exactly n above the largest class). The pointer goes back with putBuf, so

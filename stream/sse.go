@@ -12,9 +12,10 @@ var ErrEventTooLarge = errors.New("sse event exceeds the size limit")
 
 // Default bounds of a Reader's buffer.
 const (
-	// InitialBufferSize matches fasthttp's own read buffer: a larger one would
-	// not get more bytes per read from it.
-	InitialBufferSize = 4096
+	// InitialBufferSize holds a few typical events (200-600 bytes each): the
+	// buffer lives as long as the stream, so it is kept small, and it grows
+	// (by size class) only for a stream whose events are larger.
+	InitialBufferSize = 2048
 	// DefaultMaxEventSize bounds one event (and so the buffer). Upstreams send
 	// large single events (a whole tool-call argument, a base64 image), so the
 	// bound is generous; a line beyond it is an error, never a silent cut.

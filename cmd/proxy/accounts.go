@@ -22,11 +22,15 @@ import (
 // provider names a credentials folder.
 func defaultFolder(typ string) string { return "~/.config/llmproxy/" + typ }
 
-// signIn is how each subscription type signs in.
-var signIn = map[string]struct {
+// signInWay is how one subscription type's browser sign-in goes: the
+// scopes, the redirect path and the extra authorize parameters.
+type signInWay struct {
 	scope, path string
 	extra       url.Values
-}{
+}
+
+// signIn is how each subscription type signs in.
+var signIn = map[string]signInWay{
 	config.TypeCodex: {"openid profile email offline_access", "/auth/callback",
 		url.Values{"id_token_add_organizations": {"true"}, "codex_cli_simplified_flow": {"true"}}},
 	// Google returns a refresh token only with offline access and consent.
@@ -69,8 +73,9 @@ func login(args []string, stdout, stderr io.Writer) int {
 	name := fs.String("provider", "", "the provider of that type to sign in for (default: the first)")
 	dir := fs.String("credentials", "", "folder to save the account in (default: the provider's credentials, else ~/.config/llmproxy/TYPE)")
 	noBrowser := fs.Bool("no-browser", false, "print the sign-in URL and read the redirect URL pasted back (for a machine without a browser)")
+	device := fs.Bool("device", false, "codex: sign in with a one-time code typed on any device (the account must allow device code authorization in ChatGPT's security settings)")
 	port := fs.Int("port", 0, "loopback port of the sign-in redirect (default: the provider's oauth.redirect_port: 1455 codex, 8085 gemini-cli)")
-	if code := parseFlags(fs, args, "proxy login codex|gemini-cli|antigravity [--config FILE] [--provider NAME] [--credentials DIR] [--no-browser] [--port N]", stdout, stderr); code >= 0 {
+	if code := parseFlags(fs, args, "proxy login codex|gemini-cli|antigravity [--config FILE] [--provider NAME] [--credentials DIR] [--no-browser | --device] [--port N]", stdout, stderr); code >= 0 {
 		return code
 	}
 	how, known := signIn[fs.Arg(0)]
@@ -79,6 +84,10 @@ func login(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	typ := fs.Arg(0)
+	if *device && typ != config.TypeCodex {
+		fmt.Fprintf(stderr, "proxy login: --device is for codex: Google's sign-in for %s has no device-code flow; use --no-browser\n", typ)
+		return 2
+	}
 	p, err := subscriptionProvider(*cfgPath, typ, *name)
 	if err != nil {
 		fmt.Fprintf(stderr, "proxy login: %v\n", err)
@@ -92,31 +101,11 @@ func login(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	if *port == 0 {
-		*port = p.OAuth.RedirectPort
-	}
-	if p.OAuth.RedirectPath != "" {
-		how.path = p.OAuth.RedirectPath
-	}
-	l := &accounts.Login{AuthorizeURL: p.OAuth.AuthorizeURL, TokenURL: p.OAuth.TokenURL, ClientID: p.OAuth.ClientID,
-		ClientSecret: p.OAuth.ClientSecret, Scope: how.scope, Extra: how.extra, Port: *port, Path: how.path}
-	flow, authURL, err := l.Start()
-	if err != nil {
-		fmt.Fprintf(stderr, "proxy login: %v\n", err)
-		return 1
-	}
 	var tok accounts.Tokens
-	if *noBrowser {
-		fmt.Fprintf(stdout, "Open this URL in a browser, sign in, then paste the address the browser ends on (it starts with http://localhost:%d):\n\n%s\n\n> ", *port, authURL)
-		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-		tok, err = flow.Pasted(line)
+	if *device {
+		tok, err = deviceSignIn(typ, p, stdout)
 	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		tok, err = flow.Listen(ctx, func() {
-			fmt.Fprintf(stdout, "Opening the sign-in page; if no browser opens, visit:\n\n%s\n\n", authURL)
-			openBrowser(authURL)
-		})
+		tok, err = browserSignIn(p, how, *port, *noBrowser, stdout)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "proxy login: %v\n", err)
@@ -129,6 +118,52 @@ func login(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "Signed in; account saved to %s\n", path)
 	return 0
+}
+
+// browserSignIn runs the authorization-code sign-in with PKCE: through the
+// loopback redirect, or with the redirect URL pasted back (noBrowser).
+func browserSignIn(p config.Provider, how signInWay, port int, noBrowser bool, stdout io.Writer) (accounts.Tokens, error) {
+	if port == 0 {
+		port = p.OAuth.RedirectPort
+	}
+	if p.OAuth.RedirectPath != "" {
+		how.path = p.OAuth.RedirectPath
+	}
+	l := &accounts.Login{AuthorizeURL: p.OAuth.AuthorizeURL, TokenURL: p.OAuth.TokenURL, ClientID: p.OAuth.ClientID,
+		ClientSecret: p.OAuth.ClientSecret, Scope: how.scope, Extra: how.extra, Port: port, Path: how.path}
+	flow, authURL, err := l.Start()
+	if err != nil {
+		return accounts.Tokens{}, err
+	}
+	if noBrowser {
+		fmt.Fprintf(stdout, "Open this URL in a browser, sign in, then paste the address the browser ends on (it starts with http://localhost:%d):\n\n%s\n\n> ", port, authURL)
+		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		return flow.Pasted(line)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	return flow.Listen(ctx, func() {
+		fmt.Fprintf(stdout, "Opening the sign-in page; if no browser opens, visit:\n\n%s\n\n", authURL)
+		openBrowser(authURL)
+	})
+}
+
+// deviceSignIn runs ChatGPT's device-code sign-in: the issuer is the
+// origin of the provider's authorize URL.
+func deviceSignIn(typ string, p config.Provider, stdout io.Writer) (accounts.Tokens, error) {
+	u, err := url.Parse(p.OAuth.AuthorizeURL)
+	if err != nil || u.Host == "" {
+		return accounts.Tokens{}, fmt.Errorf("oauth.authorize_url %q: no issuer to ask for a device code", p.OAuth.AuthorizeURL)
+	}
+	d := &accounts.DeviceLogin{Issuer: u.Scheme + "://" + u.Host, ClientID: p.OAuth.ClientID, TokenURL: p.OAuth.TokenURL}
+	ctx := context.Background()
+	dc, err := d.Start(ctx)
+	if err != nil {
+		return accounts.Tokens{}, err
+	}
+	fmt.Fprintf(stdout, "To sign %s in, open %s on any device, sign in, and enter this one-time code (it expires in 15 minutes; never share it):\n\n    %s\n\nWaiting...\n",
+		typ, dc.VerificationURL, dc.UserCode)
+	return d.Wait(ctx, dc)
 }
 
 func openBrowser(u string) {

@@ -4,7 +4,8 @@
 # machine; then the memory each proxy spends per open stream. Prints
 # requests/s and latency for each and the ratio ours/nginx.
 #
-# Environment: DURATION (default 10s), CONNS (64), THREADS (2), STREAMS (1000).
+# Environment: DURATION (default 10s), CONNS (64), THREADS (2), STREAMS (1000),
+# RATE (2000, open-loop latency and syscalls), CPU_RATE (4000), SYSCALL_REQS (4000).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -17,6 +18,7 @@ UP=18081 NGX=18082 OURS=18083 SLOW=18084 FLOOR=18086
 need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v strace >/dev/null || need+=(strace)
 if ((${#need[@]})); then
 	echo "installing ${need[*]} from Debian packages"
 	# Keep Debian's nginx service from starting on port 80.
@@ -91,6 +93,7 @@ ours_pid=$!
 pids+=($!)
 "$work/floor" -listen 127.0.0.1:$FLOOR -upstream 127.0.0.1:$UP &
 pids+=($!)
+floor_pid=$!
 for port in $UP $NGX $OURS $SLOW $FLOOR; do
 	for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
@@ -146,7 +149,7 @@ echo "load generator, closed loop, $CONNS users vs the static upstream: $(printf
 RATE=${RATE:-2000}
 echo
 echo "added latency at $RATE req/s open loop, non-stream (proxy minus direct, same run):"
-for p in "nginx http://127.0.0.1:$NGX" "ours http://127.0.0.1:$OURS/json"; do
+for p in "nginx http://127.0.0.1:$NGX" "floor http://127.0.0.1:$FLOOR" "ours http://127.0.0.1:$OURS/json"; do
 	set -- $p
 	"$work/proxy" loadtest --target "$2" --baseline "http://127.0.0.1:$UP" --rate "$RATE" --users 256 \
 		--requests $((RATE * 10 / 1)) --duration "$DURATION" --ramp 1s --stream 0 --api-key bench \
@@ -155,6 +158,70 @@ for p in "nginx http://127.0.0.1:$NGX" "ours http://127.0.0.1:$OURS/json"; do
 		"$(lt_json "$work/open-$1.json" "round(r['comparison']['added_p50_ms']*1000)")" \
 		"$(lt_json "$work/open-$1.json" "round(r['comparison']['added_p99_ms']*1000)")"
 done
+
+# CPU time per request: user+system ticks of the proxy's processes (nginx:
+# master and workers) from /proc/PID/stat over an open-loop run at CPU_RATE,
+# divided by the requests sent. Unlike requests/s, this stays meaningful on
+# a shared machine. "converted" is an Anthropic Messages client on the
+# OpenAI stream upstream: each answer's 20 chunks become Anthropic events.
+CPU_RATE=${CPU_RATE:-4000}
+nginx_pids="$(cat "$work/ngx.pid") $(pgrep -P "$(cat "$work/ngx.pid")" | tr '\n' ' ')"
+ticks() { local t=0 p; for p in $1; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+cpu_run() { # NAME PIDS TARGET STREAM [PROTOCOL]
+	local before after sent
+	before=$(ticks "$2")
+	"$work/proxy" loadtest --target "$3" --rate "$CPU_RATE" --users 256 --requests $((CPU_RATE * 10)) \
+		--duration "$DURATION" --ramp 0s --stream "$4" --protocol "${5:-chat}" --api-key bench --compare=false \
+		--json "$work/cpu-$1.json" >/dev/null 2>&1 || true
+	after=$(ticks "$2")
+	sent=$(lt_json "$work/cpu-$1.json" "r['endpoints'][0]['counters']['ok']")
+	awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$sent" \
+		'BEGIN { if (n > 0) printf "%.1f", t / hz / n * 1e6; else print "n/a" }'
+}
+declare -A cpu
+cpu[nginx plain]=$(cpu_run nginx-plain "$nginx_pids" "http://127.0.0.1:$NGX" 0)
+cpu[floor plain]=$(cpu_run floor-plain "$floor_pid" "http://127.0.0.1:$FLOOR" 0)
+cpu[ours plain]=$(cpu_run ours-plain "$ours_pid" "http://127.0.0.1:$OURS/json" 0)
+cpu[nginx streamed]=$(cpu_run nginx-stream "$nginx_pids" "http://127.0.0.1:$NGX/stream" 1)
+cpu[floor streamed]=$(cpu_run floor-stream "$floor_pid" "http://127.0.0.1:$FLOOR/stream" 1)
+cpu[ours streamed]=$(cpu_run ours-stream "$ours_pid" "http://127.0.0.1:$OURS/sse" 1)
+cpu[ours converted]=$(cpu_run ours-converted "$ours_pid" "http://127.0.0.1:$OURS/sse" 1 anthropic)
+echo
+echo "CPU time per request at $CPU_RATE req/s open loop (user+system from /proc, us):"
+printf '  %-10s %8s %8s %8s   %s\n' "" nginx floor ours "ours/nginx, ours/floor"
+for k in plain streamed; do
+	printf '  %-10s %8s %8s %8s   %sx, %sx\n' "$k" "${cpu[nginx $k]}" "${cpu[floor $k]}" "${cpu[ours $k]}" \
+		"$(ratio "${cpu[ours $k]}" "${cpu[nginx $k]}")" "$(ratio "${cpu[ours $k]}" "${cpu[floor $k]}")"
+done
+echo "  converted stream (Anthropic client, OpenAI upstream): ${cpu[ours converted]} us = $(ratio "${cpu[ours converted]}" "${cpu[ours streamed]}")x pass-through;" \
+	"per relayed event: $(awk -v c="${cpu[ours converted]}" 'BEGIN { printf "%.2f", c / 20 }') us"
+
+# Syscalls per request: strace -c -f attached to each proxy for a run of
+# SYSCALL_REQS requests at RATE (strace slows the process; the counts per
+# request are what matter). Needs strace (Debian package).
+SYSCALL_REQS=${SYSCALL_REQS:-4000}
+if command -v strace >/dev/null; then
+	echo
+	echo "syscalls per request at $RATE req/s, $SYSCALL_REQS non-stream requests (strace -c -f):"
+	for p in "nginx http://127.0.0.1:$NGX" "floor http://127.0.0.1:$FLOOR" "ours http://127.0.0.1:$OURS/json"; do
+		set -- $p
+		case $1 in nginx) pids=$nginx_pids ;; floor) pids=$floor_pid ;; ours) pids=$ours_pid ;; esac
+		args=()
+		for q in $pids; do args+=(-p "$q"); done
+		strace -c -f -o "$work/strace-$1.txt" "${args[@]}" 2>/dev/null &
+		spid=$!
+		sleep 0.5
+		"$work/proxy" loadtest --target "$2" --rate "$RATE" --users 256 --requests "$SYSCALL_REQS" --duration 60s \
+			--ramp 0s --stream 0 --api-key bench --compare=false --json "$work/sys-$1.json" >/dev/null 2>&1 || true
+		kill -INT "$spid" 2>/dev/null || true
+		wait "$spid" 2>/dev/null || true
+		ok=$(lt_json "$work/sys-$1.json" "r['endpoints'][0]['counters']['ok']")
+		printf '  %-6s %s\n' "$1" "$(awk -v n="$ok" '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" && n > 0 && $4 / n >= 0.05 {
+			printf "%s %.2f, ", $NF, $4 / n }' "$work/strace-$1.txt" | sed 's/, $//')"
+	done
+else
+	echo "syscalls per request: skipped (install strace)"
+fi
 
 # Memory per open stream: hold STREAMS streams open through each proxy to a
 # slow upstream (one token a second) and read the RSS growth.

@@ -276,3 +276,42 @@ func TestKeepFreshRefreshesAhead(t *testing.T) {
 		t.Errorf("token %s", c.AccessToken)
 	}
 }
+
+// TestRefreshTimesOut: a token endpoint that does not answer fails the
+// refresh after the client's timeout with a readable reason, leaves the
+// file as it was, and does not hold the account: once the endpoint answers
+// again, the next request refreshes.
+func TestRefreshTimesOut(t *testing.T) {
+	ts := newTokenServer(t, "rt-0")
+	ts.delay = 500 * time.Millisecond
+	const old = `{"access_token":"old","refresh_token":"rt-0","expires_at":"2000-01-01T00:00:00Z"}`
+	p := writeCred(t, t.TempDir(), "a.json", old)
+	o := ts.oauth()
+	o.Client = &http.Client{Timeout: 50 * time.Millisecond}
+	a, err := Open(p, o, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := a.Credential(); err == nil {
+		t.Fatal("a refresh against a hung endpoint succeeded")
+	}
+	if took := time.Since(start); took > 400*time.Millisecond {
+		t.Fatalf("the refresh waited %v, past the client's 50ms timeout", took)
+	}
+	if st := a.Status(); !strings.Contains(st.LastError, "Timeout") && !strings.Contains(st.LastError, "deadline") {
+		t.Errorf("status %+v: want the timeout as the reason", st)
+	}
+	if b, _ := os.ReadFile(p); string(b) != old {
+		t.Errorf("the file changed after a failed refresh: %s", b)
+	}
+	// The slow answer above may still have rotated rt-0 at the endpoint;
+	// give it a fresh one and let it answer in time.
+	time.Sleep(ts.delay)
+	ts.mu.Lock()
+	ts.valid["rt-0"], ts.delay = true, 0
+	ts.mu.Unlock()
+	if _, err := a.Credential(); err != nil {
+		t.Fatalf("the refresh after the endpoint recovered: %v", err)
+	}
+}

@@ -44,7 +44,7 @@ type Config struct {
 	Accounts map[string]*accounts.Account
 	// Project, if set, is used for every account instead of discovery.
 	Project string
-	// UserAgent is sent with generation calls.
+	// UserAgent is sent with every call (upstream.UserAgent when empty).
 	UserAgent string
 	// OnboardPoll and OnboardTries pace the onboarding operation (2 s, 30).
 	OnboardPoll  time.Duration
@@ -393,6 +393,12 @@ func (p *Provider) post(token, method, body string) (*fastjson.Value, int, error
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
+	// The same client name as the generation calls, not Go's default.
+	ua := p.cfg.UserAgent
+	if ua == "" {
+		ua = upstream.UserAgent
+	}
+	req.Header.Set("User-Agent", ua)
 	res, err := p.cfg.Client.Do(req)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", method, err)

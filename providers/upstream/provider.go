@@ -16,6 +16,10 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// UserAgent is what the proxy calls itself upstream unless a provider's
+// configuration names a client.
+const UserAgent = "llmproxy"
+
 // Config describes one HTTP upstream.
 type Config struct {
 	Name     string
@@ -38,6 +42,11 @@ type Config struct {
 	// MaxResponseBytes bounds a whole (non-stream) answer; a larger one
 	// fails as a bad gateway instead of being buffered (default 32 MiB).
 	MaxResponseBytes int
+	// MaxHeaderBytes is the connection's read buffer: it bounds the
+	// answer's header block and is held by every open stream (default 4096;
+	// an OpenAI answer with its Cloudflare cookies and rate-limit headers
+	// carries about 1.5 KB).
+	MaxHeaderBytes int
 	// MaxResponseTime bounds reading a whole answer, from sending the
 	// request: an upstream that trickles bytes forever is cut (default 15 min).
 	MaxResponseTime time.Duration
@@ -93,6 +102,9 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.MaxResponseBytes <= 0 {
 		cfg.MaxResponseBytes = 32 << 20
 	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = 4096
+	}
 	if cfg.MaxResponseTime <= 0 {
 		cfg.MaxResponseTime = 15 * time.Minute
 	}
@@ -117,7 +129,7 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p.client = &fasthttp.HostClient{
 		Addr:  addr,
-		Name:  "llmproxy",
+		Name:  UserAgent,
 		IsTLS: u.Scheme == "https",
 		TLSConfig: &tls.Config{
 			ServerName: u.Hostname(),
@@ -135,7 +147,7 @@ func New(cfg Config) (*Provider, error) {
 		// Upstreams close idle keep-alive connections on their own schedule;
 		// dropping ours first avoids most write-on-closed races.
 		MaxIdleConnDuration:           30 * time.Second,
-		ReadBufferSize:                8192,
+		ReadBufferSize:                cfg.MaxHeaderBytes,
 		MaxResponseBodySize:           cfg.MaxResponseBytes,
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: false,
@@ -213,6 +225,10 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
+		var small *fasthttp.ErrSmallBuffer
+		if errors.As(err, &small) {
+			err = fmt.Errorf("the answer's headers exceed max_response_header_bytes (%d): %w", p.cfg.MaxHeaderBytes, err)
+		}
 		return nil, &providers.Error{Kind: classify(err), Err: fmt.Errorf("upstream %s: %w", p.cfg.Name, err)}
 	}
 	res := providers.NewResult(func() { fasthttp.ReleaseResponse(resp) })

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -156,4 +157,58 @@ func headerOf(m map[string]string) *fasthttp.RequestHeader {
 		h.Set(k, v)
 	}
 	return h
+}
+
+// TestResponseHeaderBound checks that the connection's read buffer, which
+// every open stream holds, takes a real API's header block (about 1.5 KB)
+// by default, fails a larger one as a bad gateway rather than guessing, and
+// takes it once the operator raises max_response_header_bytes.
+func TestResponseHeaderBound(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The base URL's first segment is the header padding: /pad/1500/v1/...
+		n, _ := strconv.Atoi(strings.Split(r.URL.Path, "/")[2])
+		w.Header().Set("X-Pad", strings.Repeat("p", n))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	defer s.Close()
+	tests := []struct {
+		name     string
+		pad      int
+		maxBytes int
+		wantErr  bool
+	}{
+		{name: "real-sized headers fit the default", pad: 1500},
+		{name: "larger than the default", pad: 6000, wantErr: true},
+		{name: "raised bound", pad: 6000, maxBytes: 8192},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(Config{Name: "up", Protocol: wire.OpenAIChat, BaseURL: s.URL + "/pad/" + strconv.Itoa(tt.pad) + "/v1",
+				Keys: []string{"k"}, Models: []string{"*"}, MaxConns: 2, PoolWait: time.Second, ConnectTimeout: time.Second,
+				FirstByteTimeout: time.Second, IdleTimeout: time.Second, MaxHeaderBytes: tt.maxBytes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			res, err := p.Do(&providers.Call{Model: "m", Body: []byte(`{}`)})
+			if tt.wantErr {
+				if err == nil {
+					res.Release()
+					t.Fatal("an answer with headers past the bound was taken")
+				}
+				if !strings.Contains(err.Error(), "max_response_header_bytes") {
+					t.Fatalf("error %q does not name the setting to raise", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Do: %v", err)
+			}
+			defer res.Release()
+			if res.Status != http.StatusOK {
+				t.Fatalf("status %d", res.Status)
+			}
+		})
+	}
 }

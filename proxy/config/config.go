@@ -211,6 +211,10 @@ type Provider struct {
 	MaxResponseBytes int `koanf:"max_response_bytes"`
 	// MaxResponseTime bounds reading a whole answer. 0: 15 min.
 	MaxResponseTime time.Duration `koanf:"max_response_time"`
+	// MaxResponseHeaderBytes is the upstream connection's read buffer, which
+	// bounds the answer's header block (an answer with larger headers fails
+	// as a bad gateway). Every open stream holds one. 0: 4096.
+	MaxResponseHeaderBytes int `koanf:"max_response_header_bytes"`
 	// Catalog overrides the model catalog for this provider's models,
 	// after the top-level catalog.
 	Catalog []ModelInfo `koanf:"catalog"`
@@ -240,6 +244,9 @@ type OAuth struct {
 	// (the path defaults to the official app's).
 	RedirectPort int    `koanf:"redirect_port"`
 	RedirectPath string `koanf:"redirect_path"`
+	// Timeout bounds one call to the token endpoint (a refresh): requests
+	// that wait for a refresh wait no longer than this. 0: 15 s.
+	Timeout time.Duration `koanf:"timeout"`
 }
 
 // ClientIdent is what a subscription backend is told about the client.

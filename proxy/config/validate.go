@@ -138,6 +138,9 @@ func (c *Config) Validate() Problems {
 			if p.Credentials == "" {
 				add(key+".credentials", "required for type %s: an account file (e.g. ~/.codex/auth.json, ~/.gemini/oauth_creds.json) or a folder of them; `proxy login %s` makes one", p.Type, p.Type)
 			}
+			if p.OAuth.Timeout < 0 {
+				add(key+".oauth.timeout", "must not be negative")
+			}
 			for _, u := range []string{p.BaseURL, p.OAuth.TokenURL, p.OAuth.AuthorizeURL} {
 				if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 					add(key, "base_url, oauth.token_url and oauth.authorize_url must be http or https URLs, got %q", u)
@@ -158,6 +161,9 @@ func (c *Config) Validate() Problems {
 		}
 		if p.MaxResponseBytes < 0 || p.MaxResponseTime < 0 {
 			add(key+".max_response_bytes", "max_response_bytes and max_response_time must not be negative")
+		}
+		if p.MaxResponseHeaderBytes != 0 && p.MaxResponseHeaderBytes < 1024 {
+			add(key+".max_response_header_bytes", "must be at least 1024 (or 0 for 4096), got %d", p.MaxResponseHeaderBytes)
 		}
 		if p.MaxConns < 0 {
 			add(key+".max_conns", "must not be negative")

@@ -22,6 +22,7 @@ var families = map[string]family{
 	nameFailovers:      {"counter", "Requests that moved from one provider to another."},
 	nameBreaker:        {"gauge", "Circuit breaker state by provider: 0 closed, 1 half-open, 2 open."},
 	nameClientRequests: {"counter", "Requests by named client and HTTP status."},
+	nameKeys:           {"gauge", "Upstream API keys (accounts, for subscription providers) by provider and state: healthy, cooldown, unhealthy, disabled."},
 	nameCacheLookups:   {"counter", "Requests the response cache looked at, by provider, model and result: hit (answered from the cache, no upstream call, no token usage), miss, or bypass (not looked up)."},
 	nameCacheEntries:   {"gauge", "Answers held by the in-memory response cache."},
 	nameCacheBytes:     {"gauge", "Bytes held by the in-memory response cache, with a fixed overhead per entry."},

@@ -33,6 +33,7 @@
 //	failovers_total{from,to}                                 counter
 //	breaker_state{provider}                                  gauge: 0 closed, 1 half-open, 2 open
 //	client_requests_total{client,status}                     counter, per named client
+//	keys{provider,state}                                     gauge (callbacks): keys or accounts per state
 //	cache_lookups_total{provider,model,result="hit"|"miss"|"bypass"} counter, response cache
 //	cache_entries, cache_bytes                               gauge, the memory cache's size
 //	cache_evictions_total, cache_errors_total, cache_dropped_writes_total counter, the cache store
@@ -64,6 +65,7 @@ const (
 	nameFailovers      = "proxy_failovers_total"
 	nameBreaker        = "proxy_breaker_state"
 	nameClientRequests = "proxy_client_requests_total"
+	nameKeys           = "proxy_keys"
 	nameCacheLookups   = "proxy_cache_lookups_total"
 	nameCacheEntries   = "proxy_cache_entries"
 	nameCacheBytes     = "proxy_cache_bytes"
@@ -104,6 +106,7 @@ type Set struct {
 	providers cowMap[string, *providerSeries]
 	failovers cowMap[[2]string, *vm.Counter]
 	pools     cowMap[string, *poolFuncs]
+	keys      cowMap[string, *keyFuncs]
 	cache     cowMap[cacheKey, *vm.Counter]
 
 	cacheOnce  sync.Once

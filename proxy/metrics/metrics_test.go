@@ -161,6 +161,26 @@ func TestProviderCountersAndGauges(t *testing.T) {
 	if hasKey(scrape(t, s), `proxy_upstream_pool_connections{provider="anthropic",state="in_use"}`) {
 		t.Fatal("pool gauge still exported after unregister")
 	}
+
+	// Key states: one gauge per state, read at each scrape.
+	counts := map[string]float64{"healthy": 2, "cooldown": 1}
+	s.RegisterKeyStates("anthropic", []string{"healthy", "cooldown", "disabled"}, func(st string) float64 { return counts[st] })
+	got = scrape(t, s)
+	for st, want := range map[string]float64{"healthy": 2, "cooldown": 1, "disabled": 0} {
+		k := `proxy_keys{provider="anthropic",state="` + st + `"}`
+		if v, ok := got[k]; !ok || v != want {
+			t.Errorf("%s = %v (present=%v), want %v", k, v, ok, want)
+		}
+	}
+	counts["cooldown"] = 0
+	s.RegisterKeyStates("anthropic", []string{"healthy", "cooldown", "disabled"}, func(st string) float64 { return counts[st] + 10 })
+	if v := scrape(t, s)[`proxy_keys{provider="anthropic",state="cooldown"}`]; v != 10 {
+		t.Errorf("after re-register cooldown = %v, want 10", v)
+	}
+	s.UnregisterKeyStates("anthropic")
+	if hasKey(scrape(t, s), `proxy_keys{provider="anthropic",state="healthy"}`) {
+		t.Fatal("key gauge still exported after unregister")
+	}
 }
 
 func hasKey(m map[string]float64, k string) bool { _, ok := m[k]; return ok }
