@@ -35,6 +35,11 @@ cache:
 		!*c.Targets[0].AllowTemperature || c.Targets[1].TTL != 5*time.Minute || c.Targets[1].AllowTemperature != nil {
 		t.Fatalf("targets %+v", c.Targets)
 	}
+	// Environment variables reach the cache's scalar settings.
+	cfg, err = Load(Source{Path: path, Required: true, Environ: []string{"PW=x", "PROXY_CACHE_TTL=2h", "PROXY_CACHE_REDIS_ADDR=10.0.0.1:6380"}})
+	if err != nil || cfg.Cache.TTL != 2*time.Hour || cfg.Cache.Redis.Addr != "10.0.0.1:6380" {
+		t.Fatalf("from the environment: ttl %v, addr %q, %v", cfg.Cache.TTL, cfg.Cache.Redis.Addr, err)
+	}
 	if d := Defaults(); d.Cache.Enabled() {
 		t.Fatal("the cache is on by default; it must be opt-in")
 	}
