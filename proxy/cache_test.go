@@ -26,6 +26,7 @@ import (
 	"github.com/llmproxy/proxy/proxy/cache"
 	"github.com/llmproxy/proxy/proxy/cache/redistest"
 	"github.com/llmproxy/proxy/proxy/config"
+	"github.com/llmproxy/proxy/stream"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -553,5 +554,35 @@ func TestCachePacedReplayEndsWhenTheClientLeaves(t *testing.T) {
 	}
 	if calls.Load() != 1 {
 		t.Fatalf("upstream calls = %d, want 1", calls.Load())
+	}
+}
+
+// TestCachePacedReplayKeepsHeartbeats: a paced replay fills a gap longer
+// than the heartbeat interval with heartbeat comments, as the live relay
+// did; the events are the same either way.
+func TestCachePacedReplayKeepsHeartbeats(t *testing.T) {
+	up, calls := startCacheUpstream(t)
+	r := startCacheRig(t, up, calls, func(c *config.Config) {
+		c.Cache.Replay = config.ReplayPaced
+		c.Server.StreamHeartbeat = 100 * time.Millisecond
+	})
+	hdr := map[string]string{mock.HeaderDelay: "350ms", mock.HeaderTokens: "3"}
+	body := greedyChat("beat", true)
+	miss := r.send("/v1/chat/completions", body, hdr, "miss", true)
+	hit := r.send("/v1/chat/completions", body, hdr, "hit", false)
+	if !bytes.Contains(hit, stream.Heartbeat) {
+		t.Fatalf("no heartbeat in a paced replay with 350 ms gaps and a 100 ms heartbeat:\n%s", hit)
+	}
+	events := func(b []byte) []string {
+		var out []string
+		for _, ev := range sseEvents(b) {
+			if !strings.HasPrefix(ev, ":") {
+				out = append(out, ev)
+			}
+		}
+		return out
+	}
+	if got, want := events(hit), events(miss); !slices.Equal(got, want) {
+		t.Fatalf("replayed events differ:\n%q\n%q", got, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"time"
 
+	"github.com/llmproxy/proxy/providers/convert"
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/llmproxy/proxy/proxy/cache"
 	"github.com/llmproxy/proxy/proxy/metrics"
@@ -228,13 +229,19 @@ func (s *Server) replayStream(x *exchange, e *cache.Entry) {
 		cache:     cacheVerdict(ctx),
 	}
 	s.metrics.StreamStarted()
+	var beat []byte
+	if x.framing == convert.FramingSSE {
+		beat = stream.Heartbeat
+	}
 	rp := &replay{
-		events:   e.Events,
-		payload:  e.Payload,
-		paced:    x.cache.rule.paced,
-		stop:     s.stop,
-		conn:     ctx.Conn(),
-		wtimeout: x.snap.cfg.Server.WriteTimeout,
+		beat:      beat,
+		events:    e.Events,
+		payload:   e.Payload,
+		paced:     x.cache.rule.paced,
+		heartbeat: x.snap.cfg.Server.StreamHeartbeat,
+		stop:      s.stop,
+		conn:      ctx.Conn(),
+		wtimeout:  x.snap.cfg.Server.WriteTimeout,
 		onFinish: func(bytes int64, first time.Time, err error) {
 			defer recoverAndLog(s.log, "cache replay finish")
 			// No upstream was waited on: the whole time is the proxy's.

@@ -15,15 +15,19 @@ import (
 // chunk, flushed. Instant replay writes every event at once; paced replay
 // writes each event after the delay it had upstream, or at once from the
 // moment the proxy starts shutting down (the answer is already here, so
-// finishing it is better than cutting it).
+// finishing it is better than cutting it). A gap longer than the
+// heartbeat interval is filled with heartbeat comments, as the live relay
+// filled it (and a client that left is noticed then).
 type replay struct {
-	events   cache.Events
-	payload  []byte
-	paced    bool
-	stop     <-chan struct{}
-	conn     stream.DeadlineSetter
-	wtimeout time.Duration
-	onFinish func(bytes int64, first time.Time, err error)
+	events    cache.Events
+	payload   []byte
+	paced     bool
+	heartbeat time.Duration
+	beat      []byte // nil: no heartbeats (a JSON array stream)
+	stop      <-chan struct{}
+	conn      stream.DeadlineSetter
+	wtimeout  time.Duration
+	onFinish  func(bytes int64, first time.Time, err error)
 
 	once  sync.Once
 	bytes int64
@@ -45,7 +49,7 @@ func (r *replay) WriteTo(w io.Writer) (n int64, err error) {
 		n = r.bytes
 	}()
 	if !r.paced {
-		return r.bytes, r.write(w, r.payload)
+		return r.bytes, r.write(w, r.payload, true)
 	}
 	ev := r.events
 	var t *time.Timer
@@ -59,26 +63,37 @@ func (r *replay) WriteTo(w io.Writer) (n int64, err error) {
 		if !ok {
 			return r.bytes, nil
 		}
-		if delay > 0 && r.stop != nil {
+		for delay > 0 && r.stop != nil {
+			wait := delay
+			if r.beat != nil && r.heartbeat > 0 && r.heartbeat < wait {
+				wait = r.heartbeat
+			}
 			if t == nil {
-				t = time.NewTimer(delay)
+				t = time.NewTimer(wait)
 			} else {
-				t.Reset(delay)
+				t.Reset(wait)
 			}
 			select {
 			case <-t.C:
 			case <-r.stop:
 				r.stop = nil // shutting down: the rest at once
+				continue
+			}
+			if delay -= wait; delay > 0 {
+				if err := r.write(w, r.beat, false); err != nil {
+					return r.bytes, err
+				}
 			}
 		}
-		if err := r.write(w, b); err != nil {
+		if err := r.write(w, b, true); err != nil {
 			return r.bytes, err
 		}
 	}
 }
 
-func (r *replay) write(w io.Writer, b []byte) error {
-	if r.first.IsZero() {
+// write sends b, an event (or all of them) unless it is a heartbeat.
+func (r *replay) write(w io.Writer, b []byte, event bool) error {
+	if event && r.first.IsZero() {
 		r.first = time.Now()
 	}
 	if r.conn != nil && r.wtimeout > 0 {
