@@ -586,3 +586,24 @@ func TestCachePacedReplayKeepsHeartbeats(t *testing.T) {
 		t.Fatalf("replayed events differ:\n%q\n%q", got, want)
 	}
 }
+
+// TestCacheRedisDownIsAMiss: an unreachable Redis costs hits, never an
+// answer; the failures are counted.
+func TestCacheRedisDownIsAMiss(t *testing.T) {
+	up, calls := startCacheUpstream(t)
+	dead := strings.TrimPrefix(strings.TrimSuffix(closedPortURL(t), "/v1"), "http://")
+	r := startCacheRig(t, up, calls, func(c *config.Config) {
+		c.Cache.Backend = "redis"
+		c.Cache.Redis.Addr = dead
+		c.Cache.Redis.Timeout = 200 * time.Millisecond
+	})
+	r.send("/v1/chat/completions", greedyChat("down", false), nil, "miss", true)
+	r.send("/v1/chat/completions", greedyChat("down", false), nil, "miss", true)
+	deadline := time.Now().Add(3 * time.Second)
+	for r.metric("proxy_cache_errors_total") < 4 { // two reads, two writes
+		if time.Now().After(deadline) {
+			t.Fatalf("proxy_cache_errors_total = %d, want 4", r.metric("proxy_cache_errors_total"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
