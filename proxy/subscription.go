@@ -90,3 +90,31 @@ func buildSubscription(pc *config.Provider, log *zap.Logger) (providers.Provider
 		QuotaURL: pc.QuotaURL, QuotaEvery: pc.QuotaInterval})
 	return p, keys, err
 }
+
+// CheckQuotas asks the upstream of subscription provider pc for every
+// account's limits now (`proxy accounts --refresh`), and returns the
+// accounts' states with them; tokens are refreshed as a request would.
+func CheckQuotas(pc config.Provider, log *zap.Logger) ([]accounts.Status, error) {
+	pc.QuotaInterval = -1 // asked once below, not in the background
+	p, _, err := buildSubscription(&pc, log)
+	if err != nil {
+		return nil, err
+	}
+	closeIt := func() {
+		if c, ok := p.(interface{ Close() }); ok {
+			c.Close()
+		}
+	}
+	qp, ok := p.(interface {
+		accounts.QuotaSource
+		AccountList() []*accounts.Account
+		Accounts() []accounts.Status
+	})
+	if !ok {
+		closeIt()
+		return nil, errors.New("provider " + pc.Name + ": its upstream reports no quota")
+	}
+	accounts.RefreshQuota(qp.AccountList(), qp, time.Now)
+	closeIt() // its background work done, the states are final
+	return qp.Accounts(), nil
+}

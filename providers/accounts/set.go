@@ -80,3 +80,6 @@ func (s *Set) Close() {
 		f()
 	}
 }
+
+// List is the accounts, in the order of their keys.
+func (s *Set) List() []*Account { return s.list() }

@@ -105,6 +105,9 @@ func (p *Provider) Close() {
 // Accounts lists the provider's accounts' states (never their tokens).
 func (p *Provider) Accounts() []accounts.Status { return p.accts.Statuses() }
 
+// AccountList is the provider's accounts (an on-demand quota check).
+func (p *Provider) AccountList() []*accounts.Account { return p.accts.List() }
+
 // Do sends the call on the account c.Key names.
 func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 	acct := p.accts.Lookup(c.Key)

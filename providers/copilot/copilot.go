@@ -167,6 +167,9 @@ func (p *Provider) State() providers.State {
 // Accounts lists the accounts' states and quotas (never their tokens).
 func (p *Provider) Accounts() []accounts.Status { return p.accts.Statuses() }
 
+// AccountList is the provider's accounts (an on-demand quota check).
+func (p *Provider) AccountList() []*accounts.Account { return p.accts.List() }
+
 // Close stops the background work and drops the idle connections.
 func (p *Provider) Close() {
 	p.closeOnce.Do(func() {
