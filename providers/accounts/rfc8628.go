@@ -29,8 +29,9 @@ type DeviceFlow struct {
 	// MaxWait bounds the wait for the user (default: the code's own
 	// expires_in, else 15 min).
 	MaxWait time.Duration
-	// sleep waits between polls (tests shorten it).
-	sleep func(ctx context.Context, d time.Duration) error
+	// Sleep waits d between polls (default: a timer; tests record the
+	// intervals instead of waiting them).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // DeviceGrant is a device sign-in in progress: show VerificationURI and
@@ -86,7 +87,7 @@ func (d *DeviceFlow) Poll(ctx context.Context, g *DeviceGrant) (Tokens, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	sleep := d.sleep
+	sleep := d.Sleep
 	if sleep == nil {
 		sleep = sleepCtx
 	}
