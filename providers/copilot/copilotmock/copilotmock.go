@@ -71,6 +71,7 @@ type Server struct {
 	srv  *httptest.Server
 
 	exchanges atomic.Int64
+	refusals  atomic.Int64
 	issued    atomic.Int64
 	polls     atomic.Int64
 
@@ -109,6 +110,9 @@ func Start(t interface{ Cleanup(func()) }, o Options) *Server {
 
 // Exchanges counts the token exchanges answered with a token.
 func (s *Server) Exchanges() int64 { return s.exchanges.Load() }
+
+// QuotaRefusals counts the chat requests answered 402 quota_exceeded.
+func (s *Server) QuotaRefusals() int64 { return s.refusals.Load() }
 
 // Requests are the calls the Copilot API received.
 func (s *Server) Requests() []Request {
@@ -245,6 +249,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	out := s.exhausted[gh]
 	s.mu.Unlock()
 	if out {
+		s.refusals.Add(1)
 		w.WriteHeader(http.StatusPaymentRequired)
 		w.Write(quotaExceeded)
 		return
