@@ -21,8 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmproxy/proxy/providers/faults"
 	"github.com/llmproxy/proxy/providers/copilot/copilotmock"
+	"github.com/llmproxy/proxy/providers/faults"
 	"github.com/llmproxy/proxy/providers/mock"
 	"github.com/llmproxy/proxy/providers/mock/mocktest"
 	"github.com/llmproxy/proxy/providers/wire"

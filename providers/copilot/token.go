@@ -21,7 +21,14 @@ import (
 type session struct {
 	mu  sync.Mutex
 	tok copilotToken
+	// refusedAt is when GitHub last refused the account's token: the
+	// background round leaves it alone for a while rather than knock
+	// every minute with a dead token.
+	refusedAt time.Time
 }
+
+// refusedRest is how long the background round leaves a refused account.
+const refusedRest = 15 * time.Minute
 
 type copilotToken struct {
 	token, api string
@@ -54,7 +61,7 @@ func (p *Provider) copilotToken(acct *accounts.Account, s *session, stale string
 		var rej *errRejected
 		if errors.As(err, &rej) {
 			acct.Fail(err)
-			s.tok = copilotToken{}
+			s.tok, s.refusedAt = copilotToken{}, now
 			return copilotToken{}, accountRefused(err)
 		}
 		if s.tok.token != "" && s.tok.token != stale && now.Before(s.tok.expires) {
@@ -63,7 +70,7 @@ func (p *Provider) copilotToken(acct *accounts.Account, s *session, stale string
 		return copilotToken{}, providers.ErrorResult(wire.OpenAIChat, 502, wire.BadGateway, "copilot token exchange: "+err.Error())
 	}
 	acct.Recover()
-	s.tok = t
+	s.tok, s.refusedAt = t, time.Time{}
 	return t, nil
 }
 
@@ -188,8 +195,11 @@ func (p *Provider) warm() {
 		}
 		acct := p.accts.Lookup(key)
 		s.mu.Lock()
-		cur := s.tok
+		cur, refused := s.tok, s.refusedAt
 		s.mu.Unlock()
+		if !refused.IsZero() && p.cfg.Now().Sub(refused) < refusedRest {
+			continue
+		}
 		if cur.token == "" || !p.cfg.Now().Add(lead).Before(cur.refreshAt) {
 			var res *providers.Result
 			if cur, res = p.copilotToken(acct, s, ""); res != nil {
