@@ -64,16 +64,22 @@ func (a *Account) Quotas() []Quota {
 // refresh of `proxy accounts --refresh`, and each background round).
 func RefreshQuota(accts []*Account, src QuotaSource, now func() time.Time) {
 	var wg sync.WaitGroup
+	sem := make(chan struct{}, quotaParallel)
 	for _, a := range accts {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-sem; wg.Done() }()
 			q, err := src.FetchQuota(a)
 			a.SetQuota(q, err, now())
 		}()
 	}
 	wg.Wait()
 }
+
+// quotaParallel bounds the accounts asked at once: a pool of a hundred
+// accounts must not send a hundred calls in the same instant.
+const quotaParallel = 4
 
 // WatchQuota asks src for the accounts' limits at once and then every
 // interval, in the background, until the set is closed; an interval of 0
