@@ -61,6 +61,18 @@ func TestCopilotDeviceSignInEndsClearly(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not entered in time") {
 		t.Fatalf("err %v, want the code not entered in time", err)
 	}
+	for code, want := range map[string]string{"expired_token": "the code expired", "access_denied": "cancelled", "unsupported_grant_type": "unsupported_grant_type"} {
+		m := copilotmock.Start(t, copilotmock.Options{DeviceError: code})
+		d := &accounts.DeviceFlow{CodeURL: m.URL + "/login/device/code", TokenURL: m.URL + "/login/oauth/access_token", ClientID: "Iv1.test",
+			Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
+		g, err := d.Start(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Poll(context.Background(), g); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err %v, want %q", code, err, want)
+		}
+	}
 	bad := &accounts.DeviceFlow{CodeURL: m.URL + "/login/device/code", TokenURL: m.URL + "/login/oauth/access_token"}
 	if _, err := bad.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "unauthorized_client") {
 		t.Fatalf("without a client id: %v", err)

@@ -55,6 +55,9 @@ type Options struct {
 	Pending     int
 	SlowDown    bool
 	DeviceToken string
+	// DeviceError, if set, is the error the poll answers after Pending
+	// (expired_token, access_denied) instead of a token.
+	DeviceError string
 }
 
 // Request is one call the Copilot API received.
@@ -306,6 +309,8 @@ func (s *Server) deviceToken(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"error":"incorrect_device_code","error_description":"The device_code provided is not valid."}`)
 	case n <= s.opts.Pending:
 		io.WriteString(w, `{"error":"authorization_pending","error_description":"The authorization request is still pending."}`)
+	case s.opts.DeviceError != "":
+		fmt.Fprintf(w, `{"error":%q,"error_description":"as the test says"}`, s.opts.DeviceError)
 	case s.opts.SlowDown && n == s.opts.Pending+1:
 		io.WriteString(w, `{"error":"slow_down","error_description":"Too many requests have been made in the same timeframe.","interval":6}`)
 	default:
