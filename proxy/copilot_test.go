@@ -141,3 +141,28 @@ func TestCopilotQuotaAccountsAmongHealthy(t *testing.T) {
 		}
 	}
 }
+
+// With models ["*"], the service's chat models join the proxy's listings
+// once the provider has read them.
+func TestCopilotModelsInTheListing(t *testing.T) {
+	m := copilotmock.Start(t, copilotmock.Options{GitHubTokens: []string{"gho_a"}})
+	pc := copilotConfig(m, "gho_a")
+	pc.Models = []string{"*"}
+	_, url := startProxy(t, baseConfig(pc, mockProvider("local", 3, "mock-gpt")))
+	hc := httpClient(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, all := do(t, hc, "GET", url+"/v1/models", "", bearer(testKey))
+		_, own := do(t, hc, "GET", url+"/gh/v1/models", "", bearer(testKey))
+		if strings.Contains(string(all), `"claude-sonnet-4"`) && strings.Contains(string(all), `"mock-gpt"`) && strings.Contains(string(own), `"gpt-4.1"`) {
+			if strings.Contains(string(all), "text-embedding-3-small") {
+				t.Fatalf("an embeddings model listed for chat: %s", all)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service's models not listed in 5 s: %s / %s", all, own)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,6 +154,10 @@ func (p *Provider) Protocol() wire.Protocol { return wire.OpenAIChat }
 // Models is the configured list and, when it has "*", the models the
 // service listed (for the proxy's model listings).
 func (p *Provider) Models() []string { return *p.models.Load() }
+
+// LiveModels reports whether Models changes after start (it lists the
+// service's models when the configured list has "*").
+func (p *Provider) LiveModels() bool { return slices.Contains(p.configured, "*") }
 
 // State reports the API connection pool and how many accounts can serve.
 func (p *Provider) State() providers.State {
