@@ -250,7 +250,7 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if out.Status == 402 || out.Status == 429 {
+	if out.Status == 402 {
 		p.quotaAnswer(acct, out)
 	}
 	return out, nil
@@ -260,8 +260,11 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 // {"error":{"code":"quota_exceeded"}}) into a 429 whose Retry-After is the
 // account's quota reset (as the quota view last saw it), so the pool rests
 // the account until then and serves from the others.
+//
+// A plain 429 (a rate limit) is left as it is: its own Retry-After, or the
+// pool's short backoff, not the month's end.
 func (p *Provider) quotaAnswer(acct *accounts.Account, out *providers.Result) {
-	if out.Status == 402 && !bytes.Contains(out.Body, []byte("quota_exceeded")) {
+	if !bytes.Contains(out.Body, []byte("quota_exceeded")) {
 		return
 	}
 	out.Status = 429
