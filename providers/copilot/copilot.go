@@ -83,7 +83,8 @@ type Provider struct {
 	inners map[string]*upstream.Provider // API base → connection pool
 
 	models     atomic.Pointer[[]string]
-	modelsAt   atomic.Int64 // unix seconds of the last model list
+	modelsAt   atomic.Int64   // unix seconds of the last model list
+	bg         sync.WaitGroup // quota asks started by answers
 	stopWarm   chan struct{}
 	warmDone   chan struct{}
 	closeOnce  sync.Once
@@ -180,6 +181,7 @@ func (p *Provider) Close() {
 	p.closeOnce.Do(func() {
 		close(p.stopWarm)
 		<-p.warmDone
+		p.bg.Wait()
 		p.accts.Close()
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -251,7 +253,7 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 		return nil, err
 	}
 	if out.Status == 402 {
-		p.quotaAnswer(acct, out)
+		p.quotaAnswer(acct, s, out)
 	}
 	return out, nil
 }
@@ -263,10 +265,11 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 //
 // A plain 429 (a rate limit) is left as it is: its own Retry-After, or the
 // pool's short backoff, not the month's end.
-func (p *Provider) quotaAnswer(acct *accounts.Account, out *providers.Result) {
+func (p *Provider) quotaAnswer(acct *accounts.Account, s *session, out *providers.Result) {
 	if !bytes.Contains(out.Body, []byte("quota_exceeded")) {
 		return
 	}
+	defer p.askQuotaSoon(acct, s)
 	out.Status = 429
 	if len(out.RetryAfter) > 0 {
 		return
@@ -280,6 +283,34 @@ func (p *Provider) quotaAnswer(acct *accounts.Account, out *providers.Result) {
 	if d := reset.Sub(p.cfg.Now()); d > 0 {
 		out.RetryAfter = strconv.AppendInt(nil, int64(d/time.Second)+1, 10)
 	}
+}
+
+// askQuotaSoon asks, in the background, for the quota of an account the
+// API just said is out of it, when the view does not know its reset yet
+// (at most once a minute per account): the pool's next rest for it can
+// then last until the reset.
+func (p *Provider) askQuotaSoon(acct *accounts.Account, s *session) {
+	for _, q := range acct.Quotas() {
+		if q.Exhausted() && !q.ResetAt.IsZero() {
+			return
+		}
+	}
+	now := p.cfg.Now()
+	s.mu.Lock()
+	due := now.Sub(s.quotaAsked) >= time.Minute
+	if due {
+		s.quotaAsked = now
+	}
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	p.bg.Add(1)
+	go func() {
+		defer p.bg.Done()
+		q, err := p.FetchQuota(acct)
+		acct.SetQuota(q, err, p.cfg.Now())
+	}()
 }
 
 // accountRefused answers for an account that cannot be used: a 401 the

@@ -257,6 +257,37 @@ func TestCopilotOutOfQuotaRestsUntilReset(t *testing.T) {
 	}
 }
 
+// Out of quota before the view knew it: the answer makes the provider ask,
+// in the background, so the next rest lasts until the reset.
+func TestCopilotOutOfQuotaAsksForTheReset(t *testing.T) {
+	m := copilotmock.Start(t, copilotmock.Options{GitHubTokens: []string{"gho_a"}})
+	p := build(t, m, []string{"gho_a"}, nil)
+	m.Exhaust("gho_a")
+	res, err := p.Do(chatCall("k0", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != 429 || len(res.RetryAfter) != 0 {
+		t.Fatalf("%d Retry-After %q: unknown reset, want a 429 without one", res.Status, res.RetryAfter)
+	}
+	res.Release()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(p.accts.Lookup("k0").Quotas()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the quota was not asked for after the quota answer")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	res, err = p.Do(chatCall("k0", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	if secs, _ := strconv.Atoi(string(res.RetryAfter)); res.Status != 429 || time.Duration(secs)*time.Second < time.Until(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("%d Retry-After %q, want until the reset", res.Status, res.RetryAfter)
+	}
+}
+
 func TestCopilotQuotaView(t *testing.T) {
 	m := copilotmock.Start(t, copilotmock.Options{GitHubTokens: []string{"gho_a"}})
 	p := build(t, m, []string{"gho_a", "gho_gone"}, func(c *Config) { c.QuotaEvery = time.Hour })

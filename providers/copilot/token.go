@@ -25,6 +25,8 @@ type session struct {
 	// background round leaves it alone for a while rather than knock
 	// every minute with a dead token.
 	refusedAt time.Time
+	// quotaAsked is when a quota answer last made us ask for the quota.
+	quotaAsked time.Time
 }
 
 // refusedRest is how long the background round leaves a refused account.
