@@ -160,9 +160,19 @@ func (p *Provider) Models() []string { return *p.models.Load() }
 // service's models when the configured list has "*").
 func (p *Provider) LiveModels() bool { return slices.Contains(p.configured, "*") }
 
-// State reports the API connection pool and how many accounts can serve.
+// State reports the API connection pools (every host the accounts use)
+// and how many accounts can serve.
 func (p *Provider) State() providers.State {
 	st := p.inner(p.cfg.HTTP.BaseURL).State()
+	p.mu.Lock()
+	for base, in := range p.inners {
+		if base != normBase(p.cfg.HTTP.BaseURL) {
+			o := in.State()
+			st.ConnsOpen += o.ConnsOpen
+			st.Pending += o.Pending
+		}
+	}
+	p.mu.Unlock()
 	st.Keys = p.accts.Usable()
 	if st.Keys == 0 {
 		st.Status = "down"
