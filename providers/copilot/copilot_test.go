@@ -336,3 +336,20 @@ func TestCopilotModelsFromTheService(t *testing.T) {
 		t.Fatalf("models %s, want the configured * and the service's chat models", got)
 	}
 }
+
+// Tokens are traded again in the background before refresh_in, with no
+// request waiting for it.
+func TestCopilotTokenRefreshedInTheBackground(t *testing.T) {
+	m := copilotmock.Start(t, copilotmock.Options{GitHubTokens: []string{"gho_a"}, RefreshIn: time.Second})
+	build(t, m, []string{"gho_a"}, func(c *Config) { c.WarmEvery = 100 * time.Millisecond })
+	deadline := time.Now().Add(5 * time.Second)
+	for m.Exchanges() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d exchanges in 5 s with refresh_in 1 s: no background refresh", m.Exchanges())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(m.Requests()) != 0 {
+		t.Fatal("the background refresh sent a chat request")
+	}
+}
