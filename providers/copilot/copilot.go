@@ -45,10 +45,11 @@ const (
 // does; a provider's headers setting overrides any of them.
 var DefaultHeaders = [][2]string{
 	{"Copilot-Integration-Id", "vscode-chat"},
-	{"Editor-Version", "vscode/1.104.1"},
-	{"Editor-Plugin-Version", "copilot-chat/0.26.7"},
-	{"User-Agent", "GitHubCopilotChat/0.26.7"},
+	{"Editor-Version", "vscode/1.110.0"},
+	{"Editor-Plugin-Version", "copilot-chat/0.38.0"},
+	{"User-Agent", "GitHubCopilotChat/0.38.0"},
 	{"Openai-Intent", "conversation-panel"},
+	{"X-Github-Api-Version", "2025-04-01"},
 }
 
 // Config describes one copilot provider.

@@ -104,7 +104,8 @@ func TestCopilotChatOnTheTokensAPI(t *testing.T) {
 	h := reqs[0].Header
 	for name, want := range map[string]string{
 		"Authorization": "Bearer cop-1", "Editor-Version": "vscode/9.9.9", "Copilot-Integration-Id": "vscode-chat",
-		"Editor-Plugin-Version": "copilot-chat/0.26.7", "User-Agent": "GitHubCopilotChat/0.26.7", "Openai-Intent": "conversation-panel",
+		"Editor-Plugin-Version": "copilot-chat/0.38.0", "User-Agent": "GitHubCopilotChat/0.38.0", "Openai-Intent": "conversation-panel",
+		"X-Github-Api-Version": "2025-04-01",
 	} {
 		if got := h.Get(name); got != want {
 			t.Errorf("%s: %q, want %q", name, got, want)
