@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -76,5 +77,30 @@ func TestWatchQuota(t *testing.T) {
 	s2.Close()
 	if src2.calls.Load() != 0 {
 		t.Fatal("interval 0 asked anyway")
+	}
+}
+
+// The Copilot plugins' apps.json is read as it is: its GitHub token, the
+// user as the label, written back in its own layout.
+func TestCopilotAppsFile(t *testing.T) {
+	b := []byte(`{"github.com:Iv1.b507a08c87ecfe98":{"user":"octocat","oauth_token":"gho_plugin","githubAppId":"Iv1.b507a08c87ecfe98"}}`)
+	c, err := ParseCredential(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Format != FormatCopilotApps || c.AccessToken != "gho_plugin" || c.Email != "octocat" || !c.Expiry.IsZero() {
+		t.Fatalf("%+v", c)
+	}
+	c.AccessToken = "gho_new"
+	out, err := c.Marshal(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseCredential(out)
+	if err != nil || back.AccessToken != "gho_new" || back.Format != FormatCopilotApps || !strings.Contains(string(out), `"githubAppId"`) {
+		t.Fatalf("written back: %s %v", out, err)
+	}
+	if _, err := ParseCredential([]byte(`{"github.com":{"user":"x"}}`)); err == nil {
+		t.Fatal("an entry without a token was taken")
 	}
 }

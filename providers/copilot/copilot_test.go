@@ -2,6 +2,8 @@ package copilot
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -352,5 +354,25 @@ func TestCopilotTokenRefreshedInTheBackground(t *testing.T) {
 	}
 	if len(m.Requests()) != 0 {
 		t.Fatal("the background refresh sent a chat request")
+	}
+}
+
+// The Copilot editor plugins' own apps.json serves as it is.
+func TestCopilotPluginsAppsFile(t *testing.T) {
+	m := copilotmock.Start(t, copilotmock.Options{GitHubTokens: []string{"gho_plugin"}})
+	path := filepath.Join(t.TempDir(), "apps.json")
+	if err := os.WriteFile(path, []byte(`{"github.com:Iv1.b507a08c87ecfe98":{"user":"octocat","oauth_token":"gho_plugin","githubAppId":"Iv1.b507a08c87ecfe98"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	acct, err := accounts.Open(path, nil, accounts.Options{NonExpiring: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := build(t, m, nil, func(c *Config) { c.Accounts = map[string]*accounts.Account{"k0": acct} })
+	if st, body := do(t, p, chatCall("k0", false)); st != 200 {
+		t.Fatalf("%d %s", st, body)
+	}
+	if sts := p.Accounts(); sts[0].Label != "octocat" || sts[0].LastError != "" {
+		t.Fatalf("%+v", sts[0])
 	}
 }
