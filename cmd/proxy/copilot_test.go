@@ -74,3 +74,37 @@ providers:
 		}
 	}
 }
+
+// check-config accepts a copilot provider with GitHub tokens in api_keys
+// only, and reads a credentials folder like the other subscription types.
+func TestCheckConfigCopilot(t *testing.T) {
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "creds")
+	if err := os.Mkdir(creds, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.WriteFile(filepath.Join(creds, "torn.json"), []byte(`{"access_to`), 0o600)
+	_ = os.WriteFile(filepath.Join(creds, "apps.json"), []byte(`{"github.com:Iv1.x":{"user":"octocat","oauth_token":"gho_x"}}`), 0o600)
+	cfg := filepath.Join(dir, "c.yaml")
+	_ = os.WriteFile(cfg, []byte("server: {auth: \"off\"}\nproviders:\n  - {name: gh, type: copilot, api_keys: [gho_configured], models: [\"*\"]}\n"+
+		"  - {name: gh2, type: copilot, credentials: "+creds+", models: [gpt-4.1]}\n"), 0o600)
+	var out, errb bytes.Buffer
+	if code := run([]string{"check-config", cfg}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "torn.json") || strings.Contains(out.String(), "apps.json") || strings.Contains(out.String(), "will be skipped") {
+		t.Fatalf("check-config:\n%s", out.String())
+	}
+	out.Reset()
+	if code := run([]string{"accounts", "--config", cfg}, &out, &errb); code != 0 {
+		t.Fatalf("accounts: %d %s %s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{"api_keys[0]", "(configured)", "octocat"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("accounts lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "gho_") {
+		t.Fatal("a token in the listing")
+	}
+}
