@@ -1,13 +1,13 @@
 package accounts
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"encoding/json"
@@ -156,26 +156,39 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // post sends a form and reads the JSON answer, whatever its status (the
 // device flow's errors come as JSON bodies, with 200 at GitHub).
 func (d *DeviceFlow) post(ctx context.Context, u string, form url.Values, out any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	hc := d.Client
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	res, err := hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, maxDeviceAnswer))
+	status, b, err := postAnswer(ctx, d.Client, u, "application/x-www-form-urlencoded", []byte(form.Encode()))
 	if err != nil {
 		return 0, err
 	}
 	// An answer that is not JSON leaves out empty: the caller reports the status.
 	_ = json.Unmarshal(b, out)
-	return res.StatusCode, nil
+	return status, nil
+}
+
+// maxDeviceAnswer bounds an answer of the sign-in endpoints.
+const maxDeviceAnswer = 64 << 10
+
+// postAnswer posts body to u and returns the status and the answer (at
+// most maxDeviceAnswer bytes), for the sign-in endpoints' small JSON
+// answers. A nil client gets a 30 s timeout.
+func postAnswer(ctx context.Context, hc *http.Client, u, contentType string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Accept", "application/json")
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxDeviceAnswer))
+	if err != nil {
+		return 0, nil, err
+	}
+	return res.StatusCode, b, nil
 }
