@@ -52,6 +52,7 @@ func (s *Server) logAnswered(ctx *fasthttp.RequestCtx, start time.Time, upstream
 		zap.Int("bytes_in", len(ctx.Request.Body())),
 		zap.Int("bytes_out", len(ctx.Response.Body())),
 		s.errField(err),
+		cacheField(cacheVerdict(ctx)),
 		zap.Skip(),
 		zap.Skip(),
 		zap.Skip(),
@@ -97,6 +98,8 @@ type streamLog struct {
 	overhead time.Duration
 	client   string
 	cl       *client
+	// cache is the X-Proxy-Cache verdict, if the target is cached.
+	cache []byte
 	// tr is the stream's translator, kept here to share this allocation.
 	tr metered
 }
@@ -142,8 +145,18 @@ func (s *Server) logStream(l *streamLog, bytesOut int64, firstEvent time.Time, e
 		zap.Int("bytes_in", l.bytesIn),
 		zap.Int64("bytes_out", bytesOut),
 		s.errField(err),
+		cacheField(l.cache),
 	}
 	ce.Write(fields[:]...)
+}
+
+// cacheField is the response cache's verdict (hit, miss, bypass) on the
+// access line of a request whose target is cached.
+func cacheField(v []byte) zap.Field {
+	if len(v) == 0 {
+		return zap.Skip()
+	}
+	return zap.ByteString("cache", v)
 }
 
 // errField logs an error with any key in its text masked.

@@ -60,6 +60,9 @@ func (s *Server) answer(x *exchange, h *held, res *providers.Result, rd *stream.
 			s.fail(x, wire.BadGateway, "cannot convert the upstream answer: "+err.Error(), "", err)
 			return
 		}
+		if x.cache.keep {
+			s.storeAnswer(x)
+		}
 		s.logAnswered(ctx, x.start, x.upstream, x.in, x.provider(), x.route.model, x.stream, nil, counts)
 		return
 	}

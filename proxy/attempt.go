@@ -231,6 +231,10 @@ func (s *Server) settle(x *exchange, t *tries, h *held, at target, r *result) st
 	}
 	settleBreaker(up, at.tk, class, r.err, x.stream)
 	if r.err == nil && r.status == fasthttp.StatusOK {
+		if at.a.TargetIndex != 0 {
+			// A fallback's answer is not the answer to what was asked.
+			x.cache.keep = false
+		}
 		t.plan.Commit()
 		t.releaseLast()
 		s.answer(x, h, r.res, r.rd)
@@ -246,6 +250,7 @@ func (s *Server) settle(x *exchange, t *tries, h *held, at target, r *result) st
 		// The upstream's own error event is the best answer left: relay
 		// it, in the client's protocol.
 		h.failed = true
+		x.cache.keep = false
 		t.releaseLast()
 		s.answer(x, h, r.res, r.rd)
 		return stepDone

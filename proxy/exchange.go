@@ -34,6 +34,8 @@ type exchange struct {
 	// tools maps the names a conversion gave a Responses client's
 	// namespace and custom tools back to the client's; nil when none.
 	tools *convert.ToolMap
+	// cache is what the response cache does with the exchange.
+	cache cacheState
 }
 
 // log records the exchange once it was answered in the handler.

@@ -33,6 +33,9 @@ func (s *Server) forward(x *exchange) {
 		s.fail(x, wire.InvalidRequest, "a streamed answer needs HTTP/1.1; send the request over HTTP/1.1 or without streaming", "stream", nil)
 		return
 	}
+	if x.snap.cache != nil && s.serveCached(x) {
+		return
+	}
 	// h and t stay on this stack (an allocation guard counts them);
 	// startStream copies h to the heap for a relay.
 	var h held

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmproxy/proxy/providers/copilot/copilotmock"
 	"github.com/llmproxy/proxy/providers/faults"
 	"github.com/llmproxy/proxy/providers/mock"
 	"github.com/llmproxy/proxy/providers/mock/mocktest"
@@ -506,6 +507,10 @@ var matrixUpstreams = []upstreamCase{
 	// The same API in Antigravity's dialect (its envelope fields, no
 	// safetySettings or maxOutputTokens).
 	{name: "antigravity", model: "up-agy", proto: wire.Gemini, recorded: true},
+	// A GitHub Copilot account (type copilot): its GitHub token traded at
+	// the mock GitHub for a Copilot token naming the mock's OpenAI chat
+	// API as the account's API host.
+	{name: "copilot", model: "up-copilot", proto: wire.OpenAIChat, recorded: true},
 }
 
 // recorder keeps the bodies the mock upstream received.
@@ -580,6 +585,12 @@ func matrixFixture(t *testing.T) (base string, rec *recorder) {
 		p.Type, p.OAuth.ClientID = config.TypeAntigravity, "matrix-client"
 		return p
 	}
+	github := copilotmock.Start(t, copilotmock.Options{GitHubTokens: []string{"gho_matrix"}, API: up + "/v1"})
+	copilotProvider := func(name, model string) config.Provider {
+		p := typed(name, config.TypeCopilot, up+"/unused", model)
+		p.APIKeys, p.Copilot.TokenURL = []string{"gho_matrix"}, github.URL+"/copilot_internal/v2/token"
+		return p
+	}
 	codexProvider := func(name, model string) config.Provider {
 		p := typed(name, config.TypeCodex, up+"/v1", model)
 		p.APIKeys, p.Credentials = nil, filepath.Join(creds, "acct.json")
@@ -598,6 +609,7 @@ func matrixFixture(t *testing.T) (base string, rec *recorder) {
 			codexProvider("p-codex"+suffix, "up-codex"+suffix),
 			gcliProvider("p-gcli"+suffix, "up-gcli"+suffix),
 			agyProvider("p-agy"+suffix, "up-agy"+suffix),
+			copilotProvider("p-copilot"+suffix, "up-copilot"+suffix),
 		)
 	}
 	for i := range cfg.Providers {

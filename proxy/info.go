@@ -37,7 +37,7 @@ func (s *Server) models(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		names, owner = providers.NewRegistry([]providers.Provider{p}).Models(), p.Name()
-	} else if proto == wire.OpenAIChat {
+	} else if proto == wire.OpenAIChat && !snap.liveModels {
 		ctx.SetBody(snap.modelsBody) // pre-rendered, aliases included
 		return
 	} else {

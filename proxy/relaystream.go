@@ -9,6 +9,7 @@ import (
 	"github.com/llmproxy/proxy/providers/keypool"
 	"github.com/llmproxy/proxy/providers/usage"
 	"github.com/llmproxy/proxy/providers/wire"
+	"github.com/llmproxy/proxy/proxy/cache"
 	"github.com/llmproxy/proxy/stream"
 	"github.com/valyala/fasthttp"
 )
@@ -19,11 +20,11 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 	ctx := x.ctx
 	from := x.route.provider.Protocol()
 	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctype := contentSSE
 	if x.framing == convert.FramingJSONArray {
-		ctx.SetContentType("application/json")
-	} else {
-		ctx.SetContentType("text/event-stream")
+		ctype = contentJSON
 	}
+	ctx.Response.Header.SetContentTypeBytes(ctype)
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
 	ctx.Response.Header.Set("X-Accel-Buffering", "no")
 	l := &streamLog{
@@ -37,6 +38,7 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 		overhead:  time.Since(x.start) - x.upstream,
 		client:    clientName(clientOf(ctx)),
 		cl:        clientOf(ctx),
+		cache:     cacheVerdict(ctx),
 	}
 	s.metrics.StreamStarted()
 	// The relay finishes after forward returned: what it holds moves to
@@ -44,6 +46,11 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 	h.streaming = true
 	kept := new(held)
 	*kept = *h
+	var rec *cacheRecording
+	cs := x.cache
+	if cs.keep {
+		rec = &cacheRecording{rec: cache.NewRecorder(cs.rule.maxEntry, cs.recording, time.Now())}
+	}
 	opts := stream.Options{
 		Heartbeat:    x.snap.cfg.Server.StreamHeartbeat,
 		MaxEventSize: x.snap.cfg.Server.MaxEventBytes,
@@ -61,6 +68,12 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 			}
 			kept.done(out)
 			res.Release()
+			if rec != nil {
+				if o.Err == nil && !kept.failed && rec.complete() {
+					cs.store.Put(cs.key, rec.rec.Encode(ctype), cs.rule.ttl)
+				}
+				rec.rec.Release()
+			}
 			if u := &l.tr.usage; u.Seen {
 				s.metrics.AddTokens(l.provider, l.model, u.Counts.Input, u.Counts.Output)
 			}
@@ -85,8 +98,19 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 		tr = newConverting(from, x, x.route.model)
 	}
 	l.tr = metered{Translator: tr, usage: usage.Tracker{Proto: from}}
-	ctx.Response.SetBodyStream(stream.NewRelay(res.Stream, &l.tr, opts), length)
+	var relayed stream.Translator = &l.tr
+	if rec != nil {
+		rec.Translator = relayed
+		relayed = rec
+	}
+	ctx.Response.SetBodyStream(stream.NewRelay(res.Stream, relayed, opts), length)
 }
+
+// The content types of a stream: SSE, or Gemini's JSON array.
+var (
+	contentSSE  = []byte("text/event-stream")
+	contentJSON = []byte("application/json")
+)
 
 // metered is a Translator that also counts the tokens the upstream's
 // events report, for metrics.

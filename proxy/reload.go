@@ -138,5 +138,8 @@ func (s *Server) retire(prev *snapshot) {
 				up.close()
 			}
 		}
+		if prev.cache != nil && (cur.cache == nil || cur.cache.store != prev.cache.store) {
+			_ = prev.cache.store.Close()
+		}
 	}()
 }

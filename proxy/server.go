@@ -41,9 +41,11 @@ type Server struct {
 	ids     *requestIDs
 	srv     *fasthttp.Server
 	parsers fastjson.ParserPool
-	metrics *metrics.Set
-	prompts *promptlog.Logger
-	cors    *cors.Policy
+	// keyBuilders hold the buffers response cache keys are hashed from.
+	keyBuilders sync.Pool
+	metrics     *metrics.Set
+	prompts     *promptlog.Logger
+	cors        *cors.Policy
 	// stop is closed when the shutdown grace period is over: relays still
 	// running end with an error event.
 	stop     chan struct{}
@@ -99,6 +101,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.install(snap, nil)
+	s.metrics.RegisterCacheStats(s.cacheStats)
 	if s.cors, err = cors.New(cors.Config{
 		Origins: cfg.Server.CORS.Origins, Headers: cfg.Server.CORS.Headers, MaxAge: cfg.Server.CORS.MaxAge,
 	}); err != nil {
@@ -291,6 +294,9 @@ func secrets(cfg *config.Config) []string {
 			out = append(out, v) // a DSN is secret when it is a URL (it may hold a password)
 		}
 	}
+	if pw := cfg.Cache.Redis.Password; pw != "" {
+		out = append(out, pw)
+	}
 	return out
 }
 
@@ -421,6 +427,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.retiring.Wait()
 	for _, up := range s.current().ups {
 		up.close()
+	}
+	if c := s.current().cache; c != nil {
+		_ = c.store.Close()
 	}
 	_ = s.prompts.Close()
 	s.tenants.close()

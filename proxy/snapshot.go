@@ -30,6 +30,9 @@ type snapshot struct {
 	keys       *keyring
 	redactor   *redact.Redactor
 	modelsBody []byte
+	// liveModels: a provider's model list changes after start (copilot's,
+	// from its service), so the list is rendered at each request.
+	liveModels bool
 	ups        map[string]*upState
 	// fallbacks maps a model to the targets tried after its own provider.
 	fallbacks map[string][]retry.Target
@@ -52,6 +55,8 @@ type snapshot struct {
 	skipped map[string]string
 	// catalogs holds each provider's model catalog (limits and prices).
 	catalogs map[string]*catalog.Catalog
+	// cache is the response cache; nil when nothing is cached.
+	cache *cachePolicy
 }
 
 // upState is one provider with its reliability state. It is carried over
@@ -138,6 +143,11 @@ func newSnapshot(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snap
 	snap.catalogs = buildCatalogs(cfg)
 	snap.registry = providers.NewRegistry(list)
 	snap.modelsBody = renderModels(list, aliasNames(cfg))
+	for _, p := range list {
+		if lp, ok := p.(interface{ LiveModels() bool }); ok && lp.LiveModels() {
+			snap.liveModels = true
+		}
+	}
 	snap.addFallbacks(cfg)
 	snap.chains = map[string]map[string][]retry.Target{}
 	for _, p := range list {
@@ -156,6 +166,7 @@ func newSnapshot(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snap
 	} else {
 		snap.lim = admission.NewLimiter(lo)
 	}
+	snap.cache = newCachePolicy(cfg, snap, prev)
 	return snap, nil
 }
 

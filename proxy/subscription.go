@@ -3,12 +3,14 @@ package proxy
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/accounts"
 	"github.com/llmproxy/proxy/providers/codeassist"
 	"github.com/llmproxy/proxy/providers/codex"
+	"github.com/llmproxy/proxy/providers/copilot"
 	"github.com/llmproxy/proxy/providers/keypool"
 	"github.com/llmproxy/proxy/providers/upstream"
 	"github.com/llmproxy/proxy/proxy/config"
@@ -35,15 +37,16 @@ func refreshTimeout(d time.Duration) time.Duration {
 func buildSubscription(pc *config.Provider, log *zap.Logger) (providers.Provider, []keypool.Key, error) {
 	ref := &accounts.OAuth{TokenURL: pc.OAuth.TokenURL, ClientID: pc.OAuth.ClientID, ClientSecret: pc.OAuth.ClientSecret,
 		Client: &http.Client{Timeout: refreshTimeout(pc.OAuth.Timeout)}}
-	accts, errs := accounts.Load(pc.Credentials, ref, accounts.Options{})
-	for _, err := range errs {
-		log.Warn("account not loaded", zap.String("provider", pc.Name), zap.Error(err))
-	}
-	if w := accounts.PermissionWarning(pc.Credentials); w != "" {
-		log.Warn("credentials readable by others", zap.String("provider", pc.Name), zap.String("warning", w))
-	}
-	if len(accts) == 0 {
-		return nil, nil, errors.New("provider " + pc.Name + ": no account could be loaded from " + pc.Credentials)
+	var accts []*accounts.Account
+	if pc.Credentials != "" {
+		var errs []error
+		accts, errs = accounts.Load(pc.Credentials, ref, accounts.Options{NonExpiring: pc.Type == config.TypeCopilot})
+		for _, err := range errs {
+			log.Warn("account not loaded", zap.String("provider", pc.Name), zap.Error(err))
+		}
+		if w := accounts.PermissionWarning(pc.Credentials); w != "" {
+			log.Warn("credentials readable by others", zap.String("provider", pc.Name), zap.String("warning", w))
+		}
 	}
 	byKey := make(map[string]*accounts.Account, len(accts))
 	keys := make([]keypool.Key, 0, len(accts))
@@ -52,6 +55,20 @@ func buildSubscription(pc *config.Provider, log *zap.Logger) (providers.Provider
 		byKey[k] = a
 		keys = append(keys, keypool.Key{Secret: k, Label: a.Label})
 	}
+	if pc.Type == config.TypeCopilot {
+		// GitHub tokens configured in api_keys are accounts too.
+		for i, tok := range pc.APIKeys {
+			if tok == "" {
+				continue
+			}
+			label := "api_keys[" + strconv.Itoa(i) + "]"
+			byKey["account:"+label] = accounts.Static(label, tok)
+			keys = append(keys, keypool.Key{Secret: "account:" + label, Label: label})
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil, errors.New("provider " + pc.Name + ": no account could be loaded from " + pc.Credentials)
+	}
 	conn := upstream.Config{
 		Headers: operatorHeaders(pc), ForwardHeaders: pc.ForwardHeaders,
 		Name: pc.Name, BaseURL: pc.BaseURL, Models: pc.Models,
@@ -59,11 +76,45 @@ func buildSubscription(pc *config.Provider, log *zap.Logger) (providers.Provider
 		FirstByteTimeout: pc.FirstByteTimeout, IdleTimeout: pc.IdleTimeout,
 		MaxResponseBytes: pc.MaxResponseBytes, MaxResponseTime: pc.MaxResponseTime,
 	}
-	if pc.Type == config.TypeGeminiCLI || pc.Type == config.TypeAntigravity {
+	switch pc.Type {
+	case config.TypeCopilot:
+		p, err := copilot.New(copilot.Config{HTTP: conn, Accounts: byKey, TokenURL: pc.Copilot.TokenURL, UserURL: pc.QuotaURL,
+			Client: &http.Client{Timeout: refreshTimeout(pc.OAuth.Timeout)}, QuotaEvery: pc.QuotaInterval})
+		return p, keys, err
+	case config.TypeGeminiCLI, config.TypeAntigravity:
 		p, err := codeassist.New(codeassist.Config{HTTP: conn, Accounts: byKey, Project: pc.Project, UserAgent: pc.Client.UserAgent,
-			Antigravity: pc.Type == config.TypeAntigravity, FallbackURLs: pc.FallbackBaseURLs})
+			Antigravity: pc.Type == config.TypeAntigravity, FallbackURLs: pc.FallbackBaseURLs, QuotaEvery: pc.QuotaInterval})
 		return p, keys, err
 	}
-	p, err := codex.New(codex.Config{HTTP: conn, Accounts: byKey, Originator: pc.Client.Originator, Version: pc.Client.Version})
+	p, err := codex.New(codex.Config{HTTP: conn, Accounts: byKey, Originator: pc.Client.Originator, Version: pc.Client.Version,
+		QuotaURL: pc.QuotaURL, QuotaEvery: pc.QuotaInterval})
 	return p, keys, err
+}
+
+// CheckQuotas asks the upstream of subscription provider pc for every
+// account's limits now (`proxy accounts --refresh`), and returns the
+// accounts' states with them; tokens are refreshed as a request would.
+func CheckQuotas(pc config.Provider, log *zap.Logger) ([]accounts.Status, error) {
+	pc.QuotaInterval = -1 // asked once below, not in the background
+	p, _, err := buildSubscription(&pc, log)
+	if err != nil {
+		return nil, err
+	}
+	closeIt := func() {
+		if c, ok := p.(interface{ Close() }); ok {
+			c.Close()
+		}
+	}
+	qp, ok := p.(interface {
+		accounts.QuotaSource
+		AccountList() []*accounts.Account
+		Accounts() []accounts.Status
+	})
+	if !ok {
+		closeIt()
+		return nil, errors.New("provider " + pc.Name + ": its upstream reports no quota")
+	}
+	accounts.RefreshQuota(qp.AccountList(), qp, time.Now)
+	closeIt() // its background work done, the states are final
+	return qp.Accounts(), nil
 }

@@ -69,8 +69,10 @@ func goldenProvider(t *testing.T, typ, base string) config.Provider {
 	if err := os.WriteFile(filepath.Join(dir, "a.json"), []byte(cred), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// QuotaInterval -1: the background quota check runs at its own time,
+	// which would make the recorded requests differ run to run.
 	p := config.Provider{Name: "sub", Type: typ, BaseURL: base, Credentials: dir, Models: []string{"*"},
-		ConnectTimeout: 2 * time.Second, FirstByteTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second}
+		ConnectTimeout: 2 * time.Second, FirstByteTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second, QuotaInterval: -1}
 	if typ == config.TypeAntigravity {
 		p.OAuth.ClientID = "golden-client"
 	}

@@ -172,8 +172,11 @@ func TestEveryAccountOutOfQuota(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// No background quota check: the test counts the generations that
+	// reach the backend.
 	p := config.Provider{Name: "chatgpt", Type: config.TypeCodex, BaseURL: base + "/backend-api/codex", Credentials: dir,
-		Models: []string{"gpt-5.1-codex"}, ConnectTimeout: 2 * time.Second, FirstByteTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second}
+		Models: []string{"gpt-5.1-codex"}, ConnectTimeout: 2 * time.Second, FirstByteTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second,
+		QuotaInterval: -1}
 	_, url := startFaultProxy(t, baseConfig(p))
 	hc := httpClient(t)
 	body := `{"model":"gpt-5.1-codex","messages":[{"role":"user","content":"hi"}]}`

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/llmproxy/proxy/providers/accounts"
+	"github.com/llmproxy/proxy/proxy"
 	"github.com/llmproxy/proxy/proxy/config"
 	"github.com/spf13/pflag"
+	"go.uber.org/zap"
 )
 
 // defaultFolder is where `proxy login TYPE` saves accounts when no
@@ -75,16 +77,17 @@ func login(args []string, stdout, stderr io.Writer) int {
 	noBrowser := fs.Bool("no-browser", false, "print the sign-in URL and read the redirect URL pasted back (for a machine without a browser)")
 	device := fs.Bool("device", false, "codex: sign in with a one-time code typed on any device (the account must allow device code authorization in ChatGPT's security settings)")
 	port := fs.Int("port", 0, "loopback port of the sign-in redirect (default: the provider's oauth.redirect_port: 1455 codex, 8085 gemini-cli)")
-	if code := parseFlags(fs, args, "proxy login codex|gemini-cli|antigravity [--config FILE] [--provider NAME] [--credentials DIR] [--no-browser | --device] [--port N]", stdout, stderr); code >= 0 {
+	if code := parseFlags(fs, args, "proxy login codex|gemini-cli|antigravity|copilot [--config FILE] [--provider NAME] [--credentials DIR] [--no-browser | --device] [--port N]", stdout, stderr); code >= 0 {
 		return code
 	}
 	how, known := signIn[fs.Arg(0)]
+	known = known || fs.Arg(0) == config.TypeCopilot // GitHub's device sign-in only
 	if fs.NArg() != 1 || !known {
-		fmt.Fprintln(stderr, "proxy login: name the account type to sign in to: codex (ChatGPT sign-in), gemini-cli or antigravity (Google sign-in)")
+		fmt.Fprintln(stderr, "proxy login: name the account type to sign in to: codex (ChatGPT sign-in), gemini-cli or antigravity (Google sign-in), copilot (GitHub sign-in)")
 		return 2
 	}
 	typ := fs.Arg(0)
-	if *device && typ != config.TypeCodex {
+	if *device && typ != config.TypeCodex && typ != config.TypeCopilot {
 		fmt.Fprintf(stderr, "proxy login: --device is for codex: Google's sign-in for %s has no device-code flow; use --no-browser\n", typ)
 		return 2
 	}
@@ -102,7 +105,9 @@ func login(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	var tok accounts.Tokens
-	if *device {
+	if typ == config.TypeCopilot {
+		tok, err = githubSignIn(p, stdout)
+	} else if *device {
 		tok, err = deviceSignIn(typ, p, stdout)
 	} else {
 		tok, err = browserSignIn(p, how, *port, *noBrowser, stdout)
@@ -166,6 +171,21 @@ func deviceSignIn(typ string, p config.Provider, stdout io.Writer) (accounts.Tok
 	return d.Wait(ctx, dc)
 }
 
+// githubSignIn runs GitHub's device sign-in (RFC 8628) for the Copilot
+// app: the user enters a code at GitHub's verification page while this
+// side polls, at GitHub's interval, slower when told.
+func githubSignIn(p config.Provider, stdout io.Writer) (accounts.Tokens, error) {
+	d := &accounts.DeviceFlow{CodeURL: p.OAuth.DeviceURL, TokenURL: p.OAuth.TokenURL, ClientID: p.OAuth.ClientID, Scope: "read:user"}
+	ctx := context.Background()
+	g, err := d.Start(ctx)
+	if err != nil {
+		return accounts.Tokens{}, err
+	}
+	fmt.Fprintf(stdout, "To sign GitHub Copilot in, open %s on any device, sign in to GitHub, and enter this code (never share it):\n\n    %s\n\nWaiting...\n",
+		g.VerificationURI, g.UserCode)
+	return d.Poll(ctx, g)
+}
+
 func openBrowser(u string) {
 	cmd := "xdg-open"
 	if runtime.GOOS == "darwin" {
@@ -189,7 +209,8 @@ func expandTilde(p string) string {
 func listAccounts(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("accounts", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "config.yaml", "configuration file")
-	if code := parseFlags(fs, args, "proxy accounts [--config FILE]", stdout, stderr); code >= 0 {
+	refresh := fs.Bool("refresh", false, "ask each upstream for the accounts' quotas now (tokens are refreshed as a request would)")
+	if code := parseFlags(fs, args, "proxy accounts [--config FILE] [--refresh]", stdout, stderr); code >= 0 {
 		return code
 	}
 	cfg, err := config.Load(config.Source{Path: *cfgPath, Required: true, Environ: os.Environ()})
@@ -198,19 +219,27 @@ func listAccounts(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROVIDER\tACCOUNT\tFILE\tEXPIRES\tSTATUS")
+	fmt.Fprint(tw, "PROVIDER\tACCOUNT\tFILE\tEXPIRES\tSTATUS")
+	if *refresh {
+		fmt.Fprint(tw, "\tQUOTA")
+	}
+	fmt.Fprintln(tw)
 	n := 0
 	now := time.Now()
 	for _, p := range cfg.Providers {
 		if !p.IsSubscription() {
 			continue
 		}
-		accts, errs := accounts.Load(p.Credentials, nil, accounts.Options{})
-		for _, err := range errs {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t%v\n", p.Name, err)
+		var sts []accounts.Status
+		if *refresh {
+			var err error
+			if sts, err = proxy.CheckQuotas(p, zap.NewNop()); err != nil {
+				fmt.Fprintf(tw, "%s\t-\t-\t-\t%v\t-\n", p.Name, err)
+			}
+		} else {
+			sts = readAccounts(p, tw)
 		}
-		for _, a := range accts {
-			st := a.Status()
+		for _, st := range sts {
 			status := "ok"
 			switch {
 			case st.LastError != "":
@@ -222,7 +251,15 @@ func listAccounts(args []string, stdout, stderr io.Writer) int {
 			if !st.Expiry.IsZero() {
 				exp = st.Expiry.Local().Format(time.DateTime)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Name, st.Label, st.Path, exp, status)
+			file := st.Path
+			if file == "" {
+				file = "(configured)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", p.Name, st.Label, file, exp, status)
+			if *refresh {
+				fmt.Fprintf(tw, "\t%s", quotaText(st))
+			}
+			fmt.Fprintln(tw)
 			n++
 		}
 		if w := accounts.PermissionWarning(p.Credentials); w != "" {
@@ -231,8 +268,59 @@ func listAccounts(args []string, stdout, stderr io.Writer) int {
 	}
 	tw.Flush()
 	if n == 0 {
-		fmt.Fprintln(stderr, "no subscription account: add a provider of type codex or gemini-cli, or run proxy login codex|gemini-cli")
+		fmt.Fprintln(stderr, "no subscription account: add a provider of type codex, gemini-cli, antigravity or copilot, or run proxy login codex|gemini-cli|antigravity|copilot")
 		return 1
 	}
 	return 0
+}
+
+// readAccounts reads a provider's account files (nothing is refreshed or
+// sent); a file that cannot be read gets a row of its own.
+func readAccounts(p config.Provider, tw io.Writer) []accounts.Status {
+	var sts []accounts.Status
+	if p.Credentials != "" {
+		accts, errs := accounts.Load(p.Credentials, nil, accounts.Options{NonExpiring: p.Type == config.TypeCopilot})
+		for _, err := range errs {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t%v\n", p.Name, err)
+		}
+		for _, a := range accts {
+			sts = append(sts, a.Status())
+		}
+	}
+	if p.Type == config.TypeCopilot {
+		for i, k := range p.APIKeys {
+			if k != "" {
+				sts = append(sts, accounts.Status{Label: fmt.Sprintf("api_keys[%d]", i)})
+			}
+		}
+	}
+	return sts
+}
+
+// quotaText renders an account's quotas: what is left of each limit and
+// when it resets.
+func quotaText(st accounts.Status) string {
+	if len(st.Quota) == 0 {
+		if st.QuotaError != "" {
+			return "? (" + st.QuotaError + ")"
+		}
+		return "-"
+	}
+	parts := make([]string, 0, len(st.Quota))
+	for _, q := range st.Quota {
+		s := q.Name + " "
+		switch {
+		case q.Unlimited:
+			s += "unlimited"
+		case q.Limit > 0:
+			s += fmt.Sprintf("%.0f/%.0f left", q.Remaining, q.Limit)
+		default:
+			s += fmt.Sprintf("%.0f%% left", q.RemainingFraction*100)
+		}
+		if !q.ResetAt.IsZero() && !q.Unlimited {
+			s += ", resets " + q.ResetAt.Local().Format(time.DateTime)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
 }

@@ -51,6 +51,9 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 // refreshing anything) and warns about those that cannot be used and
 // about permissions that let other users read them.
 func checkCredentials(p config.Provider, stdout io.Writer) {
+	if p.Credentials == "" {
+		return // copilot with GitHub tokens in api_keys only
+	}
 	accts, errs := accounts.Load(p.Credentials, nil, accounts.Options{})
 	for _, err := range errs {
 		fmt.Fprintf(stdout, "warning: provider %s: %v\n", p.Name, err)

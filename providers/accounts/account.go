@@ -30,6 +30,7 @@ type Account struct {
 	margin      time.Duration
 	lockTimeout time.Duration
 	now         func() time.Time
+	nonExpiring bool
 
 	mu      sync.Mutex
 	cred    Credential
@@ -38,6 +39,7 @@ type Account struct {
 	// lastErr is why the account cannot serve (a failed refresh), shown by
 	// /health and `proxy accounts`; cleared by the next success.
 	lastErr error
+	quota   quotaState
 }
 
 // Options tune an account's refresh.
@@ -47,6 +49,9 @@ type Options struct {
 	// LockTimeout bounds the wait for another process's refresh (10 s).
 	LockTimeout time.Duration
 	Now         func() time.Time
+	// NonExpiring: a token that states no expiry does not expire (a
+	// GitHub OAuth token); one that does is refreshed as usual.
+	NonExpiring bool
 }
 
 func (o Options) withDefaults() Options {
@@ -65,7 +70,7 @@ func (o Options) withDefaults() Options {
 // Open reads one credential file.
 func Open(path string, r Refresher, o Options) (*Account, error) {
 	o = o.withDefaults()
-	a := &Account{Path: path, refresher: r, margin: o.Margin, lockTimeout: o.LockTimeout, now: o.Now}
+	a := &Account{Path: path, refresher: r, margin: o.Margin, lockTimeout: o.LockTimeout, now: o.Now, nonExpiring: o.NonExpiring}
 	if err := a.load(); err != nil {
 		return nil, err
 	}
@@ -97,6 +102,9 @@ func (a *Account) load() error {
 // reloadIfChanged re-reads a file another process (or the official CLI)
 // rewrote.
 func (a *Account) reloadIfChanged() {
+	if a.Path == "" {
+		return // a Static account
+	}
 	st, err := os.Stat(a.Path)
 	if err != nil || (st.ModTime().Equal(a.modTime) && st.Size() == a.size) {
 		return
@@ -136,6 +144,9 @@ func (a *Account) fresh() bool { return a.freshFor(a.margin) }
 
 // freshFor reports whether the token is good for at least d.
 func (a *Account) freshFor(d time.Duration) bool {
+	if a.cred.AccessToken != "" && a.cred.Expiry.IsZero() && a.nonExpiring {
+		return true
+	}
 	return a.cred.AccessToken != "" && !a.cred.Expiry.IsZero() && a.now().Add(d).Before(a.cred.Expiry)
 }
 
@@ -200,6 +211,30 @@ func (a *Account) refreshLocked(stale string, lead time.Duration) (Credential, e
 	return c, nil
 }
 
+// Fail marks the account as unable to serve, with the reason /health and
+// `proxy accounts` show, until Recover (a provider whose own token
+// exchange failed).
+func (a *Account) Fail(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_ = a.fail(err)
+}
+
+// Recover clears a failure set by Fail once the account serves again.
+func (a *Account) Recover() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.lastErr = nil
+}
+
+// Static is an account whose token was configured rather than read from a
+// file (a GitHub token in api_keys): never reloaded, never refreshed.
+func Static(label, token string) *Account {
+	o := Options{}.withDefaults()
+	return &Account{Label: label, margin: o.Margin, lockTimeout: o.LockTimeout, now: o.Now, nonExpiring: true,
+		cred: Credential{AccessToken: token, Format: FormatProxy}}
+}
+
 func (a *Account) fail(err error) error {
 	a.lastErr = fmt.Errorf("account %s: %w", a.Label, err)
 	return a.lastErr
@@ -211,6 +246,11 @@ type Status struct {
 	Path      string    `json:"path"`
 	Expiry    time.Time `json:"expiry"`
 	LastError string    `json:"last_error,omitempty"`
+	// Quota is the upstream's last report of the account's limits (where
+	// the upstream reports any), asked for in the background.
+	Quota          []Quota   `json:"quota,omitempty"`
+	QuotaCheckedAt time.Time `json:"quota_checked_at,omitzero"`
+	QuotaError     string    `json:"quota_error,omitempty"`
 }
 
 // Status reports the account's state, never its tokens.
@@ -221,6 +261,7 @@ func (a *Account) Status() Status {
 	if a.lastErr != nil {
 		s.LastError = a.lastErr.Error()
 	}
+	s.Quota, s.QuotaCheckedAt, s.QuotaError = a.quota.quotas, a.quota.at, a.quota.err
 	return s
 }
 

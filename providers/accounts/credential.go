@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -30,6 +31,10 @@ const (
 	// FormatGoogle is Gemini CLI's ~/.gemini/oauth_creds.json:
 	// {"access_token", "refresh_token", "id_token", "expiry_date" (ms)}.
 	FormatGoogle
+	// FormatCopilotApps is the GitHub Copilot editor plugins' apps.json
+	// (or the older hosts.json): {"github.com[:app id]": {"user",
+	// "oauth_token"}}; a GitHub token, which does not expire.
+	FormatCopilotApps
 )
 
 // Credential is one account's tokens.
@@ -45,6 +50,8 @@ type Credential struct {
 	Format Format
 	// raw keeps the file's other fields, written back untouched.
 	raw map[string]any
+	// appsKey is the entry of an apps.json file the token came from.
+	appsKey string
 }
 
 // ParseCredential reads a credential file's bytes in any known format.
@@ -80,11 +87,35 @@ func ParseCredential(b []byte) (Credential, error) {
 			c.Expiry, _ = time.Parse(time.RFC3339, s)
 		}
 	}
+	if c.RefreshToken == "" && c.AccessToken == "" && c.Format == FormatProxy {
+		c.readCopilotApps()
+	}
 	if c.RefreshToken == "" && c.AccessToken == "" {
 		return Credential{}, errors.New("no access_token or refresh_token")
 	}
 	c.fillFromJWTs()
 	return c, nil
+}
+
+// readCopilotApps reads the first entry (by key) of a Copilot plugins'
+// apps.json that holds an oauth_token.
+func (c *Credential) readCopilotApps() {
+	keys := make([]string, 0, len(c.raw))
+	for k := range c.raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		e, ok := c.raw[k].(map[string]any)
+		if !ok {
+			continue
+		}
+		if tok, _ := e["oauth_token"].(string); tok != "" {
+			c.Format, c.appsKey, c.AccessToken = FormatCopilotApps, k, tok
+			c.Email, _ = e["user"].(string)
+			return
+		}
+	}
 }
 
 // fillFromJWTs takes what the tokens themselves say: the access token's
@@ -146,6 +177,14 @@ func (c *Credential) Marshal(now time.Time) ([]byte, error) {
 		}
 		raw["tokens"] = t
 		raw["last_refresh"] = now.UTC().Format(time.RFC3339Nano)
+	case FormatCopilotApps:
+		e, _ := raw[c.appsKey].(map[string]any)
+		entry := map[string]any{}
+		for k, v := range e {
+			entry[k] = v
+		}
+		entry["oauth_token"] = c.AccessToken
+		raw[c.appsKey] = entry
 	case FormatGoogle:
 		raw["access_token"], raw["refresh_token"] = c.AccessToken, c.RefreshToken
 		if c.IDToken != "" {

@@ -1,12 +1,10 @@
 package accounts
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -42,9 +40,6 @@ type DeviceCode struct {
 
 // ErrDeviceCodeDisabled is the issuer's refusal to start a device sign-in.
 var ErrDeviceCodeDisabled = errors.New("device code sign-in is not enabled for this account: turn on device code authorization for Codex in ChatGPT's security settings, or sign in with the browser (--no-browser pastes the redirect)")
-
-// maxDeviceAnswer bounds an answer of the device endpoints.
-const maxDeviceAnswer = 64 << 10
 
 // Start asks the issuer for a one-time code.
 func (d *DeviceLogin) Start(ctx context.Context) (*DeviceCode, error) {
@@ -112,10 +107,8 @@ func (d *DeviceLogin) Wait(ctx context.Context, dc *DeviceCode) (Tokens, error) 
 		if status != http.StatusForbidden && status != http.StatusNotFound {
 			return Tokens{}, fmt.Errorf("device sign-in: the issuer answered HTTP %d", status)
 		}
-		select {
-		case <-ctx.Done():
-			return Tokens{}, fmt.Errorf("device sign-in: the code was not entered in time: %w", ctx.Err())
-		case <-time.After(dc.interval):
+		if err := sleepCtx(ctx, dc.interval); err != nil {
+			return Tokens{}, fmt.Errorf("device sign-in: the code was not entered in time: %w", err)
 		}
 	}
 	if ans.Code == "" || ans.Verifier == "" {
@@ -140,29 +133,14 @@ func (d *DeviceLogin) post(ctx context.Context, path string, body any, out any) 
 	if err != nil {
 		return 0, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.issuer()+path, bytes.NewReader(b))
+	status, ab, err := postAnswer(ctx, d.Client, d.issuer()+path, "application/json", b)
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	hc := d.Client
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	res, err := hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	ab, err := io.ReadAll(io.LimitReader(res.Body, maxDeviceAnswer))
-	if err != nil {
-		return 0, err
-	}
-	if res.StatusCode == http.StatusOK {
+	if status == http.StatusOK {
 		if err := json.Unmarshal(ab, out); err != nil {
 			return 0, fmt.Errorf("reading the issuer's answer: %w", err)
 		}
 	}
-	return res.StatusCode, nil
+	return status, nil
 }

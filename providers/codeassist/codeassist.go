@@ -56,6 +56,8 @@ type Config struct {
 	// base answers 429 or cannot be reached.
 	Antigravity  bool
 	FallbackURLs []string
+	// QuotaEvery is how often the accounts' quotas are asked for (0: never).
+	QuotaEvery time.Duration
 }
 
 // Provider serves Gemini requests on Code Assist accounts.
@@ -100,8 +102,10 @@ func New(cfg Config) (*Provider, error) {
 		}
 		fallbacks = append(fallbacks, f)
 	}
-	return &Provider{cfg: cfg, inner: inner, fallbacks: fallbacks, projects: map[string]string{},
-		accts: accounts.NewSet(cfg.Accounts)}, nil
+	p := &Provider{cfg: cfg, inner: inner, fallbacks: fallbacks, projects: map[string]string{},
+		accts: accounts.NewSet(cfg.Accounts)}
+	p.accts.WatchQuota(p, cfg.QuotaEvery)
+	return p, nil
 }
 
 // route is the v1internal method of a call.
@@ -138,6 +142,9 @@ func (p *Provider) State() providers.State {
 
 // Accounts lists the provider's accounts' states (never their tokens).
 func (p *Provider) Accounts() []accounts.Status { return p.accts.Statuses() }
+
+// AccountList is the provider's accounts (an on-demand quota check).
+func (p *Provider) AccountList() []*accounts.Account { return p.accts.List() }
 
 // Do sends the call on the account c.Key names.
 func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {

@@ -85,6 +85,20 @@ func newCodeAssist(t *testing.T) *codeAssist {
 				return
 			}
 			fmt.Fprintf(w, `{"response":%s,"traceId":"t1"}`, chunk)
+		case "/v1internal:retrieveUserQuota", "/v1internal:fetchAvailableModels":
+			var body map[string]any
+			_ = json.Unmarshal(b, &body)
+			if body["project"] != "proj-42" {
+				w.WriteHeader(400)
+				fmt.Fprintf(w, `{"error":{"code":400,"message":"bad project in %s","status":"INVALID_ARGUMENT"}}`, b)
+				return
+			}
+			file := "testdata/retrieve_user_quota.json"
+			if strings.HasSuffix(r.URL.Path, "fetchAvailableModels") {
+				file = "testdata/fetch_available_models.json"
+			}
+			ans, _ := os.ReadFile(file)
+			w.Write(ans)
 		default:
 			w.WriteHeader(404)
 		}

@@ -19,7 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/accounts"
@@ -45,13 +47,18 @@ type Config struct {
 	Accounts map[string]*accounts.Account
 	// Originator and Version identify the client to the backend.
 	Originator, Version string
+	// QuotaURL is ChatGPT's usage endpoint (derived from the base when
+	// empty); QuotaEvery how often it is asked (0: never).
+	QuotaURL   string
+	QuotaEvery time.Duration
 }
 
 // Provider sends calls to the ChatGPT backend on the leased account.
 type Provider struct {
-	cfg   Config
-	inner *upstream.Provider
-	accts *accounts.Set
+	cfg         Config
+	inner       *upstream.Provider
+	accts       *accounts.Set
+	quotaClient *http.Client
 }
 
 // New builds the provider.
@@ -67,7 +74,12 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{cfg: cfg, inner: inner, accts: accounts.NewSet(cfg.Accounts)}, nil
+	if cfg.QuotaURL == "" {
+		cfg.QuotaURL = usageURL(cfg.HTTP.BaseURL)
+	}
+	p := &Provider{cfg: cfg, inner: inner, accts: accounts.NewSet(cfg.Accounts), quotaClient: &http.Client{Timeout: 15 * time.Second}}
+	p.accts.WatchQuota(p, cfg.QuotaEvery)
+	return p, nil
 }
 
 func (p *Provider) Name() string            { return p.cfg.HTTP.Name }
@@ -92,6 +104,9 @@ func (p *Provider) Close() {
 
 // Accounts lists the provider's accounts' states (never their tokens).
 func (p *Provider) Accounts() []accounts.Status { return p.accts.Statuses() }
+
+// AccountList is the provider's accounts (an on-demand quota check).
+func (p *Provider) AccountList() []*accounts.Account { return p.accts.List() }
 
 // Do sends the call on the account c.Key names.
 func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {

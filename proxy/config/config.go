@@ -34,6 +34,8 @@ type Config struct {
 	Store Store `koanf:"store"`
 	// Admin authenticates the admin API on server.admin_addr.
 	Admin Admin `koanf:"admin"`
+	// Cache is the exact response cache, off unless it names targets.
+	Cache Cache `koanf:"cache"`
 }
 
 // Store configures virtual keys, usage accounting and where they live.
@@ -270,6 +272,21 @@ type Provider struct {
 	// FallbackBaseURLs are tried in order after base_url answers 429 or
 	// cannot be reached (antigravity).
 	FallbackBaseURLs []string `koanf:"fallback_base_urls"`
+	// QuotaURL is where a subscription account's limits are asked for
+	// (codex: ChatGPT's usage endpoint, derived from base_url when empty;
+	// copilot: GitHub's Copilot user endpoint).
+	QuotaURL string `koanf:"quota_url"`
+	// QuotaInterval is how often the accounts' limits are asked for in the
+	// background (0: 5 min; negative: never).
+	QuotaInterval time.Duration `koanf:"quota_interval"`
+	// Copilot is the copilot type's GitHub side.
+	Copilot Copilot `koanf:"copilot"`
+}
+
+// Copilot configures GitHub's token exchange for type copilot: the
+// account's GitHub token is traded there for a short-lived Copilot token.
+type Copilot struct {
+	TokenURL string `koanf:"token_url"`
 }
 
 // OAuth configures a subscription provider's sign-in and token refresh.
@@ -278,6 +295,9 @@ type OAuth struct {
 	TokenURL     string `koanf:"token_url"`
 	ClientID     string `koanf:"client_id"`
 	ClientSecret string `koanf:"client_secret"`
+	// DeviceURL is the device authorization endpoint (RFC 8628) of a
+	// device sign-in (copilot: GitHub's).
+	DeviceURL string `koanf:"device_url"`
 	// RedirectPort and RedirectPath are the loopback sign-in redirect's
 	// (the path defaults to the official app's).
 	RedirectPort int    `koanf:"redirect_port"`
@@ -297,7 +317,7 @@ type ClientIdent struct {
 // IsSubscription reports whether the provider serves signed-in accounts
 // (credentials) rather than API keys.
 func (p *Provider) IsSubscription() bool {
-	return p.Type == TypeCodex || p.Type == TypeGeminiCLI || p.Type == TypeAntigravity
+	return p.Type == TypeCodex || p.Type == TypeGeminiCLI || p.Type == TypeAntigravity || p.Type == TypeCopilot
 }
 
 // Mock configures the built-in mock provider's answer.
@@ -322,7 +342,10 @@ const (
 	TypeGeminiCLI = "gemini-cli"
 	// TypeAntigravity is Google sign-in accounts of the Antigravity app,
 	// on its Code Assist endpoints.
-	TypeAntigravity     = "antigravity"
+	TypeAntigravity = "antigravity"
+	// TypeCopilot is GitHub Copilot subscriptions: a GitHub token traded
+	// for Copilot tokens, on the Copilot API's chat completions.
+	TypeCopilot         = "copilot"
 	TypeOpenAIResponses = "openai-responses"
 )
 
@@ -335,6 +358,7 @@ const ExampleKey = "123456"
 // 127.0.0.1:3000, so the proxy chats with no file and no keys.
 func Defaults() Config {
 	return Config{
+		Cache: cacheDefaults(),
 		Server: Server{
 			Host:            "127.0.0.1",
 			Port:            3000,
@@ -404,6 +428,9 @@ func providerDefaults(p *Provider) {
 			p.BaseURL = "https://chatgpt.com/backend-api/codex"
 		case TypeGeminiCLI:
 			p.BaseURL = "https://cloudcode-pa.googleapis.com"
+		case TypeCopilot:
+			// Used until a token answer names the account's own API host.
+			p.BaseURL = "https://api.githubcopilot.com"
 		case TypeAntigravity:
 			// Antigravity has no production host; these are the ones it
 			// tries, in order.
@@ -411,6 +438,17 @@ func providerDefaults(p *Provider) {
 			if p.FallbackBaseURLs == nil {
 				p.FallbackBaseURLs = []string{"https://daily-cloudcode-pa.googleapis.com", "https://autopush-cloudcode-pa.sandbox.googleapis.com"}
 			}
+		}
+	}
+	if p.IsSubscription() && p.QuotaInterval == 0 {
+		p.QuotaInterval = 5 * time.Minute
+	}
+	if p.Type == TypeCopilot {
+		if p.Copilot.TokenURL == "" {
+			p.Copilot.TokenURL = "https://api.github.com/copilot_internal/v2/token"
+		}
+		if p.QuotaURL == "" {
+			p.QuotaURL = "https://api.github.com/copilot_internal/user"
 		}
 	}
 	if d, ok := signInDefaults[p.Type]; ok {
@@ -439,6 +477,9 @@ var signInDefaults = map[string]struct {
 		ClientSecret: "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", RedirectPort: 8085}},
 	TypeAntigravity: {OAuth: OAuth{AuthorizeURL: "https://accounts.google.com/o/oauth2/v2/auth", TokenURL: "https://oauth2.googleapis.com/token",
 		RedirectPort: 8086}, Client: ClientIdent{UserAgent: "antigravity/1.104.0 darwin/arm64"}},
+	// GitHub's device sign-in with the Copilot editor plugins' public app.
+	TypeCopilot: {OAuth: OAuth{DeviceURL: "https://github.com/login/device/code", TokenURL: "https://github.com/login/oauth/access_token",
+		ClientID: "Iv1.b507a08c87ecfe98"}},
 }
 
 // fillOAuth sets o's empty fields from d (a client secret only with its
@@ -449,6 +490,9 @@ func fillOAuth(o *OAuth, d OAuth) {
 	}
 	if o.TokenURL == "" {
 		o.TokenURL = d.TokenURL
+	}
+	if o.DeviceURL == "" {
+		o.DeviceURL = d.DeviceURL
 	}
 	if o.ClientID == "" {
 		o.ClientID, o.ClientSecret = d.ClientID, d.ClientSecret

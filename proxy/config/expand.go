@@ -44,6 +44,8 @@ func expandAll(c *Config, lookup func(string) (string, bool)) {
 	c.Store.DSN = expand(c.Store.DSN, lookup)
 	c.Store.Redis = expand(c.Store.Redis, lookup)
 	c.Admin.Key = expand(c.Admin.Key, lookup)
+	r := &c.Cache.Redis
+	r.Addr, r.Username, r.Password = expand(r.Addr, lookup), expand(r.Username, lookup), expand(r.Password, lookup)
 	for i := range c.Providers {
 		p := &c.Providers[i]
 		p.Name = expand(p.Name, lookup)

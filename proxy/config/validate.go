@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Problem is one invalid setting, named by its key path.
@@ -142,15 +143,36 @@ func (c *Config) Validate() Problems {
 			if p.OAuth.Timeout < 0 {
 				add(key+".oauth.timeout", "must not be negative")
 			}
+			if p.QuotaInterval > 0 && p.QuotaInterval < time.Minute {
+				add(key+".quota_interval", "at least 1m (a quota view need not burden the upstream), or negative for none")
+			}
+			if pu, err := url.Parse(p.QuotaURL); p.QuotaURL != "" && (err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "") {
+				add(key+".quota_url", "must be an http or https URL, got %q", p.QuotaURL)
+			}
 			for _, u := range []string{p.BaseURL, p.OAuth.TokenURL, p.OAuth.AuthorizeURL} {
 				if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 					add(key, "base_url, oauth.token_url and oauth.authorize_url must be http or https URLs, got %q", u)
 				}
 			}
+		case TypeCopilot:
+			if p.Credentials == "" && len(nonEmpty(p.APIKeys)) == 0 {
+				add(key+".credentials", "required for type copilot: a GitHub token file or a folder of them (`proxy login copilot` makes one), or GitHub tokens in api_keys")
+			}
+			if p.OAuth.Timeout < 0 {
+				add(key+".oauth.timeout", "must not be negative")
+			}
+			if p.QuotaInterval > 0 && p.QuotaInterval < time.Minute {
+				add(key+".quota_interval", "at least 1m (a quota view need not burden the upstream), or negative for none")
+			}
+			for _, u := range []string{p.BaseURL, p.OAuth.TokenURL, p.OAuth.DeviceURL, p.Copilot.TokenURL, p.QuotaURL} {
+				if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+					add(key, "base_url, oauth.token_url, oauth.device_url, copilot.token_url and quota_url must be http or https URLs, got %q", u)
+				}
+			}
 		case "":
-			add(key+".type", "required (mock, openai, claude, gemini, openai-responses, codex, gemini-cli, antigravity)")
+			add(key+".type", "required (mock, openai, claude, gemini, openai-responses, codex, gemini-cli, antigravity, copilot)")
 		default:
-			add(key+".type", "unknown type %q (mock, openai, claude, gemini, openai-responses, codex, gemini-cli, antigravity)", p.Type)
+			add(key+".type", "unknown type %q (mock, openai, claude, gemini, openai-responses, codex, gemini-cli, antigravity, copilot)", p.Type)
 		}
 		if len(p.Models) == 0 {
 			add(key+".models", "list at least one model, or \"*\"")
@@ -217,6 +239,7 @@ func (c *Config) Validate() Problems {
 		add("system_prompt.mode", "must be append or overwrite, got %q", c.SystemPrompt.Mode)
 	}
 	c.validateReliability(add)
+	c.validateCache(add)
 	if len(ps) == 0 {
 		return nil
 	}
@@ -230,7 +253,7 @@ func (p *Provider) HasKeys() bool {
 		return true
 	}
 	if p.IsSubscription() {
-		return p.Credentials != ""
+		return p.Credentials != "" || (p.Type == TypeCopilot && len(nonEmpty(p.APIKeys)) > 0)
 	}
 	for _, k := range p.APIKeys {
 		if k != "" {

@@ -26,6 +26,12 @@ var families = map[string]family{
 	nameUsageDropped:   {"counter", "Usage records lost: the queue was full or the store failed (the requests were served)."},
 	nameSharedFailures: {"counter", "Calls to the shared limit store (Redis) that failed."},
 	nameKeys:           {"gauge", "Upstream API keys (accounts, for subscription providers) by provider and state: healthy, cooldown, unhealthy, disabled."},
+	nameCacheLookups:   {"counter", "Requests the response cache looked at, by provider, model and result: hit (answered from the cache, no upstream call, no token usage), miss, or bypass (not looked up)."},
+	nameCacheEntries:   {"gauge", "Answers held by the in-memory response cache."},
+	nameCacheBytes:     {"gauge", "Bytes held by the in-memory response cache, with a fixed overhead per entry."},
+	nameCacheEvictions: {"counter", "Answers the in-memory response cache evicted to stay within its bounds."},
+	nameCacheErrors:    {"counter", "Failed reads and writes of the response cache's store (Redis), each served as a miss."},
+	nameCacheDropped:   {"counter", "Answers not stored because too many writes to the cache's store were under way."},
 }
 
 // annotate copies the exposition in src to dst, writing # HELP and # TYPE

@@ -24,6 +24,8 @@ func fullSet() *Set {
 	s.ClientRequest("alice", 200)
 	s.RegisterPoolGauges("openai-main", func() float64 { return 1 }, func() float64 { return 0 })
 	s.RegisterKeyStates("openai-main", []string{"healthy", "cooldown"}, func(string) float64 { return 1 })
+	s.CacheLookup("openai-main", "gpt-4o", CacheHit)
+	s.RegisterCacheStats(func() CacheStats { return CacheStats{Entries: 1, Bytes: 300} })
 	return s
 }
 

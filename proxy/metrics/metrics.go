@@ -34,11 +34,15 @@
 //	breaker_state{provider}                                  gauge: 0 closed, 1 half-open, 2 open
 //	client_requests_total{client,status}                     counter, per named client
 //	keys{provider,state}                                     gauge (callbacks): keys or accounts per state
+//	cache_lookups_total{provider,model,result="hit"|"miss"|"bypass"} counter, response cache
+//	cache_entries, cache_bytes                               gauge, the memory cache's size
+//	cache_evictions_total, cache_errors_total, cache_dropped_writes_total counter, the cache store
 package metrics
 
 import (
 	"bytes"
 	"io"
+	"sync"
 	"sync/atomic"
 
 	vm "github.com/VictoriaMetrics/metrics"
@@ -65,6 +69,12 @@ const (
 	nameUsageWritten   = "proxy_usage_records_written_total"
 	nameUsageDropped   = "proxy_usage_records_dropped_total"
 	nameSharedFailures = "proxy_shared_limit_failures_total"
+	nameCacheLookups   = "proxy_cache_lookups_total"
+	nameCacheEntries   = "proxy_cache_entries"
+	nameCacheBytes     = "proxy_cache_bytes"
+	nameCacheEvictions = "proxy_cache_evictions_total"
+	nameCacheErrors    = "proxy_cache_errors_total"
+	nameCacheDropped   = "proxy_cache_dropped_writes_total"
 )
 
 // Breaker states for SetBreakerState.
@@ -100,6 +110,10 @@ type Set struct {
 	failovers cowMap[[2]string, *vm.Counter]
 	pools     cowMap[string, *poolFuncs]
 	keys      cowMap[string, *keyFuncs]
+	cache     cowMap[cacheKey, *vm.Counter]
+
+	cacheOnce  sync.Once
+	cacheStats cacheFuncs
 
 	activeStreams *vm.Gauge
 	clients       clientSeries

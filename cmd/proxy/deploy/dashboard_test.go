@@ -205,7 +205,9 @@ func startMockUpstream(t *testing.T) string {
 }
 
 // dashConfig has the built-in mock and an OpenAI-type provider with two
-// keys; a key's cooldown after a 429 is short, so both keep serving.
+// keys; a key's cooldown after a 429 is short, so both keep serving. The
+// built-in mock's answers are cached: the load repeats its requests, so
+// the cache panels see hits and misses.
 const dashConfig = `server:
   host: 127.0.0.1
   port: 0
@@ -222,6 +224,9 @@ providers:
     base_url: %q
     api_keys: [up-key-1, up-key-2]
     models: [up-gpt]
+cache:
+  targets:
+    - {provider: builtin, allow_temperature: true}
 `
 
 // startDashProxy runs the proxy in this process on a loopback port.
