@@ -36,7 +36,7 @@ window.Charts = (function () {
   // order), groups (names), value(time index, group) -> number, format(n) ->
   // label, label(group) -> shown name, timeLabel(Date) -> axis label, id.
   function stacked(opts) {
-    const W = 640, H = 240, L = 56, R = 10, T = 14, B = 26;
+    const W = 640, H = 240, L = 70, R = 10, T = 14, B = 26;
     const wrap = document.createElement('div');
     wrap.className = 'chart card';
     if (opts.id) wrap.id = opts.id;

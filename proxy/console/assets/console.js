@@ -172,6 +172,8 @@ function route() {
   let page = location.hash.replace(/^#/, '');
   if (!pages[page]) page = 'providers';
   state.page = page;
+  // A new key's secret is shown once: leaving the keys page forgets it.
+  if (page !== 'keys') state.newKey = null;
   clearInterval(state.timer);
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === page);
   const view = $('#view');

@@ -78,7 +78,7 @@ func Open(t testing.TB, base string, timeout time.Duration) *Browser {
 		cancel()
 	})
 	b := &Browser{t: t, ctx: bctx, Base: base, Shots: shots}
-	b.Do("open the console", chromedp.Navigate(base+"/"))
+	b.Do("open the console", chromedp.EmulateViewport(Width, Height), chromedp.Navigate(base+"/"))
 	return b
 }
 
@@ -131,9 +131,9 @@ func (b *Browser) Text(sel string) string {
 // SignIn types the password into the sign-in form and sends it.
 func (b *Browser) SignIn(password string) {
 	b.t.Helper()
+	b.Do("sign in", chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	Eval[string](b, `document.querySelector('#password').value = ''`)
 	b.Do("sign in",
-		chromedp.WaitVisible(chromedp.CSS("#login-form")),
-		chromedp.SetValue(chromedp.CSS("#password"), ""),
 		chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.Click(chromedp.CSS("#login-submit")),
 	)
