@@ -55,12 +55,12 @@ type fakeBudget struct {
 }
 
 type fakeRecord struct {
-	time                time.Time
+	time                 time.Time
 	key, model, provider string
-	status              int
-	in, out             int
-	cost                float64
-	latency             float64
+	status               int
+	in, out              int
+	cost                 float64
+	latency              float64
 }
 
 func newFakeAdmin(password string) *fakeAdmin {
