@@ -25,6 +25,8 @@ func TestConsoleInChromium(t *testing.T) {
 	defer srv.Close()
 
 	b := consoletest.Open(t, srv.URL, 90*time.Second)
+	t.Logf("cold start: the sign-in form shown %.0f ms after navigation began", consoletest.Eval[float64](b,
+		`performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd`))
 
 	b.SignIn("not the password")
 	b.WaitFor("the sign-in error", `!document.querySelector('#login-error').hidden`, 5*time.Second)
@@ -70,6 +72,9 @@ func TestConsoleInChromium(t *testing.T) {
 	b.WaitFor("the key's usage row", `document.querySelector('#usage-table tbody tr[data-group="`+id+`"]')`, 10*time.Second)
 	if got := b.Text(`#usage-table tbody tr[data-group="` + id + `"]`); !strings.Contains(got, "team-search") || !strings.Contains(got, "30") {
 		t.Errorf("usage row %q, want the key's name and its 30 input tokens", got)
+	}
+	if got := b.Text("#usage-records tbody tr"); !strings.Contains(got, "team-search") || !strings.Contains(got, "gpt-4o-mini") {
+		t.Errorf("latest request %q, want the key and the model", got)
 	}
 	b.WaitFor("the key's bar", `document.querySelector('#chart-requests rect.bar[data-group="`+id+`"]')`, 5*time.Second)
 	chart, path := b.Screenshot("usage-chart", "#chart-requests")

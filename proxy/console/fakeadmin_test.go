@@ -100,6 +100,7 @@ func (f *fakeAdmin) routes(mux *http.ServeMux) {
 	mux.HandleFunc("PATCH /api/v1/keys/{id}", f.authed(f.patchKey))
 	mux.HandleFunc("DELETE /api/v1/keys/{id}", f.authed(f.revokeKey))
 	mux.HandleFunc("GET /api/v1/usage", f.authed(f.usage))
+	mux.HandleFunc("GET /api/v1/usage/records", f.authed(f.usageRecords))
 	mux.HandleFunc("GET /api/v1/events", f.authed(f.events))
 	mux.HandleFunc("GET /api/v1/config", f.authed(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"server": map[string]any{"addr": "127.0.0.1:8080", "api_keys": []string{"***"}},
@@ -306,6 +307,19 @@ func (f *fakeAdmin) usage(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	writeJSON(w, 200, map[string]any{"bucket": q.Get("bucket"), "group_by": q.Get("group_by"), "rows": out})
+}
+
+func (f *fakeAdmin) usageRecords(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	out := []map[string]any{}
+	for i := len(f.records) - 1; i >= 0; i-- {
+		rec := f.records[i]
+		out = append(out, map[string]any{"time": rec.time, "key_id": rec.key, "client": "", "protocol": "openai", "provider": rec.provider,
+			"account": "primary", "model": rec.model, "status": rec.status, "input_tokens": rec.in, "output_tokens": rec.out,
+			"cost_usd": rec.cost, "latency_ms": rec.latency, "ttft_ms": 3})
+	}
+	f.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"records": out})
 }
 
 func (f *fakeAdmin) events(w http.ResponseWriter, r *http.Request) {

@@ -468,8 +468,11 @@ function usagePage(view) {
     const q = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), bucket: r.bucket, group_by: group.value });
     try {
       if (group.value === 'key') await loadKeys().catch(() => {});
-      const res = await api('GET', '/api/v1/usage?' + q);
-      body.replaceChildren(...usageView(res.rows || [], r.bucket, from, to, group.value));
+      const [res, recs] = await Promise.all([
+        api('GET', '/api/v1/usage?' + q),
+        api('GET', '/api/v1/usage/records?' + new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), limit: '50' })).catch(() => null),
+      ]);
+      body.replaceChildren(...usageView(res.rows || [], r.bucket, from, to, group.value), ...recordsView(recs && recs.records));
       status.textContent = `refreshed ${fmtTime(to.toISOString())}`;
     } catch (err) {
       body.replaceChildren(h('p', { class: 'error' }, 'Cannot read usage: ' + errorText(err)));
@@ -530,6 +533,22 @@ function usageView(rows, bucket, from, to, groupBy) {
     h('tbody', {}, groups.map(g => rowOf(label(g), byGroup.get(g), { 'data-group': g }))),
     h('tfoot', {}, rowOf('total', total, { class: 'total' })));
   return [charts, h('h2', {}, `Totals by ${groupBy}`), table];
+}
+
+// recordsView lists the newest usage records (the API's own rows, kept
+// after the live log has forgotten them).
+function recordsView(records) {
+  if (!records) return [];
+  const rows = records.map(r => h('tr', {},
+    h('td', {}, fmtTime(r.time)), h('td', {}, state.keyNames[r.key_id] || r.key_id || '—'), h('td', {}, r.client || '—'),
+    h('td', {}, r.protocol || ''), h('td', {}, r.model || ''), h('td', {}, r.provider || ''), h('td', {}, r.account || ''),
+    h('td', {}, badge(String(r.status), r.status >= 500 ? 'bad' : r.status >= 400 ? 'warn' : 'ok')),
+    h('td', { class: 'num' }, `${fmtInt(r.input_tokens)} / ${fmtInt(r.output_tokens)}`),
+    h('td', { class: 'num' }, fmtUSD(r.cost_usd)), h('td', { class: 'num' }, `${fmtInt(r.latency_ms)} ms`)));
+  if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: 11, class: 'empty' }, 'No request in this period.')));
+  return [h('h2', {}, 'Latest requests'), h('table', { id: 'usage-records' },
+    h('thead', {}, h('tr', {}, ['time', 'key', 'client', 'protocol', 'model', 'provider', 'account', 'status', 'tokens in / out', 'cost', 'latency'].map(t => h('th', {}, t)))),
+    h('tbody', {}, rows))];
 }
 
 // ---- live log ----
