@@ -3,6 +3,7 @@ package console_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,33 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("%s: %d pixels of the key's colour, want its bar drawn", path, n)
 	}
 	b.Screenshot("usage", "")
+
+	// Limits: the row's editor sends a PATCH; the row shows the new limit.
+	row := `#keys-table tr[data-id="` + id + `"]`
+	b.Goto("keys")
+	b.Do("edit limits", chromedpClick(row+" button.edit"))
+	b.WaitFor("the limits editor", `document.querySelector('#edit-`+id+` input[name="rpm"]')`, 5*time.Second)
+	consoletest.Eval[string](b, `document.querySelector('#edit-`+id+` input[name="rpm"]').value = '600'`)
+	b.Do("save limits", chromedpClick("#edit-"+id+` button[type="submit"]`))
+	b.WaitFor("the new limit in the row", `document.querySelector('`+row+`').textContent.includes('600')`, 5*time.Second)
+	fake.mu.Lock()
+	rpm := fake.key(id).RPM
+	fake.mu.Unlock()
+	if rpm != 600 {
+		t.Errorf("rpm after the edit: %d, want 600", rpm)
+	}
+
+	// Rotation shows the new secret once; the old one stops working.
+	b.Do("rotate", chromedpClick(row+" button.rotate"))
+	b.WaitFor("the rotated secret", `document.querySelector('#new-key-secret') && document.querySelector('#new-key-secret').textContent !== `+strconv.Quote(secret), 5*time.Second)
+	rotated := b.Text("#new-key-secret")
+	if code := fake.use(secret, "gpt-4o-mini", 1, 1); code != 401 {
+		t.Errorf("the secret before rotation gets %d, want 401", code)
+	}
+	if code := fake.use(rotated, "gpt-4o-mini", 1, 1); code != 200 {
+		t.Errorf("the rotated secret gets %d, want 200", code)
+	}
+	secret = rotated
 
 	b.Revoke(id)
 	if code := fake.use(secret, "gpt-4o-mini", 1, 1); code != 401 {

@@ -99,6 +99,7 @@ func (f *fakeAdmin) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/keys", f.authed(f.createKey))
 	mux.HandleFunc("PATCH /api/v1/keys/{id}", f.authed(f.patchKey))
 	mux.HandleFunc("DELETE /api/v1/keys/{id}", f.authed(f.revokeKey))
+	mux.HandleFunc("POST /api/v1/keys/{id}/rotate", f.authed(f.rotateKey))
 	mux.HandleFunc("GET /api/v1/usage", f.authed(f.usage))
 	mux.HandleFunc("GET /api/v1/usage/records", f.authed(f.usageRecords))
 	mux.HandleFunc("GET /api/v1/events", f.authed(f.events))
@@ -223,6 +224,19 @@ func (f *fakeAdmin) patchKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, 200, k)
+}
+
+func (f *fakeAdmin) rotateKey(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := f.key(r.PathValue("id"))
+	if k == nil {
+		apiError(w, 404, "not_found", "no such key")
+		return
+	}
+	k.secret = "sk-px-" + token(20)
+	k.Prefix = k.secret[:12]
+	writeJSON(w, 200, map[string]any{"key": k.secret, "item": k})
 }
 
 func (f *fakeAdmin) revokeKey(w http.ResponseWriter, r *http.Request) {
