@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/llmproxy/proxy/providers/keypool"
+	"github.com/llmproxy/proxy/providers/usage"
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
@@ -14,13 +15,24 @@ import (
 // logDone records a request answered in the handler: metrics and the
 // access line. upstream is the time spent waiting on the provider.
 func (s *Server) logDone(ctx *fasthttp.RequestCtx, start time.Time, upstream time.Duration, p wire.Protocol, provider, model string, stream bool, err error) {
+	s.logAnswered(ctx, start, upstream, p, provider, model, stream, err, usage.Counts{})
+}
+
+// logAnswered is logDone for an answer whose token usage is known.
+func (s *Server) logAnswered(ctx *fasthttp.RequestCtx, start time.Time, upstream time.Duration, p wire.Protocol, provider, model string, stream bool, err error, counts usage.Counts) {
 	total := time.Since(start)
 	status := ctx.Response.StatusCode()
-	cl := clientName(clientOf(ctx))
+	c := clientOf(ctx)
+	cl := clientName(c)
 	s.metrics.ObserveRequest(p.String(), provider, model, status, total, upstream,
 		len(ctx.Request.Body()), len(ctx.Response.Body()))
 	if cl != "" {
 		s.metrics.ClientRequest(cl, status)
+	}
+	if c != nil {
+		// Unauthenticated requests are in the access log only: recording
+		// them would let anyone without a key fill the store.
+		s.recordTenant(c, start, p, provider, model, status, stream, counts, total, 0)
 	}
 	ce := s.log.Check(zap.InfoLevel, "request")
 	if ce == nil {
@@ -84,6 +96,7 @@ type streamLog struct {
 	// overhead is the proxy's own time before the stream was handed over.
 	overhead time.Duration
 	client   string
+	cl       *client
 	// tr is the stream's translator, kept here to share this allocation.
 	tr metered
 }
@@ -98,6 +111,13 @@ func (s *Server) logStream(l *streamLog, bytesOut int64, firstEvent time.Time, e
 	}
 	if !firstEvent.IsZero() {
 		s.metrics.ObserveTTFT(l.proto.String(), l.provider, l.model, firstEvent.Sub(l.start))
+	}
+	if l.cl != nil {
+		var ttft time.Duration
+		if !firstEvent.IsZero() {
+			ttft = firstEvent.Sub(l.start)
+		}
+		s.recordTenant(l.cl, l.start, l.proto, l.provider, l.model, 200, true, l.tr.usage.Counts, total, ttft)
 	}
 	ce := s.log.Check(zap.InfoLevel, "request")
 	if ce == nil {

@@ -148,14 +148,14 @@ func (s *Server) mayReadBody(h *fasthttp.RequestHeader) bool {
 // badKeyMark), or 0 if it is not.
 func (s *Server) keyMark(h *fasthttp.RequestHeader) int64 {
 	keys := s.current().keys
-	if !keys.enabled() {
+	if !keys.enabled() && s.tenants == nil {
 		return 0
 	}
 	key := headerKey(h)
 	if len(key) == 0 {
 		return noKeyMark
 	}
-	if !keys.valid(key) {
+	if !keys.valid(key) && s.virtualClient(key) == nil {
 		return badKeyMark
 	}
 	return 0

@@ -53,28 +53,30 @@ func (s *Server) answer(x *exchange, h *held, res *providers.Result, rd *stream.
 			s.logDone(ctx, x.start, x.upstream, x.in, x.provider(), x.route.model, x.stream, nil)
 			return
 		}
-		s.recordUsage(x.route.provider, x.route.model, res.Body)
+		counts := s.recordUsage(x.route.provider, x.route.model, res.Body)
 		err := s.relayAnswer(x, res)
 		res.Release()
 		if err != nil {
 			s.fail(x, wire.BadGateway, "cannot convert the upstream answer: "+err.Error(), "", err)
 			return
 		}
-		s.logDone(ctx, x.start, x.upstream, x.in, x.provider(), x.route.model, x.stream, nil)
+		s.logAnswered(ctx, x.start, x.upstream, x.in, x.provider(), x.route.model, x.stream, nil, counts)
 		return
 	}
 	s.startStream(x, h, res, rd)
 }
 
-// recordUsage adds the usage of a whole answer to the metrics.
-func (s *Server) recordUsage(p providers.Provider, model string, body []byte) {
+// recordUsage adds the usage of a whole answer to the metrics and returns it.
+func (s *Server) recordUsage(p providers.Provider, model string, body []byte) usage.Counts {
 	if !usage.Has(p.Protocol(), body) {
-		return
+		return usage.Counts{}
 	}
 	parser := s.parsers.Get()
 	c, ok := usage.Extract(p.Protocol(), body, parser)
 	s.putParser(parser, len(body))
-	if ok {
-		s.metrics.AddTokens(p.Name(), model, c.Input, c.Output)
+	if !ok {
+		return usage.Counts{}
 	}
+	s.metrics.AddTokens(p.Name(), model, c.Input, c.Output)
+	return c
 }

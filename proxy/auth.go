@@ -6,6 +6,7 @@ import (
 
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/llmproxy/proxy/proxy/config"
+	"github.com/llmproxy/proxy/proxy/tenants"
 	"github.com/valyala/fasthttp"
 )
 
@@ -48,11 +49,21 @@ type client struct {
 	name string
 	// models the client may ask for; nil allows every model.
 	models map[string]bool
+	// vk is the virtual key this client is (nil for config-file keys).
+	vk *tenants.Entry
 }
 
 // allows reports whether the client may ask for model.
 func (c *client) allows(model []byte) bool {
+	if c != nil && c.vk != nil {
+		return c.vk.AllowsModel(model)
+	}
 	return c == nil || c.models == nil || c.models[string(model)]
+}
+
+// allowsProvider reports whether the client may be routed to provider.
+func (c *client) allowsProvider(name string) bool {
+	return c == nil || c.vk == nil || c.vk.AllowsProvider(name)
 }
 
 // userClient is the RequestCtx user-value key under which auth leaves the

@@ -99,7 +99,7 @@ type tries struct {
 
 func (t *tries) init(x *exchange, now time.Time, jitter retry.Rand) {
 	*t = tries{
-		plan:     x.snap.policy.NewPlan(now, x.snap.chain(x.route), jitter),
+		plan:     x.snap.policy.NewPlan(now, x.snap.chainFor(clientOf(x.ctx), x.route), jitter),
 		primary:  x.route,
 		prevProv: x.route.provider.Name(),
 		kind:     wire.Unavailable,

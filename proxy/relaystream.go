@@ -36,6 +36,7 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 		bytesIn:   len(ctx.Request.Body()),
 		overhead:  time.Since(x.start) - x.upstream,
 		client:    clientName(clientOf(ctx)),
+		cl:        clientOf(ctx),
 	}
 	s.metrics.StreamStarted()
 	// The relay finishes after forward returned: what it holds moves to

@@ -21,7 +21,20 @@ type routed struct {
 	rewrite bool
 }
 
+// route picks the provider and upstream model for model, within what the
+// client may use.
 func (snap *snapshot) route(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kind, string) {
+	r, kind, msg := snap.routeModel(ctx, model)
+	if msg == "" {
+		if c := clientOf(ctx); !c.allowsProvider(r.provider.Name()) {
+			return routed{}, wire.Permission, "the model " + quote(string(model)) + " is served by provider " +
+				quote(r.provider.Name()) + ", which key " + quote(c.name) + " may not use"
+		}
+	}
+	return r, kind, msg
+}
+
+func (snap *snapshot) routeModel(ctx *fasthttp.RequestCtx, model []byte) (routed, wire.Kind, string) {
 	if msg := wire.CheckModelName(b2s(model)); msg != "" {
 		return routed{}, wire.InvalidRequest, msg
 	}

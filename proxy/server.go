@@ -70,6 +70,8 @@ type Server struct {
 	lnMu      sync.Mutex
 	listeners []net.Listener
 	shut      bool
+	// tenants are the virtual keys and usage records (nil when off).
+	tenants *tenantState
 }
 
 // current is the snapshot new requests use.
@@ -139,7 +141,15 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		WriteTimeout: 0,
 		Logger:       newZapPrinter(log),
 	}
-	if !snap.keys.enabled() {
+	if s.tenants, err = openTenants(cfg, log); err != nil {
+		return nil, err
+	}
+	if t := s.Tenants(); t != nil {
+		rec := t.Recorder()
+		s.metrics.RegisterTenants(func() float64 { return float64(rec.Written()) }, func() float64 { return float64(rec.Dropped()) },
+			func() float64 { return float64(t.SharedFailures()) })
+	}
+	if !snap.keys.enabled() && s.tenants == nil {
 		log.Warn("client authentication is OFF (server.auth: off): anyone who can reach the port can use every provider")
 	}
 	return s, nil
@@ -276,13 +286,18 @@ func secrets(cfg *config.Config) []string {
 	for _, p := range cfg.Providers {
 		out = append(out, p.APIKeys...)
 	}
+	for _, v := range []string{cfg.Admin.Key, cfg.Store.Redis, cfg.Store.DSN} {
+		if v != "" && (v != cfg.Store.DSN || strings.Contains(v, "://")) {
+			out = append(out, v) // a DSN is secret when it is a URL (it may hold a password)
+		}
+	}
 	return out
 }
 
 // auth wraps h with client authentication answered in protocol p.
 func (s *Server) auth(p wire.Protocol, h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		if keys := s.current().keys; keys.enabled() {
+		if keys := s.current().keys; keys.enabled() || s.tenants != nil {
 			key := clientKey(ctx, p)
 			if len(key) == 0 {
 				s.reject(ctx, p, wire.Authentication, missingKeyMessage)
@@ -290,10 +305,16 @@ func (s *Server) auth(p wire.Protocol, h fasthttp.RequestHandler) fasthttp.Reque
 			}
 			c := keys.lookup(key)
 			if c == nil {
+				c = s.virtualClient(key)
+			}
+			if c == nil {
 				s.reject(ctx, p, wire.Authentication, "invalid API key")
 				return
 			}
 			ctx.SetUserValue(userClient, c)
+			if !s.admitVirtual(ctx, p, c) {
+				return
+			}
 		}
 		h(ctx)
 	}
@@ -402,6 +423,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		up.close()
 	}
 	_ = s.prompts.Close()
+	s.tenants.close()
 	_ = s.log.Sync()
 	return err
 }

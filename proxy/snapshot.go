@@ -228,6 +228,22 @@ func (snap *snapshot) chain(r routed) []retry.Target {
 	return snap.buildChain(nil, r)
 }
 
+// chainFor is chain without the providers the client may not use (a
+// virtual key's allow-list holds for fallbacks too).
+func (snap *snapshot) chainFor(c *client, r routed) []retry.Target {
+	all := snap.chain(r)
+	if c == nil || c.vk == nil {
+		return all
+	}
+	out := make([]retry.Target, 0, len(all))
+	for _, t := range all {
+		if c.allowsProvider(t.Provider) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // buildChain appends r's chain to dst (the same pair twice is left out).
 func (snap *snapshot) buildChain(dst []retry.Target, r routed) []retry.Target {
 	first := retry.Target{Provider: r.provider.Name(), Model: r.model}

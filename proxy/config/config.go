@@ -30,6 +30,46 @@ type Config struct {
 	// Catalog overrides or adds entries of the built-in model catalog
 	// (limits and prices) for every provider.
 	Catalog []ModelInfo `koanf:"catalog"`
+	// Store keeps virtual keys and usage (off unless enabled).
+	Store Store `koanf:"store"`
+	// Admin authenticates the admin API on server.admin_addr.
+	Admin Admin `koanf:"admin"`
+}
+
+// Store configures virtual keys, usage accounting and where they live.
+// Changing it takes a restart.
+type Store struct {
+	// Enabled turns on virtual keys and usage records.
+	Enabled bool `koanf:"enabled"`
+	// Driver is sqlite (an embedded file, the default) or postgres.
+	Driver string `koanf:"driver"`
+	// DSN is the SQLite file path or a postgres:// URL.
+	DSN string `koanf:"dsn"`
+	// Redis (redis://host:port/db), if set, counts limits and budgets
+	// across instances.
+	Redis string `koanf:"redis"`
+	// UsageRetention deletes older usage records (0 keeps them).
+	UsageRetention time.Duration `koanf:"usage_retention"`
+	// UsageQueue bounds records waiting to be written; beyond, they are dropped and counted.
+	UsageQueue int `koanf:"usage_queue"`
+	// UsageBatch is the number of records written per transaction.
+	UsageBatch    int           `koanf:"usage_batch"`
+	FlushInterval time.Duration `koanf:"flush_interval"`
+	// SyncInterval reloads keys and budget spend other instances wrote.
+	SyncInterval time.Duration `koanf:"sync_interval"`
+	// LimitsFail and BudgetsFail say what happens to rate limits and
+	// budgets when Redis is down: open (admit) or closed (refuse).
+	LimitsFail  string `koanf:"limits_fail"`
+	BudgetsFail string `koanf:"budgets_fail"`
+}
+
+// Admin authenticates the admin API.
+type Admin struct {
+	// Key is the bearer key for scripts.
+	Key string `koanf:"key"`
+	// PasswordHash is the bcrypt hash of the console password.
+	PasswordHash string        `koanf:"password_hash"`
+	SessionTTL   time.Duration `koanf:"session_ttl"`
 }
 
 // ModelInfo overrides or adds one model catalog entry: zero numbers and an
@@ -315,7 +355,10 @@ func Defaults() Config {
 				MaxInflightBodyBytes: 512 << 20,
 			},
 		},
-		Log:       Log{Level: "info", Format: "auto"},
+		Log: Log{Level: "info", Format: "auto"},
+		Store: Store{Driver: "sqlite", DSN: "proxy.db", UsageQueue: 10000, UsageBatch: 500, FlushInterval: time.Second,
+			SyncInterval: 2 * time.Second, LimitsFail: "open", BudgetsFail: "closed"},
+		Admin:     Admin{SessionTTL: 12 * time.Hour},
 		PromptLog: PromptLog{Mode: "off", Path: "prompts.log", MaxBytes: 100 << 20, MaxFiles: 5},
 		Providers: []Provider{{
 			Name:   "mock",

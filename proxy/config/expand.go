@@ -41,6 +41,9 @@ func expandAll(c *Config, lookup func(string) (string, bool)) {
 		c.Clients[i].Key = expand(c.Clients[i].Key, lookup)
 	}
 	c.SystemPrompt.File = expand(c.SystemPrompt.File, lookup)
+	c.Store.DSN = expand(c.Store.DSN, lookup)
+	c.Store.Redis = expand(c.Store.Redis, lookup)
+	c.Admin.Key = expand(c.Admin.Key, lookup)
 	for i := range c.Providers {
 		p := &c.Providers[i]
 		p.Name = expand(p.Name, lookup)

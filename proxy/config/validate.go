@@ -50,7 +50,7 @@ func (c *Config) Validate() Problems {
 	}
 	switch s.Auth {
 	case "on":
-		if len(nonEmpty(s.APIKeys)) == 0 && len(c.Clients) == 0 {
+		if len(nonEmpty(s.APIKeys)) == 0 && len(c.Clients) == 0 && !c.Store.Enabled {
 			add("server.api_keys", "no client key is set: set one (PROXY_SERVER_API_KEYS, the file or --api-keys), or say server.auth: off to run without authentication")
 		}
 	case "off":
@@ -63,6 +63,7 @@ func (c *Config) Validate() Problems {
 				"anyone who read the README could spend its keys: set your own, e.g. PROXY_SERVER_API_KEYS=$(openssl rand -hex 24)", ExampleKey, name)
 		}
 	}
+	c.validateStore(add)
 	if s.AdminAddr != "" && !loopbackAddr(s.AdminAddr) {
 		add("server.admin_addr", "%q is not a loopback address: pprof shows memory, goroutines and the command line; keep it on 127.0.0.1 or [::1] and reach it through SSH", s.AdminAddr)
 	}
@@ -328,5 +329,36 @@ func checkCatalog(key string, list []ModelInfo, add func(key, format string, arg
 				add(at+".input", "unknown modality %q (text, image, audio, video, pdf)", in)
 			}
 		}
+	}
+}
+
+// validateStore checks the store and admin sections.
+func (c *Config) validateStore(add func(key, format string, args ...any)) {
+	st := c.Store
+	if st.Driver != "sqlite" && st.Driver != "postgres" {
+		add("store.driver", "must be sqlite or postgres, got %q", st.Driver)
+	}
+	if st.Enabled && st.DSN == "" {
+		add("store.dsn", "must name the SQLite file or the postgres:// URL")
+	}
+	if st.UsageQueue <= 0 || st.UsageBatch <= 0 || st.FlushInterval <= 0 || st.SyncInterval <= 0 {
+		add("store", "usage_queue, usage_batch, flush_interval and sync_interval must be positive")
+	}
+	for key, v := range map[string]string{"store.limits_fail": st.LimitsFail, "store.budgets_fail": st.BudgetsFail} {
+		if v != "open" && v != "closed" {
+			add(key, "must be open or closed, got %q", v)
+		}
+	}
+	if st.UsageRetention < 0 {
+		add("store.usage_retention", "must not be negative")
+	}
+	if h := c.Admin.PasswordHash; h != "" && !strings.HasPrefix(h, "$2") {
+		add("admin.password_hash", "must be a bcrypt hash ($2a$/$2b$...): make one with 'proxy admin hash-password'")
+	}
+	if k := c.Admin.Key; k != "" && len(k) < 16 {
+		add("admin.key", "is too short to stand against guessing: use at least 16 characters, e.g. $(openssl rand -hex 24)")
+	}
+	if c.Admin.SessionTTL <= 0 {
+		add("admin.session_ttl", "must be positive")
 	}
 }

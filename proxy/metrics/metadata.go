@@ -22,6 +22,9 @@ var families = map[string]family{
 	nameFailovers:      {"counter", "Requests that moved from one provider to another."},
 	nameBreaker:        {"gauge", "Circuit breaker state by provider: 0 closed, 1 half-open, 2 open."},
 	nameClientRequests: {"counter", "Requests by named client and HTTP status."},
+	nameUsageWritten:   {"counter", "Usage records written to the store."},
+	nameUsageDropped:   {"counter", "Usage records lost: the queue was full or the store failed (the requests were served)."},
+	nameSharedFailures: {"counter", "Calls to the shared limit store (Redis) that failed."},
 	nameKeys:           {"gauge", "Upstream API keys (accounts, for subscription providers) by provider and state: healthy, cooldown, unhealthy, disabled."},
 }
 

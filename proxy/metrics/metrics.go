@@ -62,6 +62,9 @@ const (
 	nameBreaker        = "proxy_breaker_state"
 	nameClientRequests = "proxy_client_requests_total"
 	nameKeys           = "proxy_keys"
+	nameUsageWritten   = "proxy_usage_records_written_total"
+	nameUsageDropped   = "proxy_usage_records_dropped_total"
+	nameSharedFailures = "proxy_shared_limit_failures_total"
 )
 
 // Breaker states for SetBreakerState.

@@ -1,0 +1,136 @@
+package redislimit
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/llmproxy/proxy/proxy/tenants"
+	"github.com/llmproxy/proxy/proxy/tenants/sqlstore"
+	"github.com/llmproxy/proxy/proxy/tenants/testservers"
+)
+
+func open(t *testing.T, addr string) *Counter {
+	t.Helper()
+	c, err := Open(context.Background(), "redis://"+addr+"/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Two counters on one Redis (two instances) share one per-key limit.
+func TestSharedLimitAcrossInstances(t *testing.T) {
+	addr := testservers.Redis(t)
+	a, b := open(t, addr), open(t, addr)
+	ctx := context.Background()
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	for i, c := range []*Counter{a, b, a, b} {
+		wg.Add(1)
+		go func(i int, c *Counter) {
+			defer wg.Done()
+			for j := 0; j < 10; j++ {
+				d, err := c.Admit(ctx, "vk_rpm", 7, 0, 0, "")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if d.Verdict == tenants.Admitted {
+					admitted.Add(1)
+				} else if d.Verdict != tenants.OverRate || d.RetryAfter <= 0 || d.RetryAfter > time.Minute || d.What != "requests per minute" {
+					t.Errorf("refusal %+v", d)
+				}
+			}
+		}(i, c)
+	}
+	wg.Wait()
+	// A minute boundary during the test could let a second window's worth in.
+	if n := admitted.Load(); n != 7 && n != 14 {
+		t.Fatalf("%d requests admitted across two instances with rpm 7", n)
+	}
+}
+
+func TestSharedTokensAndBudget(t *testing.T) {
+	addr := testservers.Redis(t)
+	a, b := open(t, addr), open(t, addr)
+	ctx := context.Background()
+	if d, _ := a.Admit(ctx, "vk_t", 0, 100, 0, ""); d.Verdict != tenants.Admitted {
+		t.Fatalf("first request refused: %+v", d)
+	}
+	if err := b.Spend(ctx, "vk_t", 100, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := a.Admit(ctx, "vk_t", 0, 100, 0, ""); d.Verdict != tenants.OverRate || d.What != "tokens per minute" {
+		t.Fatalf("tokens per minute not shared: %+v", d)
+	}
+	for _, period := range []string{tenants.PeriodDay, tenants.PeriodMonth} {
+		id := "vk_b_" + period
+		if err := a.Spend(ctx, id, 10, 250, period); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := b.Spent(ctx, id, period); n != 250 {
+			t.Fatalf("%s: spent %d", period, n)
+		}
+		d, err := b.Admit(ctx, id, 0, 0, 250, period)
+		if err != nil || d.Verdict != tenants.OverBudget {
+			t.Fatalf("%s: over budget admitted: %+v %v", period, d, err)
+		}
+		// Redis computes the period's end by its own calendar; it agrees with ours.
+		now := time.Now()
+		want := tenants.PeriodEnd(period, now).Sub(now)
+		if diff := d.RetryAfter - want; diff < -3*time.Second || diff > 3*time.Second {
+			t.Fatalf("%s: Retry-After %v, want about %v", period, d.RetryAfter, want)
+		}
+		if err := a.Reset(ctx, id, period); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := b.Admit(ctx, id, 0, 0, 250, period); d.Verdict != tenants.Admitted {
+			t.Fatalf("%s: refused after reset: %+v", period, d)
+		}
+	}
+}
+
+// With Redis gone, budgets fail closed and rate limits as configured, and
+// usage is still recorded.
+func TestSharedStoreDown(t *testing.T) {
+	addr := testservers.Redis(t)
+	c := open(t, addr)
+	st, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "u.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc, err := tenants.New(context.Background(), tenants.Options{Store: st, Shared: c, LimitsFailOpen: true, FlushInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	ctx := context.Background()
+	_, rate, err := svc.Create(ctx, tenants.Key{Name: "rate", RPM: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, budget, err := svc.Create(ctx, tenants.Key{Name: "budget", Budget: tenants.Budget{Kind: tenants.BudgetTokens, Amount: 1000, Period: tenants.PeriodDay}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	er, eb := svc.Table().ByID(rate.ID), svc.Table().ByID(budget.ID)
+	if d := svc.Admit(er, time.Now()); d.Verdict != tenants.Admitted {
+		t.Fatalf("refused with Redis up: %+v", d)
+	}
+	_ = c.c.Close() // the store goes away
+	if d := svc.Admit(er, time.Now()); d.Verdict != tenants.Admitted {
+		t.Fatalf("rate limit with limits_fail open: %+v", d)
+	}
+	if d := svc.Admit(eb, time.Now()); d.Verdict != tenants.Unavailable || d.RetryAfter <= 0 {
+		t.Fatalf("budget with the store down: %+v (budgets fail closed)", d)
+	}
+	if svc.SharedFailures() < 2 {
+		t.Fatalf("failures not counted: %d", svc.SharedFailures())
+	}
+}
