@@ -281,4 +281,17 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if apiErr.Message == "" || !strings.Contains(string(apiErr.RawJSON()), "message") {
 		t.Errorf("refusal not in OpenAI's error shape: %s", apiErr.RawJSON())
 	}
+
+	// The running configuration, its secrets masked, and a reload.
+	b.Goto("config")
+	b.WaitFor("the configuration", `document.querySelector('#config-json').textContent.includes('admin_addr')`, 10*time.Second)
+	if got := b.Text("#config-json"); strings.Contains(got, "config-key") || strings.Contains(got, "$2a$") || !strings.Contains(got, "***") {
+		t.Errorf("the configuration page shows a secret or masks nothing:\n%s", got)
+	}
+	b.Do("reload", chromedpClick("#config-reload"))
+	b.WaitFor("the reload's answer", `document.querySelector('#config-message .notice')`, 10*time.Second)
+	if got := b.Text("#config-message"); !strings.Contains(got, "Reloaded") {
+		t.Errorf("reload says %q", got)
+	}
+	b.Screenshot("e2e-config", "")
 }
