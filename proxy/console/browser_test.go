@@ -68,14 +68,24 @@ func TestConsoleInChromium(t *testing.T) {
 	if got := b.Text("#log-count"); got != "1" {
 		t.Errorf("log count %q, want 1", got)
 	}
+	// What clients send (a model name) reaches the page as text, not markup.
+	const hostile = `<img src=x onerror="window.pwned=1">`
+	fake.use(secret, hostile, 1, 1)
+	b.WaitFor("the hostile model's row", `[...document.querySelectorAll('#log-table tbody tr')].some(r => r.dataset.model === `+strconv.Quote(hostile)+`)`, 10*time.Second)
+	if consoletest.Eval[bool](b, `window.pwned === 1 || !!document.querySelector('#log-table img')`) {
+		t.Error("a model name from a client became markup in the live log")
+	}
+	if got := b.Text("#log-table tbody tr"); !strings.Contains(got, hostile) {
+		t.Errorf("the hostile model's row shows %q, want the name as text", got)
+	}
 
 	b.Goto("usage")
 	b.WaitFor("the key's usage row", `document.querySelector('#usage-table tbody tr[data-group="`+id+`"]')`, 10*time.Second)
-	if got := b.Text(`#usage-table tbody tr[data-group="` + id + `"]`); !strings.Contains(got, "team-search") || !strings.Contains(got, "30") {
+	if got := b.Text(`#usage-table tbody tr[data-group="` + id + `"]`); !strings.Contains(got, "team-search") || !strings.Contains(got, "31") {
 		t.Errorf("usage row %q, want the key's name and its 30 input tokens", got)
 	}
-	if got := b.Text("#usage-records tbody tr"); !strings.Contains(got, "team-search") || !strings.Contains(got, "gpt-4o-mini") {
-		t.Errorf("latest request %q, want the key and the model", got)
+	if got := b.Text("#usage-records tbody"); !strings.Contains(got, "team-search") || !strings.Contains(got, "gpt-4o-mini") {
+		t.Errorf("latest requests %q, want the key and the model", got)
 	}
 	b.WaitFor("the key's bar", `document.querySelector('#chart-requests rect.bar[data-group="`+id+`"]')`, 5*time.Second)
 	chart, path := b.Screenshot("usage-chart", "#chart-requests")
