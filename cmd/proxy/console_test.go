@@ -271,6 +271,18 @@ func TestConsoleEndToEnd(t *testing.T) {
 	}
 	b.Screenshot("e2e-usage", "")
 
+	// Limits edited in the page reach the key (PATCH), and the row shows them.
+	keyRow := `#keys-table tr[data-id="` + id + `"]`
+	b.Goto("keys")
+	b.Do("edit limits", chromedpClick(keyRow+" button.edit"))
+	b.WaitFor("the limits editor", `document.querySelector('#edit-`+id+` input[name="rpm"]')`, 5*time.Second)
+	consoletest.Eval[string](b, `document.querySelector('#edit-`+id+` input[name="rpm"]').value = '600'`)
+	b.Do("save limits", chromedpClick("#edit-"+id+` button[type="submit"]`))
+	b.WaitFor("the new limit in the row", `document.querySelector('`+keyRow+`').textContent.includes('600')`, 10*time.Second)
+	if _, err := ask(); err != nil {
+		t.Fatalf("the SDK after the limits changed: %v", err)
+	}
+
 	b.Revoke(id)
 	b.Screenshot("e2e-keys", "")
 	_, err = ask()
