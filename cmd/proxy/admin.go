@@ -7,6 +7,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/llmproxy/proxy/proxy/console"
 	"go.uber.org/zap"
 )
 
@@ -23,6 +24,7 @@ func startAdmin(addr string, log *zap.Logger) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", console.Handler()) // the web console (proxy/console); it calls the admin API under /api/
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	log.Info("admin listener (pprof)", zap.String("addr", ln.Addr().String()))
