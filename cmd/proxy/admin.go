@@ -7,12 +7,13 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/llmproxy/proxy/proxy/console"
 	"go.uber.org/zap"
 )
 
-// startAdmin serves pprof and the admin API (api, mounted at /api/) on
-// their own listener, apart from client traffic, so that neither has a
-// route on the public port.
+// startAdmin serves pprof, the admin API (api, mounted at /api/) and the
+// web console (at /, only with the API) on their own listener, apart from
+// client traffic, so that none of them has a route on the public port.
 func startAdmin(addr string, log *zap.Logger, api http.Handler) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -26,6 +27,9 @@ func startAdmin(addr string, log *zap.Logger, api http.Handler) (stop func(), er
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	if api != nil {
 		mux.Handle("/api/", api)
+		// The web console (proxy/console) calls the admin API under /api/:
+		// it lives beside it on this listener and nowhere else.
+		mux.Handle("/", console.Handler())
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
