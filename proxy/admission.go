@@ -194,6 +194,7 @@ func (s *Server) refuseBody(ctx *fasthttp.RequestCtx) {
 	s.bodies.release(h)
 	s.reject(ctx, protocolForPath(h.RequestURI()), kind, msg)
 	ctx.SetConnectionClose()
+	markRefused(ctx) // the body may still be on its way (linger.go)
 }
 
 // headerKey is clientKey for a request whose URI is not parsed yet: the

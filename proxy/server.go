@@ -72,6 +72,8 @@ type Server struct {
 	lnMu      sync.Mutex
 	listeners []net.Listener
 	shut      bool
+	// linger closes the connections of refused requests gently (linger.go).
+	linger *lingerer
 	// tenants are the virtual keys and usage records (nil when off).
 	tenants *tenantState
 }
@@ -94,6 +96,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		closed: make(chan struct{}),
 		bodies: newBodyBudget(cfg.Server.Limits.MaxInflightBodyBytes),
 		hosts:  newHostAllowed(cfg.Server.Host, cfg.Server.AllowedHosts),
+		linger: newLingerer(),
 	}
 	s.metrics = metrics.New(metrics.Options{ProcessMetrics: true})
 	snap, err := newSnapshot(cfg, log, s.metrics, nil)
@@ -386,7 +389,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.listeners = append(s.listeners, ln)
 	s.lnMu.Unlock()
-	return s.srv.Serve(ln)
+	return s.srv.Serve(s.linger.listener(ln))
 }
 
 // closeListeners closes every listener Serve was given. fasthttp's own
@@ -417,6 +420,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.drain(ctx)
 	<-sockets
 	s.closeListeners()
+	s.linger.stop()
 	s.reloadMu.Lock()
 	select {
 	case <-s.closed:
@@ -454,6 +458,13 @@ type zapPrinter struct {
 func newZapPrinter(l *zap.Logger) *zapPrinter { return &zapPrinter{l: l} }
 
 func (z *zapPrinter) Printf(format string, args ...any) {
+	for _, a := range args {
+		if err, ok := a.(error); ok && errors.Is(err, fasthttp.ErrBodyTooLarge) {
+			// A body refused unread (admission.go, refuseBody): the access
+			// line already says why; this would only look like a fault.
+			return
+		}
+	}
 	z.mu.Lock()
 	now := time.Now()
 	if now.Sub(z.last) < time.Second {
