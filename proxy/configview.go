@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"reflect"
 	"strings"
 	"time"
@@ -38,6 +39,23 @@ func (s *Server) ConfigJSON() []byte {
 		if p.OAuth.ClientSecret != "" {
 			p.OAuth.ClientSecret = masked
 		}
+		// Headers sent upstream may carry credentials (an Authorization,
+		// a gateway's key): their names are shown, never their values.
+		if len(p.Headers) > 0 {
+			h := make(map[string]string, len(p.Headers))
+			for k := range p.Headers {
+				h[k] = masked
+			}
+			p.Headers = h
+		}
+		p.BaseURL = maskUserinfo(p.BaseURL)
+		p.FallbackBaseURLs = append([]string(nil), p.FallbackBaseURLs...)
+		for j, u := range p.FallbackBaseURLs {
+			p.FallbackBaseURLs[j] = maskUserinfo(u)
+		}
+	}
+	if c.Cache.Redis.Password != "" {
+		c.Cache.Redis.Password = masked
 	}
 	if c.Admin.Key != "" {
 		c.Admin.Key = masked
@@ -56,6 +74,16 @@ func (s *Server) ConfigJSON() []byte {
 		return []byte(`{"error":"cannot render the configuration"}`)
 	}
 	return snap.redactor.Bytes(nil, b)
+}
+
+// maskUserinfo masks the user and password of a URL (https://u:p@host).
+func maskUserinfo(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = nil
+	return strings.Replace(u.String(), "//", "//"+masked+"@", 1)
 }
 
 // configTree turns the configuration into maps keyed by the names the

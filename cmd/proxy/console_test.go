@@ -58,6 +58,13 @@ providers:
     mock:
       tokens: 9
 `, clientPort, adminPort, hash, filepath.Join(dir, "proxy.db"))
+	return runProxy(t, dir, cfg, clientPort, adminPort)
+}
+
+// runProxy runs this test binary as `proxy serve` on cfg (written into
+// dir) until the test ends, and waits until both listeners answer.
+func runProxy(t *testing.T, dir, cfg, clientPort, adminPort string) consoleProxy {
+	t.Helper()
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -183,6 +183,31 @@ func TestAdminSessionAndCSRF(t *testing.T) {
 	if st, _, _ := f.call(t, "DELETE", "/api/v1/keys/x", "", evilKey); st != 403 {
 		t.Fatalf("cross-origin with the key: %d", st)
 	}
+	// Every state-changing call from another origin is refused, whatever
+	// credential it carries; so is a sign-in (login CSRF).
+	for _, tc := range []struct{ method, path, body, header, value string }{
+		{"POST", "/api/v1/keys", `{"name":"c"}`, "Origin", "null"},
+		{"POST", "/api/v1/keys", `{"name":"c"}`, "Referer", "http://evil.example/page"},
+		{"PATCH", "/api/v1/keys/x", `{"rpm":1}`, "Origin", "http://evil.example"},
+		{"POST", "/api/v1/keys/x/rotate", `{}`, "Origin", "http://evil.example"},
+		{"POST", "/api/v1/keys/x/reset", ``, "Origin", "http://evil.example"},
+		{"POST", "/api/v1/config/reload", ``, "Origin", "http://evil.example"},
+		{"POST", "/api/v1/logout", ``, "Origin", "http://evil.example"},
+		{"POST", "/api/v1/login", `{"password":"correct horse"}`, "Origin", "http://evil.example"},
+	} {
+		hdr := map[string]string{admin.HeaderCSRF: csrf, tc.header: tc.value}
+		if st, _, body := f.call(t, tc.method, tc.path, tc.body, hdr); st != 403 || errCode(body) != "csrf" {
+			t.Fatalf("%s %s with %s %s: %d %v", tc.method, tc.path, tc.header, tc.value, st, body)
+		}
+	}
+	if st, _, body := f.call(t, "GET", "/api/v1/keys", "", nil); st != 200 || len(body["keys"].([]any)) != 1 {
+		t.Fatalf("the refused calls changed something (or ended the session): %d %v", st, body)
+	}
+	// The console's own pages are same-origin.
+	same := map[string]string{admin.HeaderCSRF: csrf, "Origin": f.url}
+	if st, _, body := f.call(t, "POST", "/api/v1/keys", `{"name":"same-origin"}`, same); st != 201 {
+		t.Fatalf("same-origin POST: %d %v", st, body)
+	}
 	if st, _, body := f.call(t, "GET", "/api/v1/session", "", nil); st != 200 || body["csrf_token"] != csrf {
 		t.Fatalf("session: %d %v", st, body)
 	}
