@@ -183,6 +183,9 @@ providers:
 	// Rotate: the old secret stops at once, the new one works.
 	st, _, body = a.call("POST", "/api/v1/keys", `{"name":"rotating"}`, asAdmin)
 	old, rid := body["key"].(string), body["id"].(string)
+	if st != 201 || old == "" {
+		t.Fatalf("create: %d %v", st, body)
+	}
 	oldBody := len(a.bodies) - 1
 	st, _, body = a.call("POST", "/api/v1/keys/"+rid+"/rotate", `{}`, asAdmin)
 	next, _ := body["key"].(string)
