@@ -24,7 +24,7 @@ var families = map[string]family{
 	nameClientRequests: {"counter", "Requests by named client and HTTP status."},
 	nameUsageWritten:   {"counter", "Usage records written to the store."},
 	nameUsageDropped:   {"counter", "Usage records lost: the queue was full or the store failed (the requests were served)."},
-	nameSharedFailures: {"counter", "Calls to the shared limit store (Redis) that failed."},
+	nameSharedFailures: {"counter", "Limit checks and spends the shared limit store (Redis) could not take: it failed, or failed less than a second before (checks are then decided by store.limits_fail and store.budgets_fail)."},
 	nameKeys:           {"gauge", "Upstream API keys (accounts, for subscription providers) by provider and state: healthy, cooldown, unhealthy, disabled."},
 	nameCacheLookups:   {"counter", "Requests the response cache looked at, by provider, model and result: hit (answered from the cache, no upstream call, no token usage), miss, or bypass (not looked up)."},
 	nameCacheEntries:   {"gauge", "Answers held by the in-memory response cache."},

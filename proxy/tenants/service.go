@@ -17,8 +17,9 @@ type Options struct {
 	Store Store
 	// Shared, if set, counts limits and budgets across instances.
 	Shared Shared
-	// LimitsFailOpen admits requests over rate limits nobody can count
-	// when Shared is down; BudgetsFailOpen the same for budgets.
+	// LimitsFailOpen admits requests whose rate limits nobody can count
+	// when Shared is down, within this instance's own counters;
+	// BudgetsFailOpen the same for budgets. Closed refuses them.
 	LimitsFailOpen, BudgetsFailOpen bool
 	Log                             *zap.Logger
 	Queue, Batch                    int
@@ -37,8 +38,12 @@ type Service struct {
 	table  *Table
 	rec    *Recorder
 	spends chan spendOp
-	// sharedDown counts shared-store failures (for metrics and tests).
+	// sharedDown counts requests decided without the shared store because
+	// it failed (for metrics and tests).
 	sharedDown atomic.Int64
+	// sharedPause (unix ns) is when the shared store is asked again after
+	// a failure.
+	sharedPause atomic.Int64
 	mu         sync.Mutex // serialises key edits
 	stop       chan struct{}
 	wg         sync.WaitGroup
@@ -96,23 +101,42 @@ func (s *Service) Admit(e *Entry, now time.Time) Decision {
 	if s.opts.Shared == nil || (c.rpm == 0 && c.tpm == 0 && c.budget == 0) {
 		return c.Admit(now)
 	}
+	if now.UnixNano() < s.sharedPause.Load() {
+		// Down a moment ago: decide at once rather than have every
+		// request wait for the same timeout.
+		s.sharedDown.Add(1)
+		return s.unshared(c, now)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	d, err := s.opts.Shared.Admit(ctx, e.Key.ID, c.rpm, c.tpm, c.budget, c.period)
 	if err == nil {
 		return d
 	}
+	s.sharedPause.Store(now.Add(sharedRetry).UnixNano())
 	n := s.sharedDown.Add(1)
 	if n == 1 || n%1000 == 0 {
 		s.opts.Log.Warn("shared limit store unreachable", zap.Int64("failures", n), zap.Error(err))
 	}
+	return s.unshared(c, now)
+}
+
+// sharedRetry is how long after a failure the shared store is left alone
+// (one request per this pays its timeout while it is down).
+const sharedRetry = time.Second
+
+// unshared decides a request while the shared store is down, as
+// store.limits_fail and store.budgets_fail say.
+func (s *Service) unshared(c *Counters, now time.Time) Decision {
 	if c.budget > 0 && !s.opts.BudgetsFailOpen {
 		return Decision{Verdict: Unavailable, RetryAfter: time.Second, What: "budget"}
 	}
 	if (c.rpm > 0 || c.tpm > 0) && !s.opts.LimitsFailOpen {
 		return Decision{Verdict: Unavailable, RetryAfter: time.Second, What: "rate limit"}
 	}
-	return Decision{}
+	// Open: admitted within this instance's own counters, which count
+	// every request's tokens and hold the budget spend the store last had.
+	return c.Admit(now)
 }
 
 // SharedFailures counts calls to the shared store that failed.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -292,5 +293,49 @@ func BenchmarkKeyCheck(b *testing.B) {
 		s.Admit(e, now)
 		rec.Time = now
 		s.Finish(e, &rec)
+	}
+}
+
+// downShared is a shared store that fails every call, counting them.
+type downShared struct{ calls atomic.Int64 }
+
+func (d *downShared) Admit(context.Context, string, int64, int64, int64, string) (tenants.Decision, error) {
+	d.calls.Add(1)
+	return tenants.Decision{}, errors.New("connection refused")
+}
+func (d *downShared) Spend(context.Context, string, int64, int64, string) error {
+	return errors.New("connection refused")
+}
+func (d *downShared) Spent(context.Context, string, string) (int64, error) {
+	return 0, errors.New("connection refused")
+}
+func (d *downShared) Reset(context.Context, string, string) error { return errors.New("connection refused") }
+
+// A shared store that failed is left alone for a second: the requests in
+// between are decided at once by the fail policy (counted), not each after
+// its own timeout; then it is asked again.
+func TestSharedDownAskedOncePerSecond(t *testing.T) {
+	sh := &downShared{}
+	s := newService(t, tenants.Options{Shared: sh, LimitsFailOpen: true})
+	_, kv, err := s.Create(context.Background(), tenants.Key{Name: "a", RPM: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := s.Table().ByID(kv.ID)
+	now := time.Now()
+	for i := range 50 {
+		if d := s.Admit(e, now.Add(time.Duration(i)*10*time.Millisecond)); d.Verdict != tenants.Admitted {
+			t.Fatalf("request %d: %+v", i, d)
+		}
+	}
+	if n := sh.calls.Load(); n != 1 {
+		t.Fatalf("the down store was asked %d times within half a second", n)
+	}
+	if s.SharedFailures() != 50 {
+		t.Fatalf("%d requests counted as decided without the shared store, want 50", s.SharedFailures())
+	}
+	s.Admit(e, now.Add(1100*time.Millisecond))
+	if n := sh.calls.Load(); n != 2 {
+		t.Fatalf("not asked again after a second: %d calls", n)
 	}
 }

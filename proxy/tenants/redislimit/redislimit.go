@@ -32,7 +32,11 @@ func Open(ctx context.Context, url string) (*Counter, error) {
 		return nil, fmt.Errorf("store.redis: %w", err)
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
-	opt.MaxRetries = 0 // a limit check is retried by nobody: fail fast, decide open or closed
+	// A limit check is retried by nobody: fail fast, decide open or closed.
+	// (0 would mean go-redis's default of 3 retries, and 5 dial attempts.)
+	opt.MaxRetries, opt.DialerRetries = -1, 1
+	// No CLIENT SETINFO: Redis 7.0 and older answer it with an error.
+	opt.DisableIdentity = true
 	c := redis.NewClient(opt)
 	if err := c.Ping(ctx).Err(); err != nil {
 		_ = c.Close()

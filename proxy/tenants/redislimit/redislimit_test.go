@@ -2,6 +2,7 @@ package redislimit
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -95,42 +96,83 @@ func TestSharedTokensAndBudget(t *testing.T) {
 	}
 }
 
-// With Redis gone, budgets fail closed and rate limits as configured, and
-// usage is still recorded.
+// With the Redis server gone, each limit fails as configured: closed
+// refuses with a Retry-After (the proxy answers 503), open admits within
+// this instance's own counters. Budgets fail closed by default (the
+// config's default, checked in proxy/config). Failures are counted.
 func TestSharedStoreDown(t *testing.T) {
-	addr := testservers.Redis(t)
-	c := open(t, addr)
+	addr, stop := testservers.StartRedis(t)
 	st, err := sqlstore.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "u.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	svc, err := tenants.New(context.Background(), tenants.Options{Store: st, Shared: c, LimitsFailOpen: true, FlushInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
 	ctx := context.Background()
-	_, rate, err := svc.Create(ctx, tenants.Key{Name: "rate", RPM: 5})
-	if err != nil {
-		t.Fatal(err)
+	type keys struct{ rate, budget *tenants.Entry }
+	cases := []struct {
+		name                     string
+		limitsOpen, budgetsOpen  bool
+		rateAdmitted, budgetOpen bool
+	}{
+		{"limits open, budgets closed (the defaults)", true, false, true, false},
+		{"both closed", false, false, false, false},
+		{"both open", true, true, true, true},
+		{"limits closed, budgets open", false, true, false, true},
 	}
-	_, budget, err := svc.Create(ctx, tenants.Key{Name: "budget", Budget: tenants.Budget{Kind: tenants.BudgetTokens, Amount: 1000, Period: tenants.PeriodDay}})
-	if err != nil {
-		t.Fatal(err)
+	svcs := make([]*tenants.Service, len(cases))
+	ks := make([]keys, len(cases))
+	for i, tc := range cases {
+		svc, err := tenants.New(ctx, tenants.Options{Store: st, Shared: open(t, addr), LimitsFailOpen: tc.limitsOpen,
+			BudgetsFailOpen: tc.budgetsOpen, FlushInterval: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer svc.Close()
+		_, rate, err := svc.Create(ctx, tenants.Key{Name: fmt.Sprintf("rate-%d", i), RPM: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, budget, err := svc.Create(ctx, tenants.Key{Name: fmt.Sprintf("budget-%d", i),
+			Budget: tenants.Budget{Kind: tenants.BudgetTokens, Amount: 1000, Period: tenants.PeriodDay}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcs[i], ks[i] = svc, keys{svc.Table().ByID(rate.ID), svc.Table().ByID(budget.ID)}
+		if d := svc.Admit(ks[i].rate, time.Now()); d.Verdict != tenants.Admitted {
+			t.Fatalf("%s: refused with Redis up: %+v", tc.name, d)
+		}
 	}
-	er, eb := svc.Table().ByID(rate.ID), svc.Table().ByID(budget.ID)
-	if d := svc.Admit(er, time.Now()); d.Verdict != tenants.Admitted {
-		t.Fatalf("refused with Redis up: %+v", d)
-	}
-	_ = c.c.Close() // the store goes away
-	if d := svc.Admit(er, time.Now()); d.Verdict != tenants.Admitted {
-		t.Fatalf("rate limit with limits_fail open: %+v", d)
-	}
-	if d := svc.Admit(eb, time.Now()); d.Verdict != tenants.Unavailable || d.RetryAfter <= 0 {
-		t.Fatalf("budget with the store down: %+v (budgets fail closed)", d)
-	}
-	if svc.SharedFailures() < 2 {
-		t.Fatalf("failures not counted: %d", svc.SharedFailures())
+	stop() // the shared store goes away
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, k := svcs[i], ks[i]
+			before := svc.SharedFailures()
+			d := svc.Admit(k.rate, time.Now())
+			if got := d.Verdict == tenants.Admitted; got != tc.rateAdmitted {
+				t.Fatalf("rate limit: %+v", d)
+			}
+			if !tc.rateAdmitted && (d.Verdict != tenants.Unavailable || d.RetryAfter <= 0 || d.What != "rate limit") {
+				t.Fatalf("rate limit fails closed with %+v", d)
+			}
+			if tc.rateAdmitted {
+				// Open is not unlimited: this instance's own count holds.
+				if d := svc.Admit(k.rate, time.Now()); d.Verdict != tenants.Admitted {
+					t.Fatalf("second request: %+v", d)
+				}
+				if d := svc.Admit(k.rate, time.Now()); d.Verdict != tenants.OverRate {
+					t.Fatalf("third request of rpm 2 with Redis down: %+v", d)
+				}
+			}
+			d = svc.Admit(k.budget, time.Now())
+			if got := d.Verdict == tenants.Admitted; got != tc.budgetOpen {
+				t.Fatalf("budget: %+v", d)
+			}
+			if !tc.budgetOpen && (d.Verdict != tenants.Unavailable || d.RetryAfter <= 0 || d.What != "budget") {
+				t.Fatalf("budget fails closed with %+v", d)
+			}
+			if svc.SharedFailures() <= before {
+				t.Fatal("failures not counted")
+			}
+		})
 	}
 }

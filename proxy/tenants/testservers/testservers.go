@@ -15,6 +15,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,6 +50,14 @@ func findBinary(name string, globs ...string) string {
 // Postgres starts a PostgreSQL server and returns its DSN.
 func Postgres(t testing.TB) string {
 	t.Helper()
+	dsn, _ := StartPostgres(t)
+	return dsn
+}
+
+// StartPostgres is Postgres with a function that stops the server before
+// the test ends (a store that goes down).
+func StartPostgres(t testing.TB) (dsn string, stop func()) {
+	t.Helper()
 	initdb := findBinary("initdb", "/usr/lib/postgresql/*/bin/initdb")
 	postgres := findBinary("postgres", "/usr/lib/postgresql/*/bin/postgres")
 	if initdb == "" || postgres == "" {
@@ -74,18 +83,22 @@ func Postgres(t testing.TB) string {
 	if err := srv.Start(); err != nil {
 		t.Fatalf("postgres: %v", err)
 	}
-	t.Cleanup(func() {
-		_ = srv.Process.Signal(syscall.SIGINT) // fast shutdown
-		done := make(chan struct{})
-		go func() { _ = srv.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = srv.Process.Kill()
-			<-done
-		}
-	})
-	dsn := fmt.Sprintf("postgres://test@127.0.0.1:%d/postgres?sslmode=disable", port)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = srv.Process.Signal(syscall.SIGINT) // fast shutdown
+			done := make(chan struct{})
+			go func() { _ = srv.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = srv.Process.Kill()
+				<-done
+			}
+		})
+	}
+	t.Cleanup(stop)
+	dsn = fmt.Sprintf("postgres://test@127.0.0.1:%d/postgres?sslmode=disable", port)
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +110,7 @@ func Postgres(t testing.TB) string {
 		err = db.PingContext(ctx)
 		cancel()
 		if err == nil {
-			return dsn
+			return dsn, stop
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("postgres did not come up: %v\n%s", err, log.String())
@@ -127,6 +140,14 @@ func dropRoot(t testing.TB, dir string) *syscall.SysProcAttr {
 // Redis starts a redis-server and returns its address.
 func Redis(t testing.TB) string {
 	t.Helper()
+	addr, _ := StartRedis(t)
+	return addr
+}
+
+// StartRedis is Redis with a function that stops the server before the
+// test ends.
+func StartRedis(t testing.TB) (addr string, stop func()) {
+	t.Helper()
 	bin := findBinary("redis-server")
 	if bin == "" {
 		t.Skip("redis-server not installed: apt-get install redis-server")
@@ -139,11 +160,15 @@ func Redis(t testing.TB) string {
 	if err := srv.Start(); err != nil {
 		t.Fatalf("redis-server: %v", err)
 	}
-	t.Cleanup(func() {
-		_ = srv.Process.Kill()
-		_ = srv.Wait()
-	})
-	addr := "127.0.0.1:" + strconv.Itoa(port)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = srv.Process.Kill()
+			_ = srv.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	addr = "127.0.0.1:" + strconv.Itoa(port)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -154,7 +179,7 @@ func Redis(t testing.TB) string {
 			n, _ := c.Read(buf)
 			c.Close()
 			if bytes.HasPrefix(buf[:n], []byte("+PONG")) {
-				return addr
+				return addr, stop
 			}
 		}
 		if time.Now().After(deadline) {
