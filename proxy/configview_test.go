@@ -59,7 +59,9 @@ func TestConfigJSONMasksSecrets(t *testing.T) {
 		}
 	}
 	var tree struct {
-		Server    struct{ APIKeys []string `json:"api_keys"` } `json:"server"`
+		Server struct {
+			APIKeys []string `json:"api_keys"`
+		} `json:"server"`
 		Providers []struct {
 			Name    string            `json:"name"`
 			BaseURL string            `json:"base_url"`

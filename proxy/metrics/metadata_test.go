@@ -26,6 +26,7 @@ func fullSet() *Set {
 	s.RegisterKeyStates("openai-main", []string{"healthy", "cooldown"}, func(string) float64 { return 1 })
 	s.CacheLookup("openai-main", "gpt-4o", CacheHit)
 	s.RegisterCacheStats(func() CacheStats { return CacheStats{Entries: 1, Bytes: 300} })
+	s.RegisterTenants(func() float64 { return 7 }, func() float64 { return 1 }, func() float64 { return 0 })
 	return s
 }
 

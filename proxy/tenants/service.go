@@ -44,9 +44,9 @@ type Service struct {
 	// sharedPause (unix ns) is when the shared store is asked again after
 	// a failure.
 	sharedPause atomic.Int64
-	mu         sync.Mutex // serialises key edits
-	stop       chan struct{}
-	wg         sync.WaitGroup
+	mu          sync.Mutex // serialises key edits
+	stop        chan struct{}
+	wg          sync.WaitGroup
 }
 
 type spendOp struct {

@@ -309,7 +309,9 @@ func (d *downShared) Spend(context.Context, string, int64, int64, string) error 
 func (d *downShared) Spent(context.Context, string, string) (int64, error) {
 	return 0, errors.New("connection refused")
 }
-func (d *downShared) Reset(context.Context, string, string) error { return errors.New("connection refused") }
+func (d *downShared) Reset(context.Context, string, string) error {
+	return errors.New("connection refused")
+}
 
 // A shared store that failed is left alone for a second: the requests in
 // between are decided at once by the fail policy (counted), not each after
