@@ -240,19 +240,26 @@ func (snap *snapshot) chain(r routed) []retry.Target {
 }
 
 // chainFor is chain without the providers the client may not use (a
-// virtual key's allow-list holds for fallbacks too).
+// virtual key's allow-list holds for fallbacks too). chain's slice may be
+// the snapshot's own: it is copied only when something is left out.
 func (snap *snapshot) chainFor(c *client, r routed) []retry.Target {
 	all := snap.chain(r)
 	if c == nil || c.vk == nil {
 		return all
 	}
-	out := make([]retry.Target, 0, len(all))
-	for _, t := range all {
+	for i, t := range all {
 		if c.allowsProvider(t.Provider) {
-			out = append(out, t)
+			continue
 		}
+		out := append(make([]retry.Target, 0, len(all)-1), all[:i]...)
+		for _, t := range all[i+1:] {
+			if c.allowsProvider(t.Provider) {
+				out = append(out, t)
+			}
+		}
+		return out
 	}
-	return out
+	return all
 }
 
 // buildChain appends r's chain to dst (the same pair twice is left out).

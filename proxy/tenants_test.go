@@ -12,9 +12,11 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/llmproxy/proxy/providers/retry"
 	"github.com/llmproxy/proxy/proxy/config"
 	"github.com/llmproxy/proxy/proxy/tenants"
 	"github.com/llmproxy/proxy/proxy/tenants/testservers"
+	"github.com/valyala/fasthttp"
 )
 
 // tenantConfig is a proxy with virtual keys on an SQLite file in dir and
@@ -243,4 +245,43 @@ func TestTenantTwoInstancesShareRedis(t *testing.T) {
 		return
 	}
 	t.Fatal("could not run within one minute")
+}
+
+// TestTenantProvidersHoldForFallbacks: a key limited to providers a and c
+// is never sent to b as a fallback; the snapshot's own chain (shared by
+// every request) is left as it was.
+func TestTenantProvidersHoldForFallbacks(t *testing.T) {
+	cfg := tenantConfig(filepath.Join(t.TempDir(), "p.db"))
+	cfg.Providers = append(cfg.Providers, mockProvider("c", 5, "mock-third"))
+	cfg.Fallbacks = map[string][]string{"mock-gpt": {"b/mock-other", "c/mock-third"}}
+	srv, _ := startProxy(t, cfg)
+	limited, _, err := srv.Tenants().Create(context.Background(), tenants.Key{Name: "a-and-c", Providers: []string{"a", "c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anyKey, _, err := srv.Tenants().Create(context.Background(), tenants.Key{Name: "any"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctx fasthttp.RequestCtx
+	snap := srv.current()
+	r, _, msg := snap.route(&ctx, []byte("mock-gpt"))
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	providers := func(ts []retry.Target) string {
+		var s []string
+		for _, t := range ts {
+			s = append(s, t.Provider)
+		}
+		return strings.Join(s, ",")
+	}
+	if got := providers(snap.chainFor(srv.virtualClient([]byte(limited)), r)); got != "a,c" {
+		t.Fatalf("chain of a key limited to a and c: %s", got)
+	}
+	for _, ts := range [][]retry.Target{snap.chainFor(srv.virtualClient([]byte(anyKey)), r), snap.chain(r)} {
+		if got := providers(ts); got != "a,b,c" {
+			t.Fatalf("an unlimited key's chain or the snapshot's: %s", got)
+		}
+	}
 }

@@ -40,7 +40,7 @@ func NewRecorder(store Store, log *zap.Logger, queue, batch int, interval time.D
 	}
 	r := &Recorder{store: store, log: log, q: make(chan Record, queue), batch: batch, interval: interval,
 		done: make(chan struct{}), stop: make(chan struct{})}
-	go r.run()
+	go r.run(make([]Record, 0, batch))
 	return r
 }
 
@@ -77,12 +77,21 @@ func (r *Recorder) drop(n int, why string, err error) {
 		zap.Int64("dropped_total", total), zap.Error(err))
 }
 
-func (r *Recorder) run() {
+// drainEvery is how often the writer takes what requests queued. The
+// writer sleeps on a timer, not on the queue: a request's send then never
+// has to wake it (a wake-up costs the request more than the rest of its
+// key work), and the live log is at most this late.
+const drainEvery = 100 * time.Millisecond
+
+// run writes batches from buf (allocated by NewRecorder, so that the
+// writer allocates nothing of its own once running).
+func (r *Recorder) run(buf []Record) {
 	defer close(r.done)
-	tick := time.NewTicker(r.interval)
+	tick := time.NewTicker(min(drainEvery, r.interval))
 	defer tick.Stop()
-	buf := make([]Record, 0, r.batch)
+	lastFlush := time.Now()
 	flush := func() {
+		lastFlush = time.Now()
 		if len(buf) == 0 {
 			return
 		}
@@ -96,29 +105,32 @@ func (r *Recorder) run() {
 		}
 		buf = buf[:0]
 	}
+	// drain takes what is queued now, publishing it to the live log.
+	drain := func() {
+		for {
+			select {
+			case rec := <-r.q:
+				r.subs.publish(&rec)
+				buf = append(buf, rec)
+				if len(buf) >= r.batch {
+					flush()
+				}
+			default:
+				return
+			}
+		}
+	}
 	for {
 		select {
-		case rec := <-r.q:
-			r.subs.publish(&rec)
-			buf = append(buf, rec)
-			if len(buf) >= r.batch {
+		case <-tick.C:
+			drain()
+			if time.Since(lastFlush) >= r.interval {
 				flush()
 			}
-		case <-tick.C:
-			flush()
 		case <-r.stop:
-			for {
-				select {
-				case rec := <-r.q:
-					buf = append(buf, rec)
-					if len(buf) >= r.batch {
-						flush()
-					}
-				default:
-					flush()
-					return
-				}
-			}
+			drain()
+			flush()
+			return
 		}
 	}
 }
