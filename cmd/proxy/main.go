@@ -8,6 +8,8 @@
 //	proxy loadtest --tier light|moderate|heavy|stress   load-test the proxy
 //	proxy login codex [--no-browser]        sign a ChatGPT account in
 //	proxy accounts [--config FILE]          list subscription accounts
+//	proxy keys create|list|rotate|revoke    manage virtual keys (admin API)
+//	proxy admin hash-password               hash the console password
 //	proxy version                           print the version
 package main
 
@@ -51,6 +53,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return login(args, stdout, stderr)
 	case "accounts":
 		return listAccounts(args, stdout, stderr)
+	case "keys":
+		return keysCommand(args, stdout, stderr)
+	case "admin":
+		return hashPassword(args, os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "proxy", version())
 		return 0
@@ -71,6 +77,8 @@ commands:
   loadtest        load-test the proxy (embedded) or any endpoint (--target URL)
   login           sign a subscription account in (proxy login codex|gemini-cli)
   accounts        list the subscription accounts and their state
+  keys            manage a running proxy's virtual keys (create, list, rotate, revoke, reset)
+  admin           hash-password: the bcrypt hash for admin.password_hash (password on stdin)
   version         print the version (also --version)
 Run 'proxy <command> --help' for a command's flags.
 `
