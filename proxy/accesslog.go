@@ -15,11 +15,12 @@ import (
 // logDone records a request answered in the handler: metrics and the
 // access line. upstream is the time spent waiting on the provider.
 func (s *Server) logDone(ctx *fasthttp.RequestCtx, start time.Time, upstream time.Duration, p wire.Protocol, provider, model string, stream bool, err error) {
-	s.logAnswered(ctx, start, upstream, p, provider, model, stream, err, usage.Counts{})
+	s.logAnswered(ctx, start, upstream, p, provider, model, stream, err, usage.Counts{}, "")
 }
 
-// logAnswered is logDone for an answer whose token usage is known.
-func (s *Server) logAnswered(ctx *fasthttp.RequestCtx, start time.Time, upstream time.Duration, p wire.Protocol, provider, model string, stream bool, err error, counts usage.Counts) {
+// logAnswered is logDone for an answer whose token usage is known, from
+// the upstream key or account labelled account.
+func (s *Server) logAnswered(ctx *fasthttp.RequestCtx, start time.Time, upstream time.Duration, p wire.Protocol, provider, model string, stream bool, err error, counts usage.Counts, account string) {
 	total := time.Since(start)
 	status := ctx.Response.StatusCode()
 	c := clientOf(ctx)
@@ -32,7 +33,7 @@ func (s *Server) logAnswered(ctx *fasthttp.RequestCtx, start time.Time, upstream
 	if c != nil {
 		// Unauthenticated requests are in the access log only: recording
 		// them would let anyone without a key fill the store.
-		s.recordTenant(c, start, p, provider, model, status, stream, counts, total, 0)
+		s.recordTenant(c, start, p, provider, account, model, status, stream, counts, total, 0)
 	}
 	ce := s.log.Check(zap.InfoLevel, "request")
 	if ce == nil {
@@ -98,6 +99,8 @@ type streamLog struct {
 	overhead time.Duration
 	client   string
 	cl       *client
+	// account labels the upstream key or account that answered.
+	account string
 	// cache is the X-Proxy-Cache verdict, if the target is cached.
 	cache []byte
 	// tr is the stream's translator, kept here to share this allocation.
@@ -120,7 +123,7 @@ func (s *Server) logStream(l *streamLog, bytesOut int64, firstEvent time.Time, e
 		if !firstEvent.IsZero() {
 			ttft = firstEvent.Sub(l.start)
 		}
-		s.recordTenant(l.cl, l.start, l.proto, l.provider, l.model, 200, true, l.tr.usage.Counts, total, ttft)
+		s.recordTenant(l.cl, l.start, l.proto, l.provider, l.account, l.model, 200, true, l.tr.usage.Counts, total, ttft)
 	}
 	ce := s.log.Check(zap.InfoLevel, "request")
 	if ce == nil {

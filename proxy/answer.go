@@ -46,6 +46,7 @@ func (s *Server) answer(x *exchange, h *held, res *providers.Result, rd *stream.
 		ctx.Response.Header.SetBytesV(fasthttp.HeaderRetryAfter, res.RetryAfter)
 	}
 	if res.Stream == nil {
+		account := leaseLabel(&h.lease) // done releases the lease
 		h.done(keypool.StatusOutcome(res.Status, 0))
 		if res.Status != fasthttp.StatusOK {
 			s.relayUpstreamError(x, res)
@@ -63,7 +64,7 @@ func (s *Server) answer(x *exchange, h *held, res *providers.Result, rd *stream.
 		if x.cache.keep {
 			s.storeAnswer(x)
 		}
-		s.logAnswered(ctx, x.start, x.upstream, x.in, x.provider(), x.route.model, x.stream, nil, counts)
+		s.logAnswered(ctx, x.start, x.upstream, x.in, x.provider(), x.route.model, x.stream, nil, counts, account)
 		return
 	}
 	s.startStream(x, h, res, rd)

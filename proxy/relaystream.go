@@ -38,6 +38,7 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 		overhead:  time.Since(x.start) - x.upstream,
 		client:    clientName(clientOf(ctx)),
 		cl:        clientOf(ctx),
+		account:   leaseLabel(&h.lease),
 		cache:     cacheVerdict(ctx),
 	}
 	s.metrics.StreamStarted()

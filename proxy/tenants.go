@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/llmproxy/proxy/providers/keypool"
 	"github.com/llmproxy/proxy/providers/usage"
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/llmproxy/proxy/proxy/config"
@@ -123,6 +124,15 @@ func (s *Server) admitVirtual(ctx *fasthttp.RequestCtx, p wire.Protocol, c *clie
 	return false
 }
 
+// leaseLabel is the label of the key or account a lease holds (never the
+// secret), or "" for a provider without keys.
+func leaseLabel(l *keypool.Lease) string {
+	if !l.Valid() {
+		return ""
+	}
+	return l.Label()
+}
+
 func budgetText(b tenants.Budget) string {
 	if b.Kind == tenants.BudgetUSD {
 		return "$" + strconv.FormatFloat(b.Amount, 'f', 2, 64)
@@ -133,13 +143,13 @@ func budgetText(b tenants.Budget) string {
 // recordTenant writes the usage record of a finished request (queued,
 // written in the background). Requests of config-file clients are
 // recorded too, under their client name.
-func (s *Server) recordTenant(c *client, start time.Time, p wire.Protocol, provider, model string, status int, stream bool,
+func (s *Server) recordTenant(c *client, start time.Time, p wire.Protocol, provider, account, model string, status int, stream bool,
 	counts usage.Counts, latency, ttft time.Duration) {
 	if s.tenants == nil {
 		return
 	}
 	rec := tenants.Record{
-		Time: start, Client: clientName(c), Protocol: p.String(), Provider: provider, Model: model, Status: status, Stream: stream,
+		Time: start, Client: clientName(c), Protocol: p.String(), Provider: provider, Account: account, Model: model, Status: status, Stream: stream,
 		Input: int64(counts.Input), Output: int64(counts.Output), Cached: int64(counts.Cached), Reasoning: int64(counts.Reasoning),
 		Latency: latency, TTFT: ttft,
 	}

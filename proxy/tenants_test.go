@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -283,5 +284,31 @@ func TestTenantProvidersHoldForFallbacks(t *testing.T) {
 		if got := providers(ts); got != "a,b,c" {
 			t.Fatalf("an unlimited key's chain or the snapshot's: %s", got)
 		}
+	}
+}
+
+// TestTenantRecordsAccount: a usage record names the upstream key that
+// answered by its label (never the key).
+func TestTenantRecordsAccount(t *testing.T) {
+	up := openaiProvider("up", startUpstream(t, &siRecorder{}), "up-model")
+	up.KeyOptions = []config.KeyOption{{Label: "team-primary"}}
+	cfg := baseConfig(up)
+	cfg.Store.Enabled, cfg.Store.DSN = true, filepath.Join(t.TempDir(), "p.db")
+	cfg.Store.FlushInterval = 20 * time.Millisecond
+	srv, base := startProxy(t, cfg)
+	secret, kv, err := srv.Tenants().Create(context.Background(), tenants.Key{Name: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := do(t, httpClient(t), "POST", base+"/v1/chat/completions", chatBody("up-model", false), bearer(secret)); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	var recs []tenants.Record
+	waitFor(t, "the record", func() bool {
+		recs, err = srv.Tenants().Records(context.Background(), tenants.Query{From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour), KeyID: kv.ID})
+		return err == nil && len(recs) == 1
+	})
+	if recs[0].Account != "team-primary" || strings.Contains(fmt.Sprint(recs[0]), upstreamKey) {
+		t.Fatalf("record %+v", recs[0])
 	}
 }
