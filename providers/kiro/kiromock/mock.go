@@ -1,0 +1,167 @@
+// Package kiromock is a stand-in for Kiro's services, for tests: the two
+// token services (Kiro's social refreshToken and AWS SSO OIDC's
+// CreateToken) and CodeWhisperer's generateAssistantResponse, answering
+// with AWS event-stream frames written by esencode (independent of the
+// decoder under test). It checks what the real service checks that the
+// proxy can get wrong: the bearer token, the body's shape (the rules
+// behind "Improperly formed request"), and answers 401, 402 and 403 as
+// the service does.
+package kiromock
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+
+	"github.com/llmproxy/proxy/providers/kiro/eventstream/esencode"
+)
+
+// Fault is a way to break the answer's stream.
+type Fault string
+
+const (
+	FaultNone      Fault = ""
+	FaultTruncate  Fault = "truncate"  // the last frame cut in its middle
+	FaultCRC       Fault = "crc"       // a payload byte changed, CRCs kept
+	FaultException Fault = "exception" // an exception frame mid-stream
+)
+
+// Mock is the service. Set its fields before use; read them under Lock.
+type Mock struct {
+	sync.Mutex
+	Server *httptest.Server
+	// Valid access tokens; Expired ones answer 401, Quota ones 402,
+	// Forbidden ones 403 (not about the token), and unknown ones 403
+	// blaming the token, as the service does.
+	Valid, Expired, Quota, Forbidden map[string]bool
+	// Refresh maps a refresh token to the access token it buys; a
+	// missing one is revoked (401). ClientID/Secret are what OIDC wants.
+	Refresh                map[string]string
+	ClientID, ClientSecret string
+	Fault                  Fault
+	Bodies                 [][]byte // generateAssistantResponse bodies
+	Tokens                 []string // the bearer token of each call
+	Refreshes              int
+	Headers                []http.Header
+}
+
+// New starts the mock on loopback.
+func New() *Mock {
+	m := &Mock{Valid: map[string]bool{}, Expired: map[string]bool{}, Quota: map[string]bool{}, Forbidden: map[string]bool{},
+		Refresh: map[string]string{}, ClientID: "client-id", ClientSecret: "client-secret"}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /refreshToken", m.refreshSocial)
+	mux.HandleFunc("POST /token", m.refreshOIDC)
+	mux.HandleFunc("POST /generateAssistantResponse", m.generate)
+	m.Server = httptest.NewServer(mux)
+	return m
+}
+
+// Close stops the server.
+func (m *Mock) Close() { m.Server.Close() }
+
+// URL is the server's base URL.
+func (m *Mock) URL() string { return m.Server.URL }
+
+func jsonError(w http.ResponseWriter, status int, msg, reason string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(map[string]any{"message": msg, "reason": reason})
+	_, _ = w.Write(b)
+}
+
+func (m *Mock) refreshSocial(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RefreshToken string `json:"refreshToken"`
+	}
+	_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req)
+	m.issue(w, req.RefreshToken)
+}
+
+func (m *Mock) refreshOIDC(w http.ResponseWriter, r *http.Request) {
+	var req struct{ ClientID, ClientSecret, GrantType, RefreshToken string }
+	_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req)
+	m.Lock()
+	ok := req.ClientID == m.ClientID && req.ClientSecret == m.ClientSecret && req.GrantType == "refresh_token"
+	m.Unlock()
+	if !ok {
+		w.WriteHeader(400)
+		_, _ = w.Write([]byte(`{"error":"invalid_client","error_description":"bad client registration"}`))
+		return
+	}
+	m.issue(w, req.RefreshToken)
+}
+
+func (m *Mock) issue(w http.ResponseWriter, refresh string) {
+	m.Lock()
+	defer m.Unlock()
+	m.Refreshes++
+	at, ok := m.Refresh[refresh]
+	if !ok {
+		jsonError(w, 401, "Invalid refresh token provided", "")
+		return
+	}
+	m.Valid[at] = true
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = fmt.Fprintf(w, `{"accessToken":%q,"refreshToken":%q,"expiresIn":3600}`, at, refresh)
+}
+
+func (m *Mock) generate(w http.ResponseWriter, r *http.Request) {
+	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 32<<20))
+	m.Lock()
+	m.Bodies = append(m.Bodies, body)
+	m.Tokens = append(m.Tokens, tok)
+	m.Headers = append(m.Headers, r.Header.Clone())
+	valid, expired, quota, forbidden, fault := m.Valid[tok], m.Expired[tok], m.Quota[tok], m.Forbidden[tok], m.Fault
+	m.Unlock()
+	switch {
+	case expired:
+		jsonError(w, 401, "The security token included in the request is expired", "")
+		return
+	case quota:
+		jsonError(w, 402, "You have reached the limit for this month.", "MONTHLY_REQUEST_COUNT")
+		return
+	case forbidden:
+		jsonError(w, 403, "User is not authorized to make this call.", "")
+		return
+	case !valid:
+		jsonError(w, 403, "The bearer token included in the request is invalid.", "")
+		return
+	}
+	req, err := parse(body)
+	if err != nil {
+		jsonError(w, 400, "Improperly formed request.", err.Error())
+		return
+	}
+	list := answer(req)
+	var frames []byte
+	for i, f := range list {
+		if fault == FaultException && i == len(list)/2 {
+			frames = esencode.Exception(frames, "ThrottlingException", `{"message":"Too many requests, slow down."}`)
+			break
+		}
+		frames = append(frames, f...)
+	}
+	switch fault {
+	case FaultTruncate:
+		frames = frames[:len(frames)-7]
+	case FaultCRC:
+		frames[len(frames)-10] ^= 0x20
+	}
+	w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
+	// Sent in small writes, so that frames arrive split across reads.
+	f, _ := w.(http.Flusher)
+	for len(frames) > 0 {
+		n := min(len(frames), 13)
+		_, _ = w.Write(frames[:n])
+		if f != nil {
+			f.Flush()
+		}
+		frames = frames[n:]
+	}
+}

@@ -1,0 +1,306 @@
+package kiro
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/llmproxy/proxy/providers/kiro/eventstream"
+	"github.com/llmproxy/proxy/providers/wire"
+	"github.com/valyala/fastjson"
+)
+
+// event is one thing the service said, reduced to what an Anthropic
+// answer carries.
+type event struct {
+	kind eventKind
+	text []byte // text, or a fragment of a tool's input JSON
+	id   string // tool use id
+	name string // tool name
+	stop bool   // the tool use is complete
+}
+
+type eventKind uint8
+
+const (
+	evText eventKind = iota + 1
+	evTool
+	evOther
+)
+
+// ErrEmpty is a stream that ended before any event.
+var ErrEmpty = errors.New("kiro: the answer ended without an event")
+
+// reader reads the service's events from its event-stream answer.
+type reader struct {
+	dec *eventstream.Decoder
+	p   fastjson.Parser
+	n   int
+}
+
+// next returns the next event; io.EOF at a clean end after at least one
+// event. An exception message, a corrupt frame or a cut is an error.
+func (r *reader) next() (event, error) {
+	m, err := r.dec.Next()
+	if err == io.EOF {
+		if r.n == 0 {
+			return event{}, ErrEmpty
+		}
+		return event{}, io.EOF
+	}
+	if err != nil {
+		return event{}, fmt.Errorf("kiro answer: %w", err)
+	}
+	r.n++
+	if mt := m.Header(":message-type"); mt == "exception" || mt == "error" {
+		what := m.Header(":exception-type")
+		if what == "" {
+			what = m.Header(":error-code")
+		}
+		msg := m.Header(":error-message")
+		if v, err := r.p.ParseBytes(m.Payload); err == nil {
+			if s := v.GetStringBytes("message"); s != nil {
+				msg = string(s)
+			}
+		}
+		return event{}, fmt.Errorf("kiro answered %s: %s", what, msg)
+	}
+	v, err := r.p.ParseBytes(m.Payload)
+	if err != nil {
+		return event{}, fmt.Errorf("kiro answer: %s event: %w", m.Header(":event-type"), err)
+	}
+	switch m.Header(":event-type") {
+	case "assistantResponseEvent":
+		return event{kind: evText, text: v.GetStringBytes("content")}, nil
+	case "toolUseEvent":
+		ev := event{kind: evTool, id: string(v.GetStringBytes("toolUseId")), name: string(v.GetStringBytes("name")), stop: v.GetBool("stop")}
+		if ev.id == "" {
+			return event{}, errors.New("kiro answer: a toolUseEvent without toolUseId")
+		}
+		switch in := v.Get("input"); {
+		case in == nil:
+		case in.Type() == fastjson.TypeString:
+			ev.text = in.GetStringBytes()
+		default:
+			ev.text = in.MarshalTo(nil)
+		}
+		return ev, nil
+	}
+	return event{kind: evOther}, nil // metering, context usage, follow-ups
+}
+
+// sse turns the service's events into an Anthropic Messages stream, one
+// or more Anthropic events per upstream event, as they arrive.
+type sse struct {
+	r       reader
+	closeFn func(error) error
+	model   string
+	id      string
+	input   int
+	count   func(out []byte) int
+
+	buf     []byte
+	pos     int
+	started bool
+	err     error
+	index   int    // next content block index
+	open    bool   // a block is open
+	tool    string // id of the open tool block, "" for text
+	sawTool bool
+	outText []byte // generated text and tool inputs, for the output count
+}
+
+func (s *sse) Read(p []byte) (int, error) {
+	for s.pos == len(s.buf) {
+		if s.err != nil {
+			return 0, s.err
+		}
+		s.buf, s.pos = s.buf[:0], 0
+		s.step()
+	}
+	n := copy(p, s.buf[s.pos:])
+	s.pos += n
+	return n, nil
+}
+
+// step appends the events one upstream event makes (or the end).
+func (s *sse) step() {
+	if !s.started {
+		s.started = true
+		s.buf = s.messageStart(s.buf)
+		return
+	}
+	ev, err := s.r.next()
+	switch {
+	case err == io.EOF:
+		s.buf = s.finish(s.buf)
+		s.err = io.EOF
+		return
+	case err != nil:
+		s.err = err
+		return
+	}
+	switch ev.kind {
+	case evText:
+		if len(ev.text) == 0 {
+			return
+		}
+		if s.open && s.tool != "" {
+			s.buf = s.stopBlock(s.buf)
+		}
+		if !s.open {
+			s.buf = append(s.buf, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":"...)
+			s.buf = strconv.AppendInt(s.buf, int64(s.index), 10)
+			s.buf = append(s.buf, ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"...)
+			s.open, s.tool = true, ""
+		}
+		s.outText = append(s.outText, ev.text...)
+		s.buf = append(s.buf, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":"...)
+		s.buf = strconv.AppendInt(s.buf, int64(s.index), 10)
+		s.buf = wire.AppendJSONString(append(s.buf, ",\"delta\":{\"type\":\"text_delta\",\"text\":"...), string(ev.text))
+		s.buf = append(s.buf, "}}\n\n"...)
+	case evTool:
+		if s.open && s.tool != ev.id {
+			s.buf = s.stopBlock(s.buf)
+		}
+		if !s.open {
+			s.buf = append(s.buf, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":"...)
+			s.buf = strconv.AppendInt(s.buf, int64(s.index), 10)
+			s.buf = wire.AppendJSONString(append(s.buf, ",\"content_block\":{\"type\":\"tool_use\",\"id\":"...), ev.id)
+			s.buf = wire.AppendJSONString(append(s.buf, ",\"name\":"...), ev.name)
+			s.buf = append(s.buf, ",\"input\":{}}}\n\n"...)
+			s.open, s.tool, s.sawTool = true, ev.id, true
+		}
+		if len(ev.text) > 0 {
+			s.outText = append(s.outText, ev.text...)
+			s.buf = append(s.buf, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":"...)
+			s.buf = strconv.AppendInt(s.buf, int64(s.index), 10)
+			s.buf = wire.AppendJSONString(append(s.buf, ",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":"...), string(ev.text))
+			s.buf = append(s.buf, "}}\n\n"...)
+		}
+		if ev.stop {
+			s.buf = s.stopBlock(s.buf)
+		}
+	}
+}
+
+func (s *sse) messageStart(b []byte) []byte {
+	b = append(b, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":"...)
+	b = wire.AppendJSONString(b, s.id)
+	b = append(b, ",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":"...)
+	b = wire.AppendJSONString(b, s.model)
+	b = append(b, ",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":"...)
+	b = strconv.AppendInt(b, int64(s.input), 10)
+	return append(b, ",\"output_tokens\":0}}}\n\n"...)
+}
+
+func (s *sse) stopBlock(b []byte) []byte {
+	b = append(b, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":"...)
+	b = strconv.AppendInt(b, int64(s.index), 10)
+	s.open, s.tool = false, ""
+	s.index++
+	return append(b, "}\n\n"...)
+}
+
+func (s *sse) finish(b []byte) []byte {
+	if s.open {
+		b = s.stopBlock(b)
+	}
+	reason := "end_turn"
+	if s.sawTool {
+		reason = "tool_use"
+	}
+	b = append(b, "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\""...)
+	b = append(b, reason...)
+	b = append(b, "\",\"stop_sequence\":null},\"usage\":{\"input_tokens\":"...)
+	b = strconv.AppendInt(b, int64(s.input), 10)
+	b = append(b, ",\"output_tokens\":"...)
+	b = strconv.AppendInt(b, int64(s.count(s.outText)), 10)
+	b = append(b, "}}\n\n"...)
+	return append(b, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"...)
+}
+
+// CloseWithError ends the read of the upstream answer.
+func (s *sse) CloseWithError(err error) error { return s.closeFn(err) }
+
+// whole reads the service's whole answer into an Anthropic message.
+func whole(r *reader, id, model string, input int, count func([]byte) int) ([]byte, error) {
+	type block struct {
+		tool     bool
+		text     []byte
+		id, name string
+		closed   bool
+	}
+	var blocks []*block
+	var out []byte
+	sawTool := false
+	for {
+		ev, err := r.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		var last *block
+		if len(blocks) > 0 {
+			last = blocks[len(blocks)-1]
+		}
+		switch ev.kind {
+		case evText:
+			if len(ev.text) == 0 {
+				continue
+			}
+			if last == nil || last.tool {
+				last = &block{}
+				blocks = append(blocks, last)
+			}
+			last.text = append(last.text, ev.text...)
+			out = append(out, ev.text...)
+		case evTool:
+			sawTool = true
+			if last == nil || !last.tool || last.id != ev.id || last.closed {
+				last = &block{tool: true, id: ev.id, name: ev.name}
+				blocks = append(blocks, last)
+			}
+			last.text = append(last.text, ev.text...)
+			out = append(out, ev.text...)
+			last.closed = ev.stop
+		}
+	}
+	b := append([]byte(nil), `{"id":`...)
+	b = wire.AppendJSONString(b, id)
+	b = append(b, `,"type":"message","role":"assistant","model":`...)
+	b = wire.AppendJSONString(b, model)
+	b = append(b, `,"content":[`...)
+	for i, blk := range blocks {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if !blk.tool {
+			b = wire.AppendJSONString(append(b, `{"type":"text","text":`...), string(blk.text))
+			b = append(b, '}')
+			continue
+		}
+		input := blk.text
+		if len(input) == 0 {
+			input = []byte("{}")
+		}
+		if v, err := fastjson.ParseBytes(input); err != nil || v.Type() != fastjson.TypeObject {
+			return nil, fmt.Errorf("kiro answer: tool %s input is not a JSON object", blk.name)
+		}
+		b = wire.AppendJSONString(append(b, `{"type":"tool_use","id":`...), blk.id)
+		b = wire.AppendJSONString(append(b, `,"name":`...), blk.name)
+		b = append(append(append(b, `,"input":`...), input...), '}')
+	}
+	reason := "end_turn"
+	if sawTool {
+		reason = "tool_use"
+	}
+	b = append(append(append(b, `],"stop_reason":"`...), reason...), `","stop_sequence":null,"usage":{"input_tokens":`...)
+	b = strconv.AppendInt(b, int64(input), 10)
+	b = append(b, `,"output_tokens":`...)
+	b = strconv.AppendInt(b, int64(count(out)), 10)
+	return append(b, "}}"...), nil
+}
