@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/llmproxy/proxy/providers/accounts"
+	"github.com/llmproxy/proxy/proxy"
 	"github.com/llmproxy/proxy/proxy/config"
 	"github.com/spf13/pflag"
 )
@@ -205,7 +206,7 @@ func listAccounts(args []string, stdout, stderr io.Writer) int {
 		if !p.IsSubscription() {
 			continue
 		}
-		accts, errs := accounts.Load(p.Credentials, nil, accounts.Options{})
+		accts, errs := proxy.LoadAccounts(&p)
 		for _, err := range errs {
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t%v\n", p.Name, err)
 		}
@@ -231,7 +232,7 @@ func listAccounts(args []string, stdout, stderr io.Writer) int {
 	}
 	tw.Flush()
 	if n == 0 {
-		fmt.Fprintln(stderr, "no subscription account: add a provider of type codex or gemini-cli, or run proxy login codex|gemini-cli")
+		fmt.Fprintln(stderr, "no subscription account: add a provider of type codex, gemini-cli or kiro, or run proxy login codex|gemini-cli")
 		return 1
 	}
 	return 0

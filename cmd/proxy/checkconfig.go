@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/llmproxy/proxy/proxy"
 	"github.com/llmproxy/proxy/proxy/config"
 )
 
@@ -51,7 +52,7 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 // refreshing anything) and warns about those that cannot be used and
 // about permissions that let other users read them.
 func checkCredentials(p config.Provider, stdout io.Writer) {
-	accts, errs := accounts.Load(p.Credentials, nil, accounts.Options{})
+	accts, errs := proxy.LoadAccounts(&p)
 	for _, err := range errs {
 		fmt.Fprintf(stdout, "warning: provider %s: %v\n", p.Name, err)
 	}

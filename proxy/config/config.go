@@ -244,6 +244,10 @@ type OAuth struct {
 	// (the path defaults to the official app's).
 	RedirectPort int    `koanf:"redirect_port"`
 	RedirectPath string `koanf:"redirect_path"`
+	// OIDCTokenURL refreshes Kiro's AWS Builder ID and IAM Identity
+	// Center sign-ins (AWS SSO OIDC CreateToken); TokenURL refreshes its
+	// social ones. "{region}" in either is the account's region.
+	OIDCTokenURL string `koanf:"oidc_token_url"`
 	// Timeout bounds one call to the token endpoint (a refresh): requests
 	// that wait for a refresh wait no longer than this. 0: 15 s.
 	Timeout time.Duration `koanf:"timeout"`
@@ -259,7 +263,7 @@ type ClientIdent struct {
 // IsSubscription reports whether the provider serves signed-in accounts
 // (credentials) rather than API keys.
 func (p *Provider) IsSubscription() bool {
-	return p.Type == TypeCodex || p.Type == TypeGeminiCLI || p.Type == TypeAntigravity
+	return p.Type == TypeCodex || p.Type == TypeGeminiCLI || p.Type == TypeAntigravity || p.Type == TypeKiro
 }
 
 // Mock configures the built-in mock provider's answer.
@@ -284,7 +288,10 @@ const (
 	TypeGeminiCLI = "gemini-cli"
 	// TypeAntigravity is Google sign-in accounts of the Antigravity app,
 	// on its Code Assist endpoints.
-	TypeAntigravity     = "antigravity"
+	TypeAntigravity = "antigravity"
+	// TypeKiro is Kiro IDE accounts (social, Builder ID or IAM Identity
+	// Center sign-in), on Amazon's CodeWhisperer service.
+	TypeKiro            = "kiro"
 	TypeOpenAIResponses = "openai-responses"
 )
 
@@ -364,6 +371,8 @@ func providerDefaults(p *Provider) {
 			p.BaseURL = "https://chatgpt.com/backend-api/codex"
 		case TypeGeminiCLI:
 			p.BaseURL = "https://cloudcode-pa.googleapis.com"
+		case TypeKiro:
+			p.BaseURL = "https://q.us-east-1.amazonaws.com"
 		case TypeAntigravity:
 			// Antigravity has no production host; these are the ones it
 			// tries, in order.
@@ -380,6 +389,9 @@ func providerDefaults(p *Provider) {
 		}
 		if p.Client.Originator == "" {
 			p.Client.Originator = d.Client.Originator
+		}
+		if p.OAuth.OIDCTokenURL == "" {
+			p.OAuth.OIDCTokenURL = d.OAuth.OIDCTokenURL
 		}
 	}
 }
@@ -399,6 +411,11 @@ var signInDefaults = map[string]struct {
 		ClientSecret: "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", RedirectPort: 8085}},
 	TypeAntigravity: {OAuth: OAuth{AuthorizeURL: "https://accounts.google.com/o/oauth2/v2/auth", TokenURL: "https://oauth2.googleapis.com/token",
 		RedirectPort: 8086}, Client: ClientIdent{UserAgent: "antigravity/1.104.0 darwin/arm64"}},
+	// Kiro refreshes social sign-ins at its own service and Builder ID /
+	// IdC ones at AWS SSO OIDC; the user agent is the IDE's
+	// x-amz-user-agent (the proxy appends a machine id when empty).
+	TypeKiro: {OAuth: OAuth{TokenURL: "https://prod.{region}.auth.desktop.kiro.dev/refreshToken",
+		OIDCTokenURL: "https://oidc.{region}.amazonaws.com/token"}},
 }
 
 // fillOAuth sets o's empty fields from d (a client secret only with its
