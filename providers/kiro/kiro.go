@@ -25,6 +25,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -65,17 +66,23 @@ type Config struct {
 	// Models maps model names to the service's ids before the default
 	// rule (ModelID).
 	Models map[string]string
+	// ProfilesPath is where ListAvailableProfiles is posted, after the
+	// base URL (default "/").
+	ProfilesPath string
+	// Client makes the profile discovery calls (default: 30 s timeout).
+	Client *http.Client
 	// Now tells the time (tests); time.Now when nil.
 	Now func() time.Time
 }
 
 // Provider sends calls to the service on the leased account.
 type Provider struct {
-	cfg    Config
-	inner  *upstream.Provider
-	accts  *accounts.Set
-	tokens tokencount.Counter
-	agent  string
+	cfg      Config
+	inner    *upstream.Provider
+	accts    *accounts.Set
+	tokens   tokencount.Counter
+	agent    string
+	profiles profiles
 }
 
 // New builds the provider.
@@ -89,6 +96,12 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.ProfilesPath == "" {
+		cfg.ProfilesPath = "/"
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 30 * time.Second}
+	}
 	path := cfg.Path
 	cfg.HTTP.Protocol = wire.Anthropic
 	cfg.HTTP.Route = func(*providers.Call) (string, string) { return path, "" }
@@ -100,7 +113,8 @@ func New(cfg Config) (*Provider, error) {
 	if agent == "" {
 		agent = DefaultSDKAgent + "-" + machineID()
 	}
-	return &Provider{cfg: cfg, inner: inner, accts: accounts.NewSet(cfg.Accounts), agent: agent}, nil
+	return &Provider{cfg: cfg, inner: inner, accts: accounts.NewSet(cfg.Accounts), agent: agent,
+		profiles: profiles{byKey: map[string]profileEntry{}}}, nil
 }
 
 // machineID stands for the IDE's hashed machine id: the SHA-256 of the
@@ -153,7 +167,11 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 	}
 	conv := newID()
 	model := ModelID(c.Model, p.cfg.Models)
-	body, err := buildRequest(c.Body, model, conv, cred.AccountID)
+	arn := cred.AccountID
+	if arn == "" {
+		arn = p.profileFor(c.Key, cred.AccessToken)
+	}
+	body, err := buildRequest(c.Body, model, conv, arn)
 	if err != nil {
 		return refusal(400, err.Error()), nil
 	}

@@ -322,13 +322,20 @@ func TestIdCAccount(t *testing.T) {
 		t.Fatalf("%d accounts, want the token file only", len(f.keys))
 	}
 	f.mock.Refresh["rt-idc"] = "at-idc"
-	res := f.do(t, f.keys[0], `{"messages":[{"role":"user","content":"hi"}]}`, false)
-	defer res.Release()
-	if res.Status != 200 || f.mock.Tokens[0] != "at-idc" {
-		t.Fatalf("%d %s tokens %v", res.Status, res.Body, f.mock.Tokens)
+	const idcArn = "arn:aws:codewhisperer:us-east-1:444455556666:profile/IDC"
+	f.mock.Profiles, f.mock.RequireProfile = []string{idcArn}, true
+	for i := range 2 {
+		res := f.do(t, f.keys[0], `{"messages":[{"role":"user","content":"hi"}]}`, false)
+		if res.Status != 200 || f.mock.Tokens[i] != "at-idc" {
+			t.Fatalf("%d %s tokens %v", res.Status, res.Body, f.mock.Tokens)
+		}
+		res.Release()
+		if !strings.Contains(string(f.mock.Bodies[i]), `"profileArn":"`+idcArn+`"`) {
+			t.Errorf("the discovered profile was not sent: %s", f.mock.Bodies[i])
+		}
 	}
-	if strings.Contains(string(f.mock.Bodies[0]), "profileArn") {
-		t.Errorf("an IdC account has no profile ARN to send: %s", f.mock.Bodies[0])
+	if f.mock.ProfileCalls != 1 {
+		t.Errorf("profiles listed %d times, want once", f.mock.ProfileCalls)
 	}
 }
 

@@ -43,10 +43,15 @@ type Mock struct {
 	Refresh                map[string]string
 	ClientID, ClientSecret string
 	Fault                  Fault
-	Bodies                 [][]byte // generateAssistantResponse bodies
-	Tokens                 []string // the bearer token of each call
-	Refreshes              int
-	Headers                []http.Header
+	// Profiles are what ListAvailableProfiles lists; RequireProfile
+	// refuses (403) a generation without a profileArn.
+	Profiles       []string
+	RequireProfile bool
+	ProfileCalls   int
+	Bodies         [][]byte // generateAssistantResponse bodies
+	Tokens         []string // the bearer token of each call
+	Refreshes      int
+	Headers        []http.Header
 }
 
 // New starts the mock on loopback.
@@ -57,6 +62,7 @@ func New() *Mock {
 	mux.HandleFunc("POST /refreshToken", m.refreshSocial)
 	mux.HandleFunc("POST /token", m.refreshOIDC)
 	mux.HandleFunc("POST /generateAssistantResponse", m.generate)
+	mux.HandleFunc("POST /{$}", m.listProfiles)
 	m.Server = httptest.NewServer(mux)
 	return m
 }
@@ -110,6 +116,24 @@ func (m *Mock) issue(w http.ResponseWriter, refresh string) {
 	_, _ = fmt.Fprintf(w, `{"accessToken":%q,"refreshToken":%q,"expiresIn":3600}`, at, refresh)
 }
 
+func (m *Mock) listProfiles(w http.ResponseWriter, r *http.Request) {
+	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	m.Lock()
+	defer m.Unlock()
+	m.ProfileCalls++
+	if r.Header.Get("X-Amz-Target") != "AmazonCodeWhispererService.ListAvailableProfiles" || !m.Valid[tok] {
+		jsonError(w, 403, "not authorized", "")
+		return
+	}
+	var list []map[string]string
+	for _, arn := range m.Profiles {
+		list = append(list, map[string]string{"arn": arn, "profileName": "p"})
+	}
+	b, _ := json.Marshal(map[string]any{"profiles": list})
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	_, _ = w.Write(b)
+}
+
 func (m *Mock) generate(w http.ResponseWriter, r *http.Request) {
 	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 32<<20))
@@ -136,6 +160,13 @@ func (m *Mock) generate(w http.ResponseWriter, r *http.Request) {
 	req, err := parse(body)
 	if err != nil {
 		jsonError(w, 400, "Improperly formed request.", err.Error())
+		return
+	}
+	m.Lock()
+	needProfile := m.RequireProfile
+	m.Unlock()
+	if needProfile && req.ProfileArn == "" {
+		jsonError(w, 403, "User is not authorized: profileArn is required.", "")
 		return
 	}
 	list := answer(req)
