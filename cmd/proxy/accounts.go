@@ -75,13 +75,18 @@ func login(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("credentials", "", "folder to save the account in (default: the provider's credentials, else ~/.config/llmproxy/TYPE)")
 	noBrowser := fs.Bool("no-browser", false, "print the sign-in URL and read the redirect URL pasted back (for a machine without a browser)")
 	device := fs.Bool("device", false, "codex: sign in with a one-time code typed on any device (the account must allow device code authorization in ChatGPT's security settings)")
+	startURL := fs.String("start-url", "", "kiro: the IAM Identity Center start URL of an organisation (default: AWS Builder ID)")
+	region := fs.String("region", "", "kiro: the region of the sign-in service (default us-east-1)")
 	port := fs.Int("port", 0, "loopback port of the sign-in redirect (default: the provider's oauth.redirect_port: 1455 codex, 8085 gemini-cli)")
-	if code := parseFlags(fs, args, "proxy login codex|gemini-cli|antigravity [--config FILE] [--provider NAME] [--credentials DIR] [--no-browser | --device] [--port N]", stdout, stderr); code >= 0 {
+	if code := parseFlags(fs, args, "proxy login codex|gemini-cli|antigravity|kiro [--config FILE] [--provider NAME] [--credentials DIR] [--no-browser | --device] [--port N]", stdout, stderr); code >= 0 {
 		return code
+	}
+	if fs.NArg() == 1 && fs.Arg(0) == config.TypeKiro {
+		return kiroLogin(*cfgPath, *name, *dir, *startURL, *region, stdout, stderr)
 	}
 	how, known := signIn[fs.Arg(0)]
 	if fs.NArg() != 1 || !known {
-		fmt.Fprintln(stderr, "proxy login: name the account type to sign in to: codex (ChatGPT sign-in), gemini-cli or antigravity (Google sign-in)")
+		fmt.Fprintln(stderr, "proxy login: name the account type to sign in to: codex (ChatGPT sign-in), gemini-cli or antigravity (Google sign-in), kiro (AWS Builder ID or IAM Identity Center)")
 		return 2
 	}
 	typ := fs.Arg(0)

@@ -2,9 +2,12 @@ package kiro
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -346,5 +349,61 @@ func TestIdCWithoutRegistration(t *testing.T) {
 	_, errs := LoadAccounts(p, RefreshConfig{}, accounts.Options{})
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "client registration") {
 		t.Fatalf("errors %v", errs)
+	}
+}
+
+// TestDeviceLogin: a Builder ID sign-in through the device flow (one
+// pending poll) makes a token file the provider then serves with.
+func TestDeviceLogin(t *testing.T) {
+	m := kiromock.New()
+	t.Cleanup(m.Close)
+	m.Pending, m.DeviceAccess = 1, "at-device"
+	var shown Prompt
+	l := &DeviceLogin{OIDCTokenURL: m.URL() + "/token"}
+	file, err := l.Run(context.Background(), func(p Prompt) { shown = p })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shown.UserCode != "ABCD-EFGH" || !strings.Contains(shown.VerificationURIComplete, "ABCD-EFGH") || m.Pending != 0 {
+		t.Fatalf("prompt %+v, pending %d", shown, m.Pending)
+	}
+	dir := t.TempDir()
+	path, err := SaveAccount(dir, file, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", st.Mode())
+	}
+	accts, errs := LoadAccounts(dir, RefreshConfig{OIDCURL: m.URL() + "/token"}, accounts.Options{})
+	if len(errs) > 0 || len(accts) != 1 {
+		t.Fatalf("%v %d", errs, len(accts))
+	}
+	if !strings.Contains(string(file), `"authMethod": "builder-id"`) || !strings.Contains(string(file), `"clientSecret": "client-secret"`) {
+		t.Fatalf("file %s", file)
+	}
+	// The saved account refreshes at OIDC with its own registration.
+	c, err := accts[0].Refreshed("at-device")
+	if err != nil || c.AccessToken != "at-device" || m.Refreshes != 1 {
+		t.Fatalf("refresh: %v %+v (%d)", err, c, m.Refreshes)
+	}
+}
+
+func TestDeviceLoginDenied(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/client/register":
+			io.WriteString(w, `{"clientId":"c","clientSecret":"s"}`)
+		case "/device_authorization":
+			io.WriteString(w, `{"deviceCode":"d","userCode":"U","verificationUri":"https://x/","expiresIn":600,"interval":1}`)
+		default:
+			w.WriteHeader(400)
+			io.WriteString(w, `{"error":"access_denied"}`)
+		}
+	}))
+	defer srv.Close()
+	_, err := (&DeviceLogin{OIDCTokenURL: srv.URL + "/token"}).Run(context.Background(), func(Prompt) {})
+	if err == nil || !strings.Contains(err.Error(), "access_denied") {
+		t.Fatalf("error %v", err)
 	}
 }

@@ -48,10 +48,15 @@ type Mock struct {
 	Profiles       []string
 	RequireProfile bool
 	ProfileCalls   int
-	Bodies         [][]byte // generateAssistantResponse bodies
-	Tokens         []string // the bearer token of each call
-	Refreshes      int
-	Headers        []http.Header
+	// Pending is how many device-code polls answer authorization_pending
+	// before the sign-in is approved (with DeviceAccess, refresh token
+	// "rt-device").
+	Pending      int
+	DeviceAccess string
+	Bodies       [][]byte // generateAssistantResponse bodies
+	Tokens       []string // the bearer token of each call
+	Refreshes    int
+	Headers      []http.Header
 }
 
 // New starts the mock on loopback.
@@ -63,6 +68,31 @@ func New() *Mock {
 	mux.HandleFunc("POST /token", m.refreshOIDC)
 	mux.HandleFunc("POST /generateAssistantResponse", m.generate)
 	mux.HandleFunc("POST /{$}", m.listProfiles)
+	mux.HandleFunc("POST /client/register", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ClientType string
+			Scopes     []string
+		}
+		_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req)
+		if req.ClientType != "public" || len(req.Scopes) == 0 {
+			w.WriteHeader(400)
+			_, _ = w.Write([]byte(`{"error":"invalid_request"}`))
+			return
+		}
+		m.Lock()
+		defer m.Unlock()
+		_, _ = fmt.Fprintf(w, `{"clientId":%q,"clientSecret":%q,"clientSecretExpiresAt":1900000000}`, m.ClientID, m.ClientSecret)
+	})
+	mux.HandleFunc("POST /device_authorization", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ ClientID, ClientSecret, StartURL string }
+		_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req)
+		if req.ClientID == "" || req.StartURL == "" {
+			w.WriteHeader(400)
+			_, _ = w.Write([]byte(`{"error":"invalid_request"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"deviceCode":"dev-1","userCode":"ABCD-EFGH","verificationUri":"https://device.sso.example/","verificationUriComplete":"https://device.sso.example/?user_code=ABCD-EFGH","expiresIn":600,"interval":1}`))
+	})
 	m.Server = httptest.NewServer(mux)
 	return m
 }
@@ -92,9 +122,22 @@ func (m *Mock) refreshOIDC(w http.ResponseWriter, r *http.Request) {
 	var req struct{ ClientID, ClientSecret, GrantType, RefreshToken string }
 	_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req)
 	m.Lock()
-	ok := req.ClientID == m.ClientID && req.ClientSecret == m.ClientSecret && req.GrantType == "refresh_token"
+	ok := req.ClientID == m.ClientID && req.ClientSecret == m.ClientSecret
+	if ok && req.GrantType == "urn:ietf:params:oauth:grant-type:device_code" {
+		defer m.Unlock()
+		if m.Pending > 0 {
+			m.Pending--
+			w.WriteHeader(400)
+			_, _ = w.Write([]byte(`{"error":"authorization_pending"}`))
+			return
+		}
+		m.Valid[m.DeviceAccess] = true
+		m.Refresh["rt-device"] = m.DeviceAccess
+		_, _ = fmt.Fprintf(w, `{"accessToken":%q,"refreshToken":"rt-device","expiresIn":3600,"tokenType":"Bearer"}`, m.DeviceAccess)
+		return
+	}
 	m.Unlock()
-	if !ok {
+	if !ok || req.GrantType != "refresh_token" {
 		w.WriteHeader(400)
 		_, _ = w.Write([]byte(`{"error":"invalid_client","error_description":"bad client registration"}`))
 		return
