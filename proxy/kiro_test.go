@@ -169,3 +169,29 @@ func TestKiroRevokedAccountSkipped(t *testing.T) {
 		t.Fatalf("health: %s", out)
 	}
 }
+
+// TestKiroThrottledAndFailingAccounts: accounts answering 429 or 5xx
+// pass the request to another account; the client never sees them.
+func TestKiroThrottledAndFailingAccounts(t *testing.T) {
+	m, url := kiroFixture(t, map[string]string{"a.json": kiroToken("at-a"), "b.json": kiroToken("at-b"), "c.json": kiroToken("at-c")})
+	m.Valid["at-a"], m.Valid["at-b"], m.Valid["at-c"] = true, true, true
+	m.Status["at-a"], m.Status["at-b"] = 429, 503
+	hc := httpClient(t)
+	for i := range 6 {
+		res, out := do(t, hc, "POST", url+"/v1/chat/completions", `{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]}`, bearer(testKey))
+		if res.StatusCode != 200 || !strings.Contains(string(out), "Hello from Kiro.") {
+			t.Fatalf("request %d: %d %s", i, res.StatusCode, out)
+		}
+	}
+	m.Lock()
+	defer m.Unlock()
+	served := 0
+	for _, tok := range m.Tokens {
+		if tok == "at-c" {
+			served++
+		}
+	}
+	if served != 6 || len(m.Tokens) == 6 {
+		t.Fatalf("tokens %v: the good account should serve all 6 after the others refused", m.Tokens)
+	}
+}

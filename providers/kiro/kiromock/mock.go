@@ -38,6 +38,8 @@ type Mock struct {
 	// Forbidden ones 403 (not about the token), and unknown ones 403
 	// blaming the token, as the service does.
 	Valid, Expired, Quota, Forbidden map[string]bool
+	// Status answers a token's calls with that HTTP status (429, 5xx).
+	Status map[string]int
 	// Refresh maps a refresh token to the access token it buys; a
 	// missing one is revoked (401). ClientID/Secret are what OIDC wants.
 	Refresh                map[string]string
@@ -61,7 +63,7 @@ type Mock struct {
 
 // New starts the mock on loopback.
 func New() *Mock {
-	m := &Mock{Valid: map[string]bool{}, Expired: map[string]bool{}, Quota: map[string]bool{}, Forbidden: map[string]bool{},
+	m := &Mock{Valid: map[string]bool{}, Expired: map[string]bool{}, Status: map[string]int{}, Quota: map[string]bool{}, Forbidden: map[string]bool{},
 		Refresh: map[string]string{}, ClientID: "client-id", ClientSecret: "client-secret"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /refreshToken", m.refreshSocial)
@@ -185,8 +187,15 @@ func (m *Mock) generate(w http.ResponseWriter, r *http.Request) {
 	m.Tokens = append(m.Tokens, tok)
 	m.Headers = append(m.Headers, r.Header.Clone())
 	valid, expired, quota, forbidden, fault := m.Valid[tok], m.Expired[tok], m.Quota[tok], m.Forbidden[tok], m.Fault
+	status := m.Status[tok]
 	m.Unlock()
 	switch {
+	case status != 0:
+		if status == 429 {
+			w.Header().Set("Retry-After", "30")
+		}
+		jsonError(w, status, "Rate exceeded.", "")
+		return
 	case expired:
 		jsonError(w, 401, "The security token included in the request is expired", "")
 		return
