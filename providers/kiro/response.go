@@ -108,7 +108,8 @@ type sse struct {
 	open    bool   // a block is open
 	tool    string // id of the open tool block, "" for text
 	sawTool bool
-	outText []byte // generated text and tool inputs, for the output count
+	closed  map[string]bool // tool use ids whose block ended
+	outText []byte          // generated text and tool inputs, for the output count
 }
 
 func (s *sse) Read(p []byte) (int, error) {
@@ -126,12 +127,17 @@ func (s *sse) Read(p []byte) (int, error) {
 
 // step appends the events one upstream event makes (or the end).
 func (s *sse) step() {
+	ev, err := s.r.next()
 	if !s.started {
+		// message_start waits for the first upstream event, so that an
+		// answer failing at once fails before the client has a 200.
+		if err != nil {
+			s.err = err
+			return
+		}
 		s.started = true
 		s.buf = s.messageStart(s.buf)
-		return
 	}
-	ev, err := s.r.next()
 	switch {
 	case err == io.EOF:
 		s.buf = s.finish(s.buf)
@@ -161,6 +167,12 @@ func (s *sse) step() {
 		s.buf = wire.AppendJSONString(append(s.buf, ",\"delta\":{\"type\":\"text_delta\",\"text\":"...), string(ev.text))
 		s.buf = append(s.buf, "}}\n\n"...)
 	case evTool:
+		if s.closed[ev.id] {
+			if len(ev.text) > 0 {
+				s.err = fmt.Errorf("kiro answer: input of tool use %s continued after it ended", ev.id)
+			}
+			return
+		}
 		if s.open && s.tool != ev.id {
 			s.buf = s.stopBlock(s.buf)
 		}
@@ -196,6 +208,12 @@ func (s *sse) messageStart(b []byte) []byte {
 }
 
 func (s *sse) stopBlock(b []byte) []byte {
+	if s.tool != "" {
+		if s.closed == nil {
+			s.closed = map[string]bool{}
+		}
+		s.closed[s.tool] = true
+	}
 	b = append(b, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":"...)
 	b = strconv.AppendInt(b, int64(s.index), 10)
 	s.open, s.tool = false, ""
@@ -230,9 +248,9 @@ func whole(r *reader, id, model string, input int, count func([]byte) int) ([]by
 		tool     bool
 		text     []byte
 		id, name string
-		closed   bool
 	}
 	var blocks []*block
+	closed := map[string]bool{} // tool use ids whose block ended
 	var out []byte
 	sawTool := false
 	for {
@@ -253,6 +271,9 @@ func whole(r *reader, id, model string, input int, count func([]byte) int) ([]by
 				continue
 			}
 			if last == nil || last.tool {
+				if last != nil {
+					closed[last.id] = true
+				}
 				last = &block{}
 				blocks = append(blocks, last)
 			}
@@ -260,13 +281,24 @@ func whole(r *reader, id, model string, input int, count func([]byte) int) ([]by
 			out = append(out, ev.text...)
 		case evTool:
 			sawTool = true
-			if last == nil || !last.tool || last.id != ev.id || last.closed {
+			if closed[ev.id] {
+				if len(ev.text) > 0 {
+					return nil, fmt.Errorf("kiro answer: input of tool use %s continued after it ended", ev.id)
+				}
+				continue
+			}
+			if last == nil || !last.tool || last.id != ev.id {
+				if last != nil && last.tool {
+					closed[last.id] = true
+				}
 				last = &block{tool: true, id: ev.id, name: ev.name}
 				blocks = append(blocks, last)
 			}
 			last.text = append(last.text, ev.text...)
 			out = append(out, ev.text...)
-			last.closed = ev.stop
+			if ev.stop {
+				closed[ev.id] = true
+			}
 		}
 	}
 	b := append([]byte(nil), `{"id":`...)

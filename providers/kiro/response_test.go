@@ -1,0 +1,66 @@
+package kiro
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/llmproxy/proxy/providers/kiro/eventstream"
+	"github.com/llmproxy/proxy/providers/kiro/eventstream/esencode"
+)
+
+func frames(evs ...[2]string) []byte {
+	var b []byte
+	for _, e := range evs {
+		b = esencode.Event(b, e[0], e[1])
+	}
+	return b
+}
+
+func sseOf(b []byte) (string, error) {
+	s := &sse{r: reader{dec: eventstream.NewDecoder(bytes.NewReader(b), 0)}, closeFn: func(error) error { return nil },
+		model: "m", id: "msg_1", count: func(o []byte) int { return len(o) }}
+	out, err := io.ReadAll(s)
+	return string(out), err
+}
+
+func wholeOf(b []byte) (string, error) {
+	out, err := whole(&reader{dec: eventstream.NewDecoder(bytes.NewReader(b), 0)}, "msg_1", "m", 1, func(o []byte) int { return len(o) })
+	return string(out), err
+}
+
+// TestAnswerEdges: a repeated stop for an ended tool use is ignored; more
+// input for it is an error, never a second block with the same id; an
+// answer failing at once fails before message_start; an empty answer is
+// an error.
+func TestAnswerEdges(t *testing.T) {
+	const tool = "toolUseEvent"
+	repeatStop := frames([2]string{tool, `{"name":"t","toolUseId":"u1","input":"{}"}`}, [2]string{tool, `{"name":"t","toolUseId":"u1","stop":true}`},
+		[2]string{tool, `{"name":"t","toolUseId":"u1","stop":true}`})
+	out, err := sseOf(repeatStop)
+	if err != nil || strings.Count(out, "event: content_block_start") != 1 || !strings.Contains(out, "message_stop") {
+		t.Fatalf("repeated stop: %v\n%s", err, out)
+	}
+	if msg, err := wholeOf(repeatStop); err != nil || strings.Count(msg, `"type":"tool_use"`) != 1 {
+		t.Fatalf("repeated stop, whole: %v %s", err, msg)
+	}
+	more := frames([2]string{tool, `{"name":"t","toolUseId":"u1","input":"{"}`}, [2]string{"assistantResponseEvent", `{"content":"x"}`},
+		[2]string{tool, `{"name":"t","toolUseId":"u1","input":"}"}`})
+	if _, err := sseOf(more); err == nil || !strings.Contains(err.Error(), "continued after it ended") {
+		t.Fatalf("input after the end: %v", err)
+	}
+	if _, err := wholeOf(more); err == nil {
+		t.Fatal("whole: input after the end accepted")
+	}
+	exc := esencode.Exception(nil, "InternalServerException", `{"message":"boom"}`)
+	if out, err := sseOf(exc); err == nil || out != "" || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("exception first: %q %v", out, err)
+	}
+	if _, err := sseOf(nil); err != ErrEmpty {
+		t.Fatalf("empty: %v", err)
+	}
+	if msg, err := wholeOf(frames([2]string{tool, `{"name":"t","toolUseId":"u1","input":"not json"}`})); err == nil {
+		t.Fatalf("whole accepted a tool input that is not JSON: %s", msg)
+	}
+}
