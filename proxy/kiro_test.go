@@ -195,3 +195,26 @@ func TestKiroThrottledAndFailingAccounts(t *testing.T) {
 		t.Fatalf("tokens %v: the good account should serve all 6 after the others refused", m.Tokens)
 	}
 }
+
+// TestKiroThrottledInStream: an account whose answer is a
+// ThrottlingException frame before any event is treated as a 429: the
+// request goes to another account, streamed or not.
+func TestKiroThrottledInStream(t *testing.T) {
+	m, url := kiroFixture(t, map[string]string{"a.json": kiroToken("at-a"), "b.json": kiroToken("at-b")})
+	m.Valid["at-a"], m.Valid["at-b"] = true, true
+	m.TokenFault["at-a"] = kiromock.FaultThrottled
+	hc := httpClient(t)
+	for i := range 4 {
+		stream := i%2 == 1
+		body := `{"model":"claude-sonnet-4-5","stream":` + map[bool]string{true: "true", false: "false"}[stream] + `,"messages":[{"role":"user","content":"hi"}]}`
+		res, out := do(t, hc, "POST", url+"/v1/chat/completions", body, bearer(testKey))
+		if res.StatusCode != 200 || !strings.Contains(string(out), "Kiro.") || strings.Contains(string(out), "Rate exceeded") {
+			t.Fatalf("request %d: %d %s", i, res.StatusCode, out)
+		}
+	}
+	m.Lock()
+	defer m.Unlock()
+	if len(m.Tokens) == 4 {
+		t.Fatalf("tokens %v: the throttled account was never tried", m.Tokens)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -206,6 +207,20 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 	}
 	input, _ := p.tokens.Count(wire.Anthropic, tokencount.Claude, c.Body)
 	rd := reader{dec: eventstream.NewDecoder(res.Stream, maxMessage)}
+	if _, err := rd.peek(); err != nil {
+		// An answer that fails before its first event is answered as
+		// the HTTP error it stands for, so that the key pool and the
+		// retry plan treat it as they would the status.
+		var ex *Exception
+		if errors.As(err, &ex) {
+			_ = res.Stream.CloseWithError(nil)
+			res.Release()
+			if ex.Status() == 402 {
+				return p.monthlyQuota(), nil
+			}
+			return refusal(ex.Status(), "kiro: "+ex.Type+": "+ex.Message), nil
+		}
+	}
 	id := "msg_" + conv
 	if c.Stream {
 		s := &sse{r: rd, closeFn: res.Stream.CloseWithError, model: c.Model, id: id, input: input, count: p.countOutput}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/llmproxy/proxy/providers/kiro/eventstream"
 	"github.com/llmproxy/proxy/providers/wire"
@@ -37,11 +38,47 @@ type reader struct {
 	dec *eventstream.Decoder
 	p   fastjson.Parser
 	n   int
+	// peeked is the first event, read ahead by peek.
+	peeked    *event
+	peekedErr error
+}
+
+// Exception is an exception message of the service's answer.
+type Exception struct{ Type, Message string }
+
+func (e *Exception) Error() string { return "kiro answered " + e.Type + ": " + e.Message }
+
+// Status is the HTTP status the exception stands for, when it comes
+// before any event: the service's exception types as its HTTP errors.
+func (e *Exception) Status() int {
+	switch {
+	case strings.Contains(e.Type, "Throttling"):
+		return 429
+	case strings.Contains(e.Type, "Validation"):
+		return 400
+	case strings.Contains(e.Type, "AccessDenied"):
+		return 403
+	case strings.Contains(e.Type, "ServiceQuotaExceeded"):
+		return 402
+	}
+	return 502
+}
+
+// peek reads the first event ahead (next returns it again).
+func (r *reader) peek() (event, error) {
+	ev, err := r.next()
+	r.peeked, r.peekedErr = &ev, err
+	return ev, err
 }
 
 // next returns the next event; io.EOF at a clean end after at least one
 // event. An exception message, a corrupt frame or a cut is an error.
 func (r *reader) next() (event, error) {
+	if r.peeked != nil {
+		ev, err := *r.peeked, r.peekedErr
+		r.peeked, r.peekedErr = nil, nil
+		return ev, err
+	}
 	m, err := r.dec.Next()
 	if err == io.EOF {
 		if r.n == 0 {
@@ -64,7 +101,7 @@ func (r *reader) next() (event, error) {
 				msg = string(s)
 			}
 		}
-		return event{}, fmt.Errorf("kiro answered %s: %s", what, msg)
+		return event{}, &Exception{Type: what, Message: msg}
 	}
 	v, err := r.p.ParseBytes(m.Payload)
 	if err != nil {

@@ -28,6 +28,9 @@ const (
 	FaultTruncate  Fault = "truncate"  // the last frame cut in its middle
 	FaultCRC       Fault = "crc"       // a payload byte changed, CRCs kept
 	FaultException Fault = "exception" // an exception frame mid-stream
+	// FaultThrottled answers 200 with a ThrottlingException as its only
+	// frame.
+	FaultThrottled Fault = "throttled"
 )
 
 // Mock is the service. Set its fields before use; read them under Lock.
@@ -45,6 +48,8 @@ type Mock struct {
 	Refresh                map[string]string
 	ClientID, ClientSecret string
 	Fault                  Fault
+	// TokenFault breaks only the answers to one token's calls.
+	TokenFault map[string]Fault
 	// Profiles are what ListAvailableProfiles lists; RequireProfile
 	// refuses (403) a generation without a profileArn.
 	Profiles       []string
@@ -63,7 +68,7 @@ type Mock struct {
 
 // New starts the mock on loopback.
 func New() *Mock {
-	m := &Mock{Valid: map[string]bool{}, Expired: map[string]bool{}, Status: map[string]int{}, Quota: map[string]bool{}, Forbidden: map[string]bool{},
+	m := &Mock{Valid: map[string]bool{}, Expired: map[string]bool{}, Status: map[string]int{}, TokenFault: map[string]Fault{}, Quota: map[string]bool{}, Forbidden: map[string]bool{},
 		Refresh: map[string]string{}, ClientID: "client-id", ClientSecret: "client-secret"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /refreshToken", m.refreshSocial)
@@ -188,6 +193,9 @@ func (m *Mock) generate(w http.ResponseWriter, r *http.Request) {
 	m.Headers = append(m.Headers, r.Header.Clone())
 	valid, expired, quota, forbidden, fault := m.Valid[tok], m.Expired[tok], m.Quota[tok], m.Forbidden[tok], m.Fault
 	status := m.Status[tok]
+	if f, ok := m.TokenFault[tok]; ok {
+		fault = f
+	}
 	m.Unlock()
 	switch {
 	case status != 0:
@@ -222,6 +230,9 @@ func (m *Mock) generate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list := answer(req)
+	if fault == FaultThrottled {
+		list = [][]byte{esencode.Exception(nil, "ThrottlingException", `{"message":"Rate exceeded"}`)}
+	}
 	var frames []byte
 	for i, f := range list {
 		if fault == FaultException && i == len(list)/2 {
