@@ -222,14 +222,18 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 		}
 	}
 	id := "msg_" + conv
+	var think *splitter
+	if v, err := fastjson.ParseBytes(c.Body); err == nil && thinkingBudget(v) > 0 {
+		think = &splitter{}
+	}
 	if c.Stream {
-		s := &sse{r: rd, closeFn: res.Stream.CloseWithError, model: c.Model, id: id, input: input, count: p.countOutput}
+		s := &sse{r: rd, closeFn: res.Stream.CloseWithError, model: c.Model, id: id, input: input, count: p.countOutput, think: think}
 		out := providers.NewResult(res.Release)
 		out.Status, out.ContentType, out.Stream = 200, []byte("text/event-stream"), s
 		return out, nil
 	}
 	defer res.Release()
-	msg, err := whole(&rd, id, c.Model, input, p.countOutput)
+	msg, err := whole(&rd, id, c.Model, input, think, p.countOutput)
 	_ = res.Stream.CloseWithError(nil)
 	if err != nil {
 		return nil, &providers.Error{Kind: wire.BadGateway, Err: err}

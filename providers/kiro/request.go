@@ -63,6 +63,10 @@ func buildRequest(body []byte, modelID, conversationID, profileArn string) ([]by
 		return nil, err
 	}
 	turns = shape(turns, systemText(v.Get("system")))
+	if n := thinkingBudget(v); n > 0 {
+		cur := &turns[len(turns)-1]
+		cur.text = append([]byte(thinkingPrefix(n)), cur.text...)
+	}
 	tools := v.GetArray("tools")
 	needTools := false
 	for _, t := range turns {
@@ -376,4 +380,13 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// thinkingBudget is the thinking budget the client asked for
+// ({"thinking":{"type":"enabled","budget_tokens":n}}), 0 for none.
+func thinkingBudget(v *fastjson.Value) int {
+	if string(v.GetStringBytes("thinking", "type")) != "enabled" {
+		return 0
+	}
+	return max(v.GetInt("thinking", "budget_tokens"), 0)
 }

@@ -137,16 +137,19 @@ type sse struct {
 	input   int
 	count   func(out []byte) int
 
-	buf     []byte
-	pos     int
-	started bool
-	err     error
-	index   int    // next content block index
-	open    bool   // a block is open
-	tool    string // id of the open tool block, "" for text
-	sawTool bool
-	closed  map[string]bool // tool use ids whose block ended
-	outText []byte          // generated text and tool inputs, for the output count
+	buf      []byte
+	pos      int
+	started  bool
+	err      error
+	index    int    // next content block index
+	open     bool   // a block is open
+	tool     string // id of the open tool block, "" for text or thinking
+	thinking bool   // the open block is thinking
+	think    *splitter
+	segs     []segment
+	sawTool  bool
+	closed   map[string]bool // tool use ids whose block ended
+	outText  []byte          // generated text and tool inputs, for the output count
 }
 
 func (s *sse) Read(p []byte) (int, error) {
@@ -189,20 +192,13 @@ func (s *sse) step() {
 		if len(ev.text) == 0 {
 			return
 		}
-		if s.open && s.tool != "" {
-			s.buf = s.stopBlock(s.buf)
+		if s.think == nil {
+			s.text(segment{text: ev.text})
+			return
 		}
-		if !s.open {
-			s.buf = append(s.buf, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":"...)
-			s.buf = strconv.AppendInt(s.buf, int64(s.index), 10)
-			s.buf = append(s.buf, ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"...)
-			s.open, s.tool = true, ""
+		for _, seg := range s.think.feed(s.segs[:0], ev.text) {
+			s.text(seg)
 		}
-		s.outText = append(s.outText, ev.text...)
-		s.buf = append(s.buf, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":"...)
-		s.buf = strconv.AppendInt(s.buf, int64(s.index), 10)
-		s.buf = wire.AppendJSONString(append(s.buf, ",\"delta\":{\"type\":\"text_delta\",\"text\":"...), string(ev.text))
-		s.buf = append(s.buf, "}}\n\n"...)
 	case evTool:
 		if s.closed[ev.id] {
 			if len(ev.text) > 0 {
@@ -234,6 +230,29 @@ func (s *sse) step() {
 	}
 }
 
+// text appends a piece of text or thinking, in a block of its kind.
+func (s *sse) text(seg segment) {
+	if s.open && (s.tool != "" || s.thinking != seg.thinking) {
+		s.buf = s.stopBlock(s.buf)
+	}
+	kind, delta := "text", "text_delta\",\"text\":"
+	if seg.thinking {
+		kind, delta = "thinking", "thinking_delta\",\"thinking\":"
+	}
+	if !s.open {
+		s.buf = append(s.buf, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":"...)
+		s.buf = strconv.AppendInt(s.buf, int64(s.index), 10)
+		s.buf = append(append(append(s.buf, ",\"content_block\":{\"type\":\""...), kind...), "\",\""...)
+		s.buf = append(append(s.buf, kind...), "\":\"\"}}\n\n"...)
+		s.open, s.tool, s.thinking = true, "", seg.thinking
+	}
+	s.outText = append(s.outText, seg.text...)
+	s.buf = append(s.buf, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":"...)
+	s.buf = strconv.AppendInt(s.buf, int64(s.index), 10)
+	s.buf = wire.AppendJSONString(append(append(s.buf, ",\"delta\":{\"type\":\""...), delta...), string(seg.text))
+	s.buf = append(s.buf, "}}\n\n"...)
+}
+
 func (s *sse) messageStart(b []byte) []byte {
 	b = append(b, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":"...)
 	b = wire.AppendJSONString(b, s.id)
@@ -259,6 +278,13 @@ func (s *sse) stopBlock(b []byte) []byte {
 }
 
 func (s *sse) finish(b []byte) []byte {
+	if s.think != nil {
+		s.buf = b
+		for _, seg := range s.think.flush(s.segs[:0]) {
+			s.text(seg)
+		}
+		b = s.buf
+	}
 	if s.open {
 		b = s.stopBlock(b)
 	}
@@ -280,19 +306,40 @@ func (s *sse) finish(b []byte) []byte {
 func (s *sse) CloseWithError(err error) error { return s.closeFn(err) }
 
 // whole reads the service's whole answer into an Anthropic message.
-func whole(r *reader, id, model string, input int, count func([]byte) int) ([]byte, error) {
+func whole(r *reader, id, model string, input int, think *splitter, count func([]byte) int) ([]byte, error) {
 	type block struct {
-		tool     bool
-		text     []byte
-		id, name string
+		tool, thinking bool
+		text           []byte
+		id, name       string
 	}
 	var blocks []*block
 	closed := map[string]bool{} // tool use ids whose block ended
 	var out []byte
 	sawTool := false
+	addText := func(last *block, seg segment) *block {
+		if last == nil || last.tool || last.thinking != seg.thinking {
+			if last != nil && last.tool {
+				closed[last.id] = true
+			}
+			last = &block{thinking: seg.thinking}
+			blocks = append(blocks, last)
+		}
+		last.text = append(last.text, seg.text...)
+		out = append(out, seg.text...)
+		return last
+	}
 	for {
 		ev, err := r.next()
 		if err == io.EOF {
+			if think != nil {
+				var last *block
+				if len(blocks) > 0 {
+					last = blocks[len(blocks)-1]
+				}
+				for _, seg := range think.flush(nil) {
+					last = addText(last, seg)
+				}
+			}
 			break
 		}
 		if err != nil {
@@ -307,15 +354,13 @@ func whole(r *reader, id, model string, input int, count func([]byte) int) ([]by
 			if len(ev.text) == 0 {
 				continue
 			}
-			if last == nil || last.tool {
-				if last != nil {
-					closed[last.id] = true
-				}
-				last = &block{}
-				blocks = append(blocks, last)
+			segs := []segment{{text: ev.text}}
+			if think != nil {
+				segs = think.feed(nil, ev.text)
 			}
-			last.text = append(last.text, ev.text...)
-			out = append(out, ev.text...)
+			for _, seg := range segs {
+				last = addText(last, seg)
+			}
 		case evTool:
 			sawTool = true
 			if closed[ev.id] {
@@ -346,6 +391,11 @@ func whole(r *reader, id, model string, input int, count func([]byte) int) ([]by
 	for i, blk := range blocks {
 		if i > 0 {
 			b = append(b, ',')
+		}
+		if blk.thinking {
+			b = wire.AppendJSONString(append(b, `{"type":"thinking","thinking":`...), string(blk.text))
+			b = append(b, `,"signature":""}`...)
+			continue
 		}
 		if !blk.tool {
 			b = wire.AppendJSONString(append(b, `{"type":"text","text":`...), string(blk.text))

@@ -26,7 +26,7 @@ func sseOf(b []byte) (string, error) {
 }
 
 func wholeOf(b []byte) (string, error) {
-	out, err := whole(&reader{dec: eventstream.NewDecoder(bytes.NewReader(b), 0)}, "msg_1", "m", 1, func(o []byte) int { return len(o) })
+	out, err := whole(&reader{dec: eventstream.NewDecoder(bytes.NewReader(b), 0)}, "msg_1", "m", 1, nil, func(o []byte) int { return len(o) })
 	return string(out), err
 }
 
@@ -63,4 +63,11 @@ func TestAnswerEdges(t *testing.T) {
 	if msg, err := wholeOf(frames([2]string{tool, `{"name":"t","toolUseId":"u1","input":"not json"}`})); err == nil {
 		t.Fatalf("whole accepted a tool input that is not JSON: %s", msg)
 	}
+}
+
+func newDec(b []byte) *eventstream.Decoder { return eventstream.NewDecoder(bytes.NewReader(b), 0) }
+
+func readAll(r io.Reader) (string, error) {
+	b, err := io.ReadAll(r)
+	return string(b), err
 }
