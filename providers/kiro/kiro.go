@@ -248,7 +248,7 @@ func (p *Provider) send(c *providers.Call, cred accounts.Credential) (*providers
 	c.Extra = append(c.Extra[:0],
 		[2]string{"Accept", "application/vnd.amazon.eventstream"},
 		[2]string{"amz-sdk-invocation-id", newID()},
-		[2]string{"amz-sdk-request", "attempt=1; max=1"},
+		[2]string{"amz-sdk-request", "attempt=1; max=3"},
 		[2]string{"x-amzn-kiro-agent-mode", "vibe"},
 		[2]string{"x-amzn-codewhisperer-optout", "true"},
 		[2]string{"x-amz-user-agent", p.agent},

@@ -222,14 +222,21 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// TestDecodeEverySplit splits a stream at every pair of byte
-// boundaries within its first message: each must decode the same.
+// TestDecodeEverySplit splits a stream at every byte boundary, and at
+// every pair of boundaries within its first message: each must decode
+// the same.
 func TestDecodeEverySplit(t *testing.T) {
-	whole := stream(2)
+	whole := append(stream(2), allTypes()...)
+	for i := 0; i <= len(whole); i++ {
+		got, err := decodeAll(&chunked{b: bytes.Clone(whole), sizes: []int{i}}, 0)
+		if err != nil || len(got) != 3 {
+			t.Fatalf("split at %d: %q, %v", i, got, err)
+		}
+	}
 	for i := 0; i <= 60; i++ {
 		for j := 0; j <= 60; j++ {
 			got, err := decodeAll(&chunked{b: bytes.Clone(whole), sizes: []int{i, j}}, 0)
-			if err != nil || len(got) != 2 {
+			if err != nil || len(got) != 3 {
 				t.Fatalf("split %d,%d: %q, %v", i, j, got, err)
 			}
 		}
