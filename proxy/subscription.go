@@ -17,9 +17,8 @@ import (
 )
 
 // accountCooldownCap bounds how long a subscription account rests after a
-// quota answer: their resets are hours or days away, not seconds; a Kiro
-// account's monthly quota resets on the first of next month.
-const accountCooldownCap = 32 * 24 * time.Hour
+// quota answer: their resets are hours or days away, not seconds.
+const accountCooldownCap = 8 * 24 * time.Hour
 
 // refreshTimeout bounds a call to the token endpoint: a request waiting
 // for its account's refresh must not wait for a hung endpoint.

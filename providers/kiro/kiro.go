@@ -15,7 +15,8 @@
 // The service's refusals: a 401 refreshes the account's token and tries
 // once more, then refuses the account; a 403 does the same when its body
 // blames the token, else refuses the account; a 402 (the month's quota
-// spent) rests the account until the first of next month (UTC); 429 and
+// spent) becomes a 429 whose Retry-After is the first of next month
+// (UTC), resting the account; 429 and
 // 5xx pass to the key pool, which tries another account.
 package kiro
 
