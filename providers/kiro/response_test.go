@@ -3,6 +3,7 @@ package kiro
 import (
 	"bytes"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -70,4 +71,34 @@ func newDec(b []byte) *eventstream.Decoder { return eventstream.NewDecoder(bytes
 func readAll(r io.Reader) (string, error) {
 	b, err := io.ReadAll(r)
 	return string(b), err
+}
+
+// TestAnswerGolden: the Anthropic events made of a tool-call answer
+// (text, a tool use in three frames, metering and context usage).
+func TestAnswerGolden(t *testing.T) {
+	b := frames(
+		[2]string{"assistantResponseEvent", `{"content":"Let me check."}`},
+		[2]string{"toolUseEvent", `{"name":"get_weather","toolUseId":"tooluse_1","input":"{\"city\":"}`},
+		[2]string{"toolUseEvent", `{"name":"get_weather","toolUseId":"tooluse_1","input":"\"Paris\"}"}`},
+		[2]string{"toolUseEvent", `{"name":"get_weather","toolUseId":"tooluse_1","stop":true}`},
+		[2]string{"meteringEvent", `{"unit":"credit","unitPlural":"credits","usage":0.25}`},
+		[2]string{"contextUsageEvent", `{"contextUsagePercentage":1.5}`},
+	)
+	s := &sse{r: reader{dec: newDec(b)}, closeFn: func(error) error { return nil }, model: "claude-sonnet-4-5", id: "msg_golden",
+		input: 42, count: func(o []byte) int { return len(o) }}
+	out, err := readAll(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const golden = "testdata/kiro_tool_answer.golden.sse"
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		_ = os.WriteFile(golden, []byte(out), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Fatalf("events differ from %s:\n%s", golden, out)
+	}
 }
