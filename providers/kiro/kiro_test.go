@@ -407,3 +407,45 @@ func TestDeviceLoginDenied(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestOtherOps: count_tokens is counted locally (the service has no such
+// method, and nothing is sent); other operations are refused.
+func TestOtherOps(t *testing.T) {
+	f := newFixture(t, map[string]string{"kiro-auth-token.json": socialFile("at-1", "rt-1", live())})
+	res, err := f.p.Do(&providers.Call{Op: providers.OpCountTokens, Model: "claude-sonnet-4-5", Key: f.keys[0],
+		Body: []byte(`{"messages":[{"role":"user","content":"How many tokens is this sentence?"}]}`)})
+	var n struct {
+		InputTokens int `json:"input_tokens"`
+	}
+	if err != nil || res.Status != 200 || json.Unmarshal(res.Body, &n) != nil || n.InputTokens < 5 {
+		t.Fatalf("count: %v %d %s", err, res.Status, res.Body)
+	}
+	res, err = f.p.Do(&providers.Call{Op: providers.OpEmbed, Model: "m", Key: f.keys[0], Body: []byte(`{}`)})
+	if err != nil || res.Status != 404 {
+		t.Fatalf("embed: %v %+v", err, res)
+	}
+	if len(f.mock.Bodies) != 0 {
+		t.Fatalf("the service was called: %d", len(f.mock.Bodies))
+	}
+}
+
+// TestSSEAllocs: relaying one text event allocates a bounded few times
+// (the decoder's and the JSON parser's buffers are reused).
+func TestSSEAllocs(t *testing.T) {
+	one := frames([2]string{"assistantResponseEvent", `{"content":"some words of an answer"}`})
+	b := bytes.Repeat(one, 400)
+	s := &sse{r: reader{dec: newDec(b)}, closeFn: func(error) error { return nil }, model: "m", id: "msg_1", count: func(o []byte) int { return len(o) }}
+	p := make([]byte, 64<<10)
+	if _, err := s.Read(p); err != nil { // message_start and the first event
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := s.Read(p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("%.1f allocations per relayed event", allocs)
+	if allocs > 3 {
+		t.Fatalf("%.1f allocations per relayed event", allocs)
+	}
+}
