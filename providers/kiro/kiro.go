@@ -165,7 +165,7 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 	}
 	cred, err := acct.Credential()
 	if err != nil {
-		return accountRefused(err), nil
+		return accountRefused(errSignIn), nil
 	}
 	conv := newID()
 	model := ModelID(c.Model, p.cfg.Models)
@@ -183,7 +183,7 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 	if err == nil && (res.Status == 401 || (res.Status == 403 && blamesToken(res.Body))) {
 		res.Release()
 		if cred, err = acct.Refreshed(cred.AccessToken); err != nil {
-			return accountRefused(err), nil
+			return accountRefused(errSignIn), nil
 		}
 		if cred.AccountID != "" {
 			if call.Body, err = buildRequest(c.Body, model, conv, cred.AccountID); err != nil {
@@ -347,6 +347,11 @@ func newID() string {
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
+
+// errSignIn is what a client is told of an account whose token could
+// not be refreshed; why (which file, what the token service said) is
+// the operator's, in /health and `proxy accounts`.
+var errSignIn = errors.New("the Kiro account's sign-in could not be renewed")
 
 // accountRefused answers for an account that cannot be used: a 401 the
 // key pool reads as a rejected credential (Anthropic's

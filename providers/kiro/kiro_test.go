@@ -277,7 +277,8 @@ func TestRevokedToken(t *testing.T) {
 	f.mock.Expired["at-old"] = true
 	res := f.do(t, f.keys[0], `{"messages":[{"role":"user","content":"hi"}]}`, true)
 	defer res.Release()
-	if res.Status != 401 || !strings.Contains(string(res.Body), `"authentication_error"`) || strings.Contains(string(res.Body), "rt-revoked") {
+	if res.Status != 401 || !strings.Contains(string(res.Body), `"authentication_error"`) || strings.Contains(string(res.Body), "rt-revoked") ||
+		strings.Contains(string(res.Body), f.dir) {
 		t.Fatalf("%d %s", res.Status, res.Body)
 	}
 	if st := f.p.Accounts()[0]; st.LastError == "" {
