@@ -44,7 +44,8 @@ type tokenFile struct {
 }
 
 // LoadAccounts opens the Kiro accounts at path: the IDE's token file, or
-// a folder of them (~/.aws/sso/cache). A file holding only a client
+// a folder of them (~/.aws/sso/cache; there a token file without an
+// authMethod is another AWS tool's and is left alone). A file holding only a client
 // registration (clientId, clientSecret: what an IdC or Builder ID
 // refresh needs) is merged into the token file beside it, as the IDE
 // does, matched by its clientIdHash name, or the only one there is.
@@ -73,7 +74,9 @@ func LoadAccounts(path string, rc RefreshConfig, o accounts.Options) ([]*account
 		}
 		switch {
 		case tf.AccessToken != "" || tf.RefreshToken != "":
-			if st.IsDir() {
+			// In a shared folder (~/.aws/sso/cache) other AWS tools keep
+			// their own token caches; Kiro's name their sign-in method.
+			if st.IsDir() && tf.AuthMethod != "" {
 				files = append(files, f)
 			}
 		case tf.ClientID != "" && tf.ClientSecret != "":

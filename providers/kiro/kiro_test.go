@@ -321,6 +321,8 @@ func TestIdCAccount(t *testing.T) {
 	f := newFixture(t, map[string]string{
 		"kiro-auth-token.json": `{"accessToken":"at-old","refreshToken":"rt-idc","expiresAt":"2000-01-01T00:00:00Z","authMethod":"IdC","provider":"Enterprise","region":"us-east-1","clientIdHash":"abc123"}`,
 		"abc123.json":          `{"clientId":"client-id","clientSecret":"client-secret","expiresAt":"2027-01-01T00:00:00Z"}`,
+		// the AWS CLI's own SSO cache, in the same folder
+		"0f1e2d.json": `{"startUrl":"https://example.awsapps.com/start","region":"eu-west-1","accessToken":"aws-cli","expiresAt":"2027-01-01T00:00:00Z"}`,
 	})
 	if len(f.keys) != 1 {
 		t.Fatalf("%d accounts, want the token file only", len(f.keys))
