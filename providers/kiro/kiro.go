@@ -27,6 +27,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -51,6 +52,10 @@ const (
 	DefaultSDKAgent = "aws-sdk-js/1.0.34 KiroIDE-0.11.63"
 	// maxMessage bounds one event-stream message of the answer.
 	maxMessage = 4 << 20
+	// defaultMaxAnswer bounds a whole answer when max_response_bytes is
+	// not set: what is kept of it (the text, for the output count and a
+	// whole message) must not grow without end.
+	defaultMaxAnswer = 32 << 20
 )
 
 // Config describes one kiro provider.
@@ -207,7 +212,11 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 		return p.upstreamError(res), nil
 	}
 	input, _ := p.tokens.Count(wire.Anthropic, tokencount.Claude, c.Body)
-	rd := reader{dec: eventstream.NewDecoder(res.Stream, maxMessage)}
+	limit := int64(p.cfg.HTTP.MaxResponseBytes)
+	if limit <= 0 {
+		limit = defaultMaxAnswer
+	}
+	rd := reader{dec: eventstream.NewDecoder(&bounded{r: res.Stream, left: limit}, maxMessage)}
 	if _, err := rd.peek(); err != nil {
 		// An answer that fails before its first event is answered as
 		// the HTTP error it stands for, so that the key pool and the
@@ -362,4 +371,25 @@ func accountRefused(err error) *providers.Result {
 
 func refusal(status int, msg string) *providers.Result {
 	return providers.ErrorResult(wire.Anthropic, status, wire.KindForStatus(status), msg)
+}
+
+// ErrAnswerTooLarge ends an answer longer than the provider's bound.
+var ErrAnswerTooLarge = errors.New("kiro: the answer exceeds max_response_bytes")
+
+// bounded reads at most left bytes, then fails with ErrAnswerTooLarge.
+type bounded struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *bounded) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, ErrAnswerTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
 }

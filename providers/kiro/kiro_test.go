@@ -452,3 +452,20 @@ func TestSSEAllocs(t *testing.T) {
 		t.Fatalf("%.1f allocations per relayed event", allocs)
 	}
 }
+
+// TestAnswerBound: an answer longer than max_response_bytes ends with an
+// error instead of growing what is kept of it.
+func TestAnswerBound(t *testing.T) {
+	f := newFixture(t, map[string]string{"kiro-auth-token.json": socialFile("at-1", "rt-1", live())})
+	f.mock.Valid["at-1"] = true
+	f.p.cfg.HTTP.MaxResponseBytes = 200
+	res := f.do(t, f.keys[0], `{"messages":[{"role":"user","content":"hi"}]}`, true)
+	defer res.Release()
+	if _, err := io.ReadAll(res.Stream); !errors.Is(err, ErrAnswerTooLarge) {
+		t.Fatalf("error %v", err)
+	}
+	_, err := f.p.Do(&providers.Call{Model: "m", Body: []byte(`{"messages":[{"role":"user","content":"hi"}]}`), Key: f.keys[0]})
+	if !errors.Is(err, ErrAnswerTooLarge) {
+		t.Fatalf("whole: %v", err)
+	}
+}
