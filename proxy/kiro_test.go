@@ -43,8 +43,8 @@ func kiroToken(access string) string {
 		`","authMethod":"social","provider":"Github","profileArn":"arn:aws:codewhisperer:us-east-1:1:profile/P"}`
 }
 
-// TestKiroSDKs: the official OpenAI (Chat and Responses) and Anthropic
-// SDKs through a kiro provider, plain and streamed: a text answer, a
+// TestKiroSDKs: the official OpenAI (Chat and Responses), Anthropic and
+// Google GenAI SDKs through a kiro provider, plain and streamed: a text answer, a
 // tool call, and the turn answering it.
 func TestKiroSDKs(t *testing.T) {
 	m, url := kiroFixture(t, map[string]string{"kiro-auth-token.json": kiroToken("at-1")}, func(m *kiromock.Mock) {
@@ -52,7 +52,7 @@ func TestKiroSDKs(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, c := range []matrixClient{newChatClient(t, url), newResponsesClient(t, url), newAnthropicClient(t, url)} {
+	for _, c := range []matrixClient{newChatClient(t, url), newResponsesClient(t, url), newAnthropicClient(t, url), newGenAIClient(t, url)} {
 		for _, stream := range []bool{false, true} {
 			name := c.name + map[bool]string{false: "/plain", true: "/stream"}[stream]
 			t.Run(name, func(t *testing.T) {
