@@ -12,14 +12,16 @@ import (
 	"github.com/llmproxy/proxy/providers/codex"
 	"github.com/llmproxy/proxy/providers/copilot"
 	"github.com/llmproxy/proxy/providers/keypool"
+	"github.com/llmproxy/proxy/providers/kiro"
 	"github.com/llmproxy/proxy/providers/upstream"
 	"github.com/llmproxy/proxy/proxy/config"
 	"go.uber.org/zap"
 )
 
 // accountCooldownCap bounds how long a subscription account rests after a
-// quota answer: their resets are hours or days away, not seconds.
-const accountCooldownCap = 8 * 24 * time.Hour
+// quota answer: their resets are hours, days (Codex's weekly window) or
+// up to a month (Kiro's monthly quota) away, not seconds.
+const accountCooldownCap = 32 * 24 * time.Hour
 
 // refreshTimeout bounds a call to the token endpoint: a request waiting
 // for its account's refresh must not wait for a hung endpoint.
@@ -30,23 +32,31 @@ func refreshTimeout(d time.Duration) time.Duration {
 	return 15 * time.Second
 }
 
+// LoadAccounts opens a subscription provider's account files with the
+// refresh of its type (a file that cannot be read is an error naming it).
+func LoadAccounts(pc *config.Provider) ([]*accounts.Account, []error) {
+	if pc.Credentials == "" {
+		return nil, nil // copilot with GitHub tokens in api_keys only
+	}
+	hc := &http.Client{Timeout: refreshTimeout(pc.OAuth.Timeout)}
+	if pc.Type == config.TypeKiro {
+		return kiro.LoadAccounts(pc.Credentials, kiro.RefreshConfig{SocialURL: pc.OAuth.TokenURL, OIDCURL: pc.OAuth.OIDCTokenURL, Client: hc}, accounts.Options{})
+	}
+	ref := &accounts.OAuth{TokenURL: pc.OAuth.TokenURL, ClientID: pc.OAuth.ClientID, ClientSecret: pc.OAuth.ClientSecret, Client: hc}
+	return accounts.Load(pc.Credentials, ref, accounts.Options{NonExpiring: pc.Type == config.TypeCopilot})
+}
+
 // buildSubscription loads a subscription provider's accounts and builds
 // the provider; the accounts become the keys of its pool, leased like API
 // keys (weights, concurrency, cooldown until the quota resets). A file
 // that cannot be read is logged with its name and the others serve.
 func buildSubscription(pc *config.Provider, log *zap.Logger) (providers.Provider, []keypool.Key, error) {
-	ref := &accounts.OAuth{TokenURL: pc.OAuth.TokenURL, ClientID: pc.OAuth.ClientID, ClientSecret: pc.OAuth.ClientSecret,
-		Client: &http.Client{Timeout: refreshTimeout(pc.OAuth.Timeout)}}
-	var accts []*accounts.Account
-	if pc.Credentials != "" {
-		var errs []error
-		accts, errs = accounts.Load(pc.Credentials, ref, accounts.Options{NonExpiring: pc.Type == config.TypeCopilot})
-		for _, err := range errs {
-			log.Warn("account not loaded", zap.String("provider", pc.Name), zap.Error(err))
-		}
-		if w := accounts.PermissionWarning(pc.Credentials); w != "" {
-			log.Warn("credentials readable by others", zap.String("provider", pc.Name), zap.String("warning", w))
-		}
+	accts, errs := LoadAccounts(pc)
+	for _, err := range errs {
+		log.Warn("account not loaded", zap.String("provider", pc.Name), zap.Error(err))
+	}
+	if w := accounts.PermissionWarning(pc.Credentials); pc.Credentials != "" && w != "" {
+		log.Warn("credentials readable by others", zap.String("provider", pc.Name), zap.String("warning", w))
 	}
 	byKey := make(map[string]*accounts.Account, len(accts))
 	keys := make([]keypool.Key, 0, len(accts))
@@ -80,6 +90,10 @@ func buildSubscription(pc *config.Provider, log *zap.Logger) (providers.Provider
 	case config.TypeCopilot:
 		p, err := copilot.New(copilot.Config{HTTP: conn, Accounts: byKey, TokenURL: pc.Copilot.TokenURL, UserURL: pc.QuotaURL,
 			Client: &http.Client{Timeout: refreshTimeout(pc.OAuth.Timeout)}, QuotaEvery: pc.QuotaInterval})
+		return p, keys, err
+	case config.TypeKiro:
+		p, err := kiro.New(kiro.Config{HTTP: conn, Accounts: byKey, UserAgent: pc.Client.UserAgent,
+			Client: &http.Client{Timeout: refreshTimeout(pc.OAuth.Timeout)}, QuotaURL: pc.QuotaURL, QuotaEvery: pc.QuotaInterval})
 		return p, keys, err
 	case config.TypeGeminiCLI, config.TypeAntigravity:
 		p, err := codeassist.New(codeassist.Config{HTTP: conn, Accounts: byKey, Project: pc.Project, UserAgent: pc.Client.UserAgent,

@@ -202,3 +202,43 @@ func TestEveryAccountOutOfQuota(t *testing.T) {
 		t.Errorf("backend calls %v: each account once, then both rest until their reset", calls)
 	}
 }
+
+// TestAccountsFallBackToAPIKeys: a subscription provider sits in a
+// fallback chain with an API-key provider. When every ChatGPT account is
+// out of quota, the request is served by the next provider of the chain,
+// and while the accounts rest no further request reaches their backend.
+func TestAccountsFallBackToAPIKeys(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	base := startUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		w.WriteHeader(429)
+		fmt.Fprint(w, `{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","resets_in_seconds":3600}}`)
+	}))
+	dir := t.TempDir()
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	body := `{"type":"codex","email":"a@example.com","access_token":"at-a","refresh_token":"rt","account_id":"acct","expires_at":"` + exp + `"}`
+	if err := os.WriteFile(filepath.Join(dir, "a.json"), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := config.Provider{Name: "chatgpt", Type: config.TypeCodex, BaseURL: base + "/backend-api/codex", Credentials: dir,
+		Models: []string{"gpt-5.1-codex"}, ConnectTimeout: 2 * time.Second, FirstByteTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second,
+		QuotaInterval: -1}
+	cfg := baseConfig(p, mockProvider("spare", 4, "gpt-4o-mini"))
+	cfg.Fallbacks = map[string][]string{"gpt-5.1-codex": {"spare/gpt-4o-mini"}}
+	_, url := startFaultProxy(t, cfg)
+	hc := httpClient(t)
+	for i := range 3 {
+		res, out := do(t, hc, "POST", url+"/v1/chat/completions", `{"model":"gpt-5.1-codex","messages":[{"role":"user","content":"hi"}]}`, bearer(testKey))
+		if res.StatusCode != 200 || !strings.Contains(string(out), `"model":"gpt-4o-mini"`) {
+			t.Fatalf("request %d: %d %s, want the fallback's answer", i, res.StatusCode, out)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 {
+		t.Errorf("the ChatGPT backend was called %d times: once, then the account rests until its reset", calls)
+	}
+}

@@ -76,14 +76,19 @@ func login(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("credentials", "", "folder to save the account in (default: the provider's credentials, else ~/.config/llmproxy/TYPE)")
 	noBrowser := fs.Bool("no-browser", false, "print the sign-in URL and read the redirect URL pasted back (for a machine without a browser)")
 	device := fs.Bool("device", false, "codex: sign in with a one-time code typed on any device (the account must allow device code authorization in ChatGPT's security settings)")
+	startURL := fs.String("start-url", "", "kiro: the IAM Identity Center start URL of an organisation (default: AWS Builder ID)")
+	region := fs.String("region", "", "kiro: the region of the sign-in service (default us-east-1)")
 	port := fs.Int("port", 0, "loopback port of the sign-in redirect (default: the provider's oauth.redirect_port: 1455 codex, 8085 gemini-cli)")
-	if code := parseFlags(fs, args, "proxy login codex|gemini-cli|antigravity|copilot [--config FILE] [--provider NAME] [--credentials DIR] [--no-browser | --device] [--port N]", stdout, stderr); code >= 0 {
+	if code := parseFlags(fs, args, "proxy login codex|gemini-cli|antigravity|copilot|kiro [--config FILE] [--provider NAME] [--credentials DIR] [--no-browser | --device] [--port N] [--start-url URL] [--region R]", stdout, stderr); code >= 0 {
 		return code
+	}
+	if fs.NArg() == 1 && fs.Arg(0) == config.TypeKiro {
+		return kiroLogin(*cfgPath, *name, *dir, *startURL, *region, stdout, stderr)
 	}
 	how, known := signIn[fs.Arg(0)]
 	known = known || fs.Arg(0) == config.TypeCopilot // GitHub's device sign-in only
 	if fs.NArg() != 1 || !known {
-		fmt.Fprintln(stderr, "proxy login: name the account type to sign in to: codex (ChatGPT sign-in), gemini-cli or antigravity (Google sign-in), copilot (GitHub sign-in)")
+		fmt.Fprintln(stderr, "proxy login: name the account type to sign in to: codex (ChatGPT sign-in), gemini-cli or antigravity (Google sign-in), copilot (GitHub sign-in), kiro (AWS Builder ID or IAM Identity Center)")
 		return 2
 	}
 	typ := fs.Arg(0)
@@ -268,7 +273,7 @@ func listAccounts(args []string, stdout, stderr io.Writer) int {
 	}
 	tw.Flush()
 	if n == 0 {
-		fmt.Fprintln(stderr, "no subscription account: add a provider of type codex, gemini-cli, antigravity or copilot, or run proxy login codex|gemini-cli|antigravity|copilot")
+		fmt.Fprintln(stderr, "no subscription account: add a provider of type codex, gemini-cli, antigravity, copilot or kiro, or run proxy login codex|gemini-cli|antigravity|copilot|kiro")
 		return 1
 	}
 	return 0
@@ -278,14 +283,12 @@ func listAccounts(args []string, stdout, stderr io.Writer) int {
 // sent); a file that cannot be read gets a row of its own.
 func readAccounts(p config.Provider, tw io.Writer) []accounts.Status {
 	var sts []accounts.Status
-	if p.Credentials != "" {
-		accts, errs := accounts.Load(p.Credentials, nil, accounts.Options{NonExpiring: p.Type == config.TypeCopilot})
-		for _, err := range errs {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t%v\n", p.Name, err)
-		}
-		for _, a := range accts {
-			sts = append(sts, a.Status())
-		}
+	accts, errs := proxy.LoadAccounts(&p)
+	for _, err := range errs {
+		fmt.Fprintf(tw, "%s\t-\t-\t-\t%v\n", p.Name, err)
+	}
+	for _, a := range accts {
+		sts = append(sts, a.Status())
 	}
 	if p.Type == config.TypeCopilot {
 		for i, k := range p.APIKeys {

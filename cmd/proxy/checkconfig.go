@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/llmproxy/proxy/proxy"
 	"github.com/llmproxy/proxy/proxy/config"
 )
 
@@ -54,7 +55,7 @@ func checkCredentials(p config.Provider, stdout io.Writer) {
 	if p.Credentials == "" {
 		return // copilot with GitHub tokens in api_keys only
 	}
-	accts, errs := accounts.Load(p.Credentials, nil, accounts.Options{})
+	accts, errs := proxy.LoadAccounts(&p)
 	for _, err := range errs {
 		fmt.Fprintf(stdout, "warning: provider %s: %v\n", p.Name, err)
 	}

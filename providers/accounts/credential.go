@@ -35,6 +35,10 @@ const (
 	// (or the older hosts.json): {"github.com[:app id]": {"user",
 	// "oauth_token"}}; a GitHub token, which does not expire.
 	FormatCopilotApps
+	// FormatKiro is the Kiro IDE's ~/.aws/sso/cache/kiro-auth-token.json:
+	// {"accessToken", "refreshToken", "expiresAt" (ISO 8601),
+	// "profileArn", "authMethod", ...}; the profile ARN is the AccountID.
+	FormatKiro
 )
 
 // Credential is one account's tokens.
@@ -75,6 +79,14 @@ func ParseCredential(b []byte) (Credential, error) {
 		c.IDToken, _ = raw["id_token"].(string)
 		if ms, ok := raw["expiry_date"].(float64); ok && ms > 0 {
 			c.Expiry = time.UnixMilli(int64(ms))
+		}
+	case raw["accessToken"] != nil || raw["refreshToken"] != nil:
+		c.Format = FormatKiro
+		c.AccessToken, _ = raw["accessToken"].(string)
+		c.RefreshToken, _ = raw["refreshToken"].(string)
+		c.AccountID, _ = raw["profileArn"].(string)
+		if s, ok := raw["expiresAt"].(string); ok {
+			c.Expiry, _ = time.Parse(time.RFC3339Nano, s)
 		}
 	default:
 		c.Format = FormatProxy
@@ -191,6 +203,12 @@ func (c *Credential) Marshal(now time.Time) ([]byte, error) {
 			raw["id_token"] = c.IDToken
 		}
 		raw["expiry_date"] = c.Expiry.UnixMilli()
+	case FormatKiro:
+		raw["accessToken"], raw["refreshToken"] = c.AccessToken, c.RefreshToken
+		if c.AccountID != "" {
+			raw["profileArn"] = c.AccountID
+		}
+		raw["expiresAt"] = c.Expiry.UTC().Format(time.RFC3339Nano)
 	default:
 		raw["access_token"], raw["refresh_token"] = c.AccessToken, c.RefreshToken
 		if c.IDToken != "" {

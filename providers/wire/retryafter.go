@@ -47,5 +47,7 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	return d, true
 }
 
-// maxRetryAfterSeconds bounds parsed values (one day); callers cap far lower.
-const maxRetryAfterSeconds = 86400
+// maxRetryAfterSeconds bounds parsed values to 32 days, the longest quota
+// window an upstream names (a subscription's monthly quota resets up to a
+// month ahead); key pools cap far lower, account pools at this bound.
+const maxRetryAfterSeconds = 32 * 86400

@@ -302,6 +302,10 @@ type OAuth struct {
 	// (the path defaults to the official app's).
 	RedirectPort int    `koanf:"redirect_port"`
 	RedirectPath string `koanf:"redirect_path"`
+	// OIDCTokenURL refreshes Kiro's AWS Builder ID and IAM Identity
+	// Center sign-ins (AWS SSO OIDC CreateToken); TokenURL refreshes its
+	// social ones. "{region}" in either is the account's region.
+	OIDCTokenURL string `koanf:"oidc_token_url"`
 	// Timeout bounds one call to the token endpoint (a refresh): requests
 	// that wait for a refresh wait no longer than this. 0: 15 s.
 	Timeout time.Duration `koanf:"timeout"`
@@ -317,7 +321,7 @@ type ClientIdent struct {
 // IsSubscription reports whether the provider serves signed-in accounts
 // (credentials) rather than API keys.
 func (p *Provider) IsSubscription() bool {
-	return p.Type == TypeCodex || p.Type == TypeGeminiCLI || p.Type == TypeAntigravity || p.Type == TypeCopilot
+	return p.Type == TypeCodex || p.Type == TypeGeminiCLI || p.Type == TypeAntigravity || p.Type == TypeCopilot || p.Type == TypeKiro
 }
 
 // Mock configures the built-in mock provider's answer.
@@ -345,7 +349,10 @@ const (
 	TypeAntigravity = "antigravity"
 	// TypeCopilot is GitHub Copilot subscriptions: a GitHub token traded
 	// for Copilot tokens, on the Copilot API's chat completions.
-	TypeCopilot         = "copilot"
+	TypeCopilot = "copilot"
+	// TypeKiro is Kiro IDE accounts (social, Builder ID or IAM Identity
+	// Center sign-in), on Amazon's CodeWhisperer service.
+	TypeKiro            = "kiro"
 	TypeOpenAIResponses = "openai-responses"
 )
 
@@ -431,6 +438,8 @@ func providerDefaults(p *Provider) {
 		case TypeCopilot:
 			// Used until a token answer names the account's own API host.
 			p.BaseURL = "https://api.githubcopilot.com"
+		case TypeKiro:
+			p.BaseURL = "https://q.us-east-1.amazonaws.com"
 		case TypeAntigravity:
 			// Antigravity has no production host; these are the ones it
 			// tries, in order.
@@ -459,6 +468,9 @@ func providerDefaults(p *Provider) {
 		if p.Client.Originator == "" {
 			p.Client.Originator = d.Client.Originator
 		}
+		if p.OAuth.OIDCTokenURL == "" {
+			p.OAuth.OIDCTokenURL = d.OAuth.OIDCTokenURL
+		}
 	}
 }
 
@@ -480,6 +492,11 @@ var signInDefaults = map[string]struct {
 	// GitHub's device sign-in with the Copilot editor plugins' public app.
 	TypeCopilot: {OAuth: OAuth{DeviceURL: "https://github.com/login/device/code", TokenURL: "https://github.com/login/oauth/access_token",
 		ClientID: "Iv1.b507a08c87ecfe98"}},
+	// Kiro refreshes social sign-ins at its own service and Builder ID /
+	// IdC ones at AWS SSO OIDC; the user agent is the IDE's
+	// x-amz-user-agent (the proxy appends a machine id when empty).
+	TypeKiro: {OAuth: OAuth{TokenURL: "https://prod.{region}.auth.desktop.kiro.dev/refreshToken",
+		OIDCTokenURL: "https://oidc.{region}.amazonaws.com/token"}},
 }
 
 // fillOAuth sets o's empty fields from d (a client secret only with its

@@ -133,12 +133,12 @@ func (c *Config) Validate() Problems {
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				add(key+".base_url", "must be an http or https URL, got %q", p.BaseURL)
 			}
-		case TypeCodex, TypeGeminiCLI, TypeAntigravity:
+		case TypeCodex, TypeGeminiCLI, TypeAntigravity, TypeKiro:
 			if p.Type == TypeAntigravity && p.OAuth.ClientID == "" {
 				add(key+".oauth.client_id", "required for type antigravity: the Antigravity app's OAuth client (its client_id and client_secret; the proxy ships none it could not verify)")
 			}
 			if p.Credentials == "" {
-				add(key+".credentials", "required for type %s: an account file (e.g. ~/.codex/auth.json, ~/.gemini/oauth_creds.json) or a folder of them; `proxy login %s` makes one", p.Type, p.Type)
+				add(key+".credentials", "required for type %s: an account file (e.g. ~/.codex/auth.json, ~/.gemini/oauth_creds.json, ~/.aws/sso/cache/kiro-auth-token.json) or a folder of them; `proxy login %s` makes one", p.Type, p.Type)
 			}
 			if p.OAuth.Timeout < 0 {
 				add(key+".oauth.timeout", "must not be negative")
@@ -149,9 +149,16 @@ func (c *Config) Validate() Problems {
 			if pu, err := url.Parse(p.QuotaURL); p.QuotaURL != "" && (err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "") {
 				add(key+".quota_url", "must be an http or https URL, got %q", p.QuotaURL)
 			}
-			for _, u := range []string{p.BaseURL, p.OAuth.TokenURL, p.OAuth.AuthorizeURL} {
+			urls := []string{p.BaseURL, p.OAuth.TokenURL, p.OAuth.AuthorizeURL}
+			if p.Type == TypeKiro {
+				// Kiro signs in through the IDE (no authorize URL); its
+				// token URLs name the account's region as {region}.
+				urls = []string{p.BaseURL, p.OAuth.TokenURL, p.OAuth.OIDCTokenURL}
+			}
+			for _, u := range urls {
+				u = strings.ReplaceAll(u, "{region}", "us-east-1")
 				if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-					add(key, "base_url, oauth.token_url and oauth.authorize_url must be http or https URLs, got %q", u)
+					add(key, "base_url, oauth.token_url, oauth.authorize_url and oauth.oidc_token_url must be http or https URLs, got %q", u)
 				}
 			}
 		case TypeCopilot:
@@ -170,9 +177,9 @@ func (c *Config) Validate() Problems {
 				}
 			}
 		case "":
-			add(key+".type", "required (mock, openai, claude, gemini, openai-responses, codex, gemini-cli, antigravity, copilot)")
+			add(key+".type", "required (mock, openai, claude, gemini, openai-responses, codex, gemini-cli, antigravity, copilot, kiro)")
 		default:
-			add(key+".type", "unknown type %q (mock, openai, claude, gemini, openai-responses, codex, gemini-cli, antigravity, copilot)", p.Type)
+			add(key+".type", "unknown type %q (mock, openai, claude, gemini, openai-responses, codex, gemini-cli, antigravity, copilot, kiro)", p.Type)
 		}
 		if len(p.Models) == 0 {
 			add(key+".models", "list at least one model, or \"*\"")
