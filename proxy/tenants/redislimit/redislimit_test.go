@@ -176,3 +176,56 @@ func TestSharedStoreDown(t *testing.T) {
 		})
 	}
 }
+
+// Two instances whose clocks disagree by an hour (their "now" is all that
+// differs) still share one window: the window is Redis's clock.
+func TestSharedLimitIgnoresInstanceClocks(t *testing.T) {
+	addr := testservers.Redis(t)
+	ctx := context.Background()
+	var svcs [2]*tenants.Service
+	st, err := sqlstore.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for i := range svcs {
+		s, err := tenants.New(ctx, tenants.Options{Store: st, Shared: open(t, addr), FlushInterval: 20 * time.Millisecond,
+			SyncInterval: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		svcs[i] = s
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		if left := 60 - time.Now().Unix()%60; left < 5 {
+			time.Sleep(time.Duration(left+1) * time.Second) // not across Redis's minute boundary
+		}
+		_, kv, err := svcs[0].Create(ctx, tenants.Key{Name: fmt.Sprintf("skew-%d", attempt), RPM: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(5 * time.Second); svcs[1].Table().ByID(kv.ID) == nil; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the second instance never loaded the key")
+			}
+		}
+		minute := time.Now().Unix() / 60
+		admitted := 0
+		for i := 0; i < 10; i++ {
+			skew := time.Duration(i%2*2-1) * time.Hour // -1h, +1h, ...
+			s := svcs[i%2]
+			if d := s.Admit(s.Table().ByID(kv.ID), time.Now().Add(skew)); d.Verdict == tenants.Admitted {
+				admitted++
+			}
+		}
+		if time.Now().Unix()/60 != minute {
+			continue
+		}
+		if admitted != 4 {
+			t.Fatalf("%d of 10 admitted with rpm 4 by instances an hour apart", admitted)
+		}
+		return
+	}
+	t.Fatal("could not run within one minute")
+}
