@@ -15,6 +15,7 @@ import (
 	"github.com/llmproxy/proxy/proxy/admin"
 	"github.com/llmproxy/proxy/proxy/config"
 	"github.com/llmproxy/proxy/proxy/sdnotify"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -48,6 +49,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer flush()
+	redis.SetLogger(&redisLog{l: log.Named("redis")}) // go-redis's one logger, process-wide
 	if fs.Changed("api-keys") {
 		log.Warn("client keys given with --api-keys are visible to every local user in /proc/PID/cmdline (and in pprof's cmdline); prefer PROXY_SERVER_API_KEYS or the config file")
 	}
