@@ -269,3 +269,35 @@ providers:
 		}
 	}
 }
+
+// TestAdminListenerRefusesForeignHosts: a request naming another host (a
+// page whose DNS name was rebound to 127.0.0.1) gets 403 on every route of
+// the admin listener, pprof included; loopback names are served.
+func TestAdminListenerRefusesForeignHosts(t *testing.T) {
+	p := startConsoleProxy(t)
+	port := p.admin[strings.LastIndexByte(p.admin, ':')+1:]
+	for _, path := range []string{"/", "/api/v1/session", "/debug/pprof/cmdline"} {
+		for _, tc := range []struct {
+			host string
+			ok   bool
+		}{
+			{"evil.example:" + port, false},
+			{"evil.example", false},
+			{"localhost:" + port, true},
+			{"127.0.0.1:" + port, true},
+			{"[::1]:" + port, true},
+		} {
+			req, _ := http.NewRequest("GET", p.admin+path, nil)
+			req.Host = tc.host
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if refused := resp.StatusCode == 403 && strings.Contains(string(b), `"host"`); refused == tc.ok {
+				t.Errorf("GET %s with Host %s: %d %.80s", path, tc.host, resp.StatusCode, b)
+			}
+		}
+	}
+}

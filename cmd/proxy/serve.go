@@ -96,7 +96,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			Tenants: srv.Tenants(), Providers: srv.Health, Config: srv.ConfigJSON,
 			Reload: func() error { return reload("admin API") }, Log: log.Named("admin"),
 		})
-		stopAdmin, err := startAdmin(cfg.Server.AdminAddr, log, api)
+		stopAdmin, err := startAdmin(cfg.Server.AdminAddr, log, api, cfg.Server.AllowedHosts)
 		if err != nil {
 			log.Error("cannot start the admin listener", zap.String("addr", cfg.Server.AdminAddr), zap.Error(err))
 			return 1
