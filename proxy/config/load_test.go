@@ -221,6 +221,12 @@ server: {api_keys: [own-key]}
 providers:
   - {name: a, type: openai, api_keys: [k], models: [m], first_byte_timeout: -1s, max_conns: -1}
 `, keys: []string{"providers[0].first_byte_timeout", "providers[0].max_conns"}},
+		{name: "store", yaml: `
+server: {auth: "off", api_keys: []}
+store: {enabled: true, driver: mysql, dsn: "", usage_queue: 0, limits_fail: maybe, budgets_fail: never, usage_retention: -1h}
+admin: {key: short, password_hash: plaintext, session_ttl: 0s}
+`, keys: []string{"store.enabled", "store.driver", "store.dsn", "store", "store.limits_fail", "store.budgets_fail",
+			"store.usage_retention", "admin.key", "admin.password_hash", "admin.session_ttl"}},
 		{name: "env-makes-it-bad", env: []string{"PROXY_LOG_LEVEL=loud"}, yaml: `
 log: {level: info}
 `, keys: []string{"log.level"}},

@@ -368,6 +368,9 @@ func (c *Config) validateStore(add func(key, format string, args ...any)) {
 	if st.Driver != "sqlite" && st.Driver != "postgres" {
 		add("store.driver", "must be sqlite or postgres, got %q", st.Driver)
 	}
+	if st.Enabled && c.Server.Auth == "off" {
+		add("store.enabled", "virtual keys and usage records need client authentication: server.auth is off")
+	}
 	if st.Enabled && st.DSN == "" {
 		add("store.dsn", "must name the SQLite file or the postgres:// URL")
 	}
