@@ -88,6 +88,7 @@ func TestScaleOutBehindNginx(t *testing.T) {
 		"--target", "http://" + front, "--api-key", "scale", "--model", "mock-gpt",
 		"--users", strconv.Itoa(users), "--requests", strconv.Itoa(perUser), "--stream", "0.5",
 		"--ramp", "0s", "--duration", "60s", "--max-error-rate", "0",
+		"--out", "", // no report folder left in the source tree
 	}, &out, &errOut, nil)
 	if code != 0 {
 		t.Fatalf("loadtest exit %d\n%s\n%s", code, out.String(), errOut.String())
