@@ -86,8 +86,15 @@ func writeText(out io.Writer, rep *Report) {
 	if g.IncludesTarget {
 		note = " (includes the embedded proxy and mock)"
 	}
-	fmt.Fprintf(out, "\ngenerator: %.2f CPU s over %.2f s wall = %.1f%% of one core, GOMAXPROCS %d%s\n",
-		g.CPUSeconds, g.WallSeconds, g.CPUPercent, g.GOMAXPROCS, note)
+	client := ""
+	switch g.Client {
+	case clientEpoll:
+		client = fmt.Sprintf(", epoll client on %d loops", g.Loops)
+	case clientFasthttp:
+		client = ", fasthttp client"
+	}
+	fmt.Fprintf(out, "\ngenerator: %.2f CPU s over %.2f s wall = %.1f%% of one core, GOMAXPROCS %d%s%s\n",
+		g.CPUSeconds, g.WallSeconds, g.CPUPercent, g.GOMAXPROCS, client, note)
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(out, "WARNING %s\n", w)
 	}
