@@ -3,7 +3,21 @@ package loadtest
 import (
 	"net/url"
 	"runtime"
+	"time"
 )
+
+// evPlan is one phase as the event-loop client runs it.
+type evPlan struct {
+	users   int
+	loops   int // event loops (OS threads), at most users
+	perUser int
+	start   time.Time
+	end     time.Time // no request starts at or after it
+	ramp    time.Duration
+	warmEnd time.Time
+	cutAt   time.Time // requests still running then are cut
+	timeout time.Duration
+}
 
 // Which client runs a phase (--client): "auto" takes the event-loop client
 // (evloop_linux.go) wherever it applies and fasthttp's elsewhere; "epoll"

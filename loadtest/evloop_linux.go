@@ -36,20 +36,23 @@ const evMaxAttempts = 5
 
 // evPhase is what the loops of one phase share.
 type evPhase struct {
+	evPlan
 	ep       *endpoint
 	reqs     [][]byte // pre-built requests, rotated like the body pool
 	sa       unix.Sockaddr
 	family   int
-	users    int
-	loops    int // event loops (OS threads), at most users
-	perUser  int
-	start    time.Time
-	end      time.Time // no request starts at or after it
-	ramp     time.Duration
-	warmEnd  time.Time
-	cutAt    time.Time
-	timeout  time.Duration
 	stopping atomic.Bool // the run was cancelled
+}
+
+// runEvClient runs one phase of plan against ep on the event loops and
+// returns how many users sent a request.
+func runEvClient(ep *endpoint, plan evPlan, done <-chan struct{}) (int64, error) {
+	ph, err := newEvPhase(ep)
+	if err != nil {
+		return 0, err
+	}
+	ph.evPlan = plan
+	return runEvPhase(ph, done)
 }
 
 type connState uint8

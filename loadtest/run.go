@@ -217,14 +217,9 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 // runEvents runs a closed-loop, unpaced, plain phase on the event-loop
 // client and returns how many users sent a request.
 func (r *runner) runEvents(p phase, ep *endpoint, start, end time.Time, done <-chan struct{}) (int64, error) {
-	ph, err := newEvPhase(ep)
-	if err != nil {
-		return 0, err
-	}
-	ph.users, ph.perUser, ph.loops = r.cfg.Users, p.perUser, evLoops(r.cfg)
-	ph.start, ph.end, ph.ramp = start, end, p.ramp
-	ph.warmEnd, ph.cutAt, ph.timeout = start.Add(p.warmup), end.Add(r.cfg.Grace), r.cfg.Timeout
-	return runEvPhase(ph, done)
+	return runEvClient(ep, evPlan{users: r.cfg.Users, loops: evLoops(r.cfg), perUser: p.perUser,
+		start: start, end: end, ramp: p.ramp, warmEnd: start.Add(p.warmup), cutAt: end.Add(r.cfg.Grace),
+		timeout: r.cfg.Timeout}, done)
 }
 
 func isDone(done <-chan struct{}) bool {
