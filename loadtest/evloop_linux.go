@@ -204,7 +204,6 @@ func newEvLoop(ph *evPhase, i, n int) (*evLoop, error) {
 			rec:      ph.ep.recs[u%len(ph.ep.recs)],
 			join:     ph.start.Add(ph.ramp * time.Duration(u) / time.Duration(ph.users)),
 			nextBody: u,
-			buf:      make([]byte, 16<<10),
 		})
 	}
 	l.events = make([]unix.EpollEvent, len(l.conns))
@@ -392,6 +391,11 @@ func (l *evLoop) dial(c *evConn) error {
 	}
 	c.fd, c.armed, c.reused = fd, ev.Events, false
 	c.r, c.w = 0, 0
+	if c.buf == nil {
+		// Users that never connect (they would join after the cap) cost
+		// no buffer.
+		c.buf = make([]byte, 16<<10)
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -333,5 +334,83 @@ func TestEventClientChosen(t *testing.T) {
 	}
 	if evReason(cfg) != "TLS" {
 		t.Errorf("https target: reason %q, want TLS", evReason(cfg))
+	}
+}
+
+// TestEventClientAllocatesNothingPerRequest: a run of twice the requests
+// allocates no more than a run of the requests (setup aside), against a
+// server that itself allocates nothing per request.
+func TestEventClientAllocatesNothingPerRequest(t *testing.T) {
+	needEvents(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	cfg, err := parseConfig([]string{"--target", url, "--users", "2", "--requests", "1", "--no-pace", "--stream", "0",
+		"-d", "30s", "--ramp", "0", "--max-error-rate", "-1", "--client", "epoll"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := newEndpoint("target", url, endpointSpec{proto: protocols["chat"], model: cfg.Model, conns: 2, timeout: cfg.Timeout,
+		bodies: [2][]byte{[]byte(`{"model":"m","messages":[]}`), nil}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep.recs = []*recorder{newRecorder(time.Millisecond)}
+	ep.tl = newTimeline(time.Now(), time.Second, time.Minute)
+	// The server reads requests of the one pre-built length.
+	var wire bytes.Buffer
+	req := buildRequest(ep, ep.uriPlain, ep.bodyPlain)
+	req.Header.SetUserAgent(ep.hc.Name)
+	if _, err := req.WriteTo(&wire); err != nil {
+		t.Fatal(err)
+	}
+	reqLen := wire.Len()
+	answer := []byte("HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(chatAnswer)) + "\r\n\r\n" + chatAnswer)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				buf := make([]byte, reqLen)
+				for {
+					if _, err := io.ReadFull(c, buf); err != nil {
+						return
+					}
+					if _, err := c.Write(answer); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+	run := func(perUser int) float64 {
+		return testing.AllocsPerRun(1, func() {
+			start := time.Now()
+			_, err := runEvClient(ep, evPlan{users: 2, loops: 1, perUser: perUser, start: start, end: start.Add(time.Minute),
+				warmEnd: start, cutAt: start.Add(2 * time.Minute), timeout: 10 * time.Second}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	run(100) // warm the recorder's reservoir and the runtime
+	small, large := run(1000), run(3000)
+	t.Logf("allocations: %v for 2x1000 requests, %v for 2x3000", small, large)
+	if per := (large - small) / 4000; per > 0.05 {
+		t.Errorf("%.3f allocations per request (%v for 2x1000 requests, %v for 2x3000)", per, small, large)
+	}
+	if c := ep.recs[0].c; c.ErrorTotal() != 0 {
+		t.Errorf("errors %v", c.Errors)
 	}
 }
