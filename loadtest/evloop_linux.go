@@ -105,9 +105,13 @@ type evLoop struct {
 // newEvPhase resolves the target and pre-builds the request bytes, exactly
 // as fasthttp writes them.
 func newEvPhase(ep *endpoint) (*evPhase, error) {
-	tcp, err := net.ResolveTCPAddr("tcp", ep.hc.Addr)
+	// IPv4 first, as fasthttp's default dialer does (localhost is then
+	// 127.0.0.1, not ::1); an IPv6-only target still resolves.
+	tcp, err := net.ResolveTCPAddr("tcp4", ep.hc.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("resolve %s: %w", ep.hc.Addr, err)
+		if tcp, err = net.ResolveTCPAddr("tcp", ep.hc.Addr); err != nil {
+			return nil, fmt.Errorf("resolve %s: %w", ep.hc.Addr, err)
+		}
 	}
 	ph := &evPhase{ep: ep}
 	if ip4 := tcp.IP.To4(); ip4 != nil {
@@ -420,7 +424,7 @@ const evRead = unix.EPOLLIN | unix.EPOLLRDHUP
 func (l *evLoop) write(c *evConn) {
 	for c.woff < len(c.out) {
 		n, err := rawWrite(c.fd, c.out[c.woff:])
-		if errors.Is(err, unix.EAGAIN) {
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 			c.state = csWriting
 			l.arm(c, evRead|unix.EPOLLOUT)
 			return
@@ -470,8 +474,8 @@ func (l *evLoop) read(c *evConn) {
 	}
 	n, err := rawRead(c.fd, c.buf[c.w:])
 	switch {
-	case errors.Is(err, unix.EAGAIN):
-		return
+	case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):
+		return // epoll reports the socket again
 	case err != nil:
 		l.lost(c, err)
 		return

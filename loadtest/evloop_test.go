@@ -3,6 +3,7 @@ package loadtest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -412,5 +413,34 @@ func TestEventClientAllocatesNothingPerRequest(t *testing.T) {
 	}
 	if c := ep.recs[0].c; c.ErrorTotal() != 0 {
 		t.Errorf("errors %v", c.Errors)
+	}
+}
+
+// TestEventClientCancelAndLocalhost: a target named localhost is reached
+// over IPv4 (where the server listens), and cancelling the run ends it
+// with every request answered.
+func TestEventClientCancelAndLocalhost(t *testing.T) {
+	needEvents(t)
+	s := &rawServer{answer: func(n int64, w *bufio.Writer) bool { writeLength(w, 200, "", chatAnswer); return false }}
+	url := strings.Replace(startRaw(t, s), "127.0.0.1", "localhost", 1)
+	cfg, err := parseConfig([]string{"--target", url, "--users", "2", "--requests", "1000000", "--no-pace", "--stream", "0",
+		"-d", "30s", "--ramp", "0", "--max-error-rate", "-1", "--client", "epoll"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	rep, err := execute(ctx, cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	c := rep.Endpoints[0].Counters
+	if c.Sent == 0 || c.OK != c.Sent || c.Sent != s.n.Load() {
+		t.Errorf("sent %d ok %d errors %v, server read %d", c.Sent, c.OK, c.Errors, s.n.Load())
+	}
+	if took > 3*time.Second {
+		t.Errorf("a run cancelled after 300 ms took %v", took)
 	}
 }
