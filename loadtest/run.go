@@ -21,8 +21,10 @@ type runner struct {
 	seqBase     []int
 	usersActive []int64 // most users that sent at least one request in a phase
 	// events: the phases run on the event-loop client; evErr is a failure
-	// of that client itself (not of a request).
+	// of that client itself (not of a request), under evMu since target
+	// and baseline phases may run at once.
 	events bool
+	evMu   sync.Mutex
 	evErr  error
 }
 
@@ -170,7 +172,9 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 		act, err := r.runEvents(p, ep, start, end, done)
 		active.Store(act)
 		if err != nil {
+			r.evMu.Lock()
 			r.evErr = errors.Join(r.evErr, err)
+			r.evMu.Unlock()
 		}
 		r.scheduled[p.ep] += int64(total)
 	} else {
