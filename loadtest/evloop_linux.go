@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -37,11 +36,13 @@ const evMaxAttempts = 5
 // evPhase is what the loops of one phase share.
 type evPhase struct {
 	evPlan
-	ep       *endpoint
-	reqs     [][]byte // pre-built requests, rotated like the body pool
-	sa       unix.Sockaddr
-	family   int
-	stopping atomic.Bool // the run was cancelled
+	ep     *endpoint
+	reqs   [][]byte      // pre-built requests, rotated like the body pool
+	sa     unix.Sockaddr // nil when the name did not resolve
+	family int
+	// resolveErr is why sa is nil.
+	resolveErr error
+	stopping   atomic.Bool // the run was cancelled
 }
 
 // runEvClient runs one phase of plan against ep on the event loops and
@@ -107,18 +108,21 @@ type evLoop struct {
 func newEvPhase(ep *endpoint) (*evPhase, error) {
 	// IPv4 first, as fasthttp's default dialer does (localhost is then
 	// 127.0.0.1, not ::1); an IPv6-only target still resolves.
+	// A name that does not resolve fails every request as a connect
+	// error, as with fasthttp, rather than the run.
+	ph := &evPhase{ep: ep}
 	tcp, err := net.ResolveTCPAddr("tcp4", ep.hc.Addr)
 	if err != nil {
-		if tcp, err = net.ResolveTCPAddr("tcp", ep.hc.Addr); err != nil {
-			return nil, fmt.Errorf("resolve %s: %w", ep.hc.Addr, err)
-		}
+		tcp, err = net.ResolveTCPAddr("tcp", ep.hc.Addr)
 	}
-	ph := &evPhase{ep: ep}
-	if ip4 := tcp.IP.To4(); ip4 != nil {
+	switch {
+	case err != nil:
+		ph.resolveErr = fmt.Errorf("resolve %s: %w", ep.hc.Addr, err)
+	case tcp.IP.To4() != nil:
 		sa := &unix.SockaddrInet4{Port: tcp.Port}
-		copy(sa.Addr[:], ip4)
+		copy(sa.Addr[:], tcp.IP.To4())
 		ph.sa, ph.family = sa, unix.AF_INET
-	} else {
+	default:
 		sa := &unix.SockaddrInet6{Port: tcp.Port}
 		copy(sa.Addr[:], tcp.IP.To16())
 		ph.sa, ph.family = sa, unix.AF_INET6
@@ -129,9 +133,6 @@ func newEvPhase(ep *endpoint) (*evPhase, error) {
 		for _, b := range ep.pool {
 			bodies = append(bodies, b[0])
 		}
-	}
-	if _, err := url.Parse(ep.uriPlain); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", ep.uriPlain, err)
 	}
 	for _, body := range bodies {
 		req := buildRequest(ep, ep.uriPlain, body)
@@ -368,7 +369,12 @@ func (l *evLoop) attempt(c *evConn) {
 	c.fr.reset()
 	if c.fd < 0 {
 		if err := l.dial(c); err != nil {
-			l.fail(c, classConnect)
+			// fasthttp counts a name that does not resolve as "other".
+			class := classConnect
+			if l.ph.sa == nil {
+				class = classOther
+			}
+			l.fail(c, class)
 			return
 		}
 		c.state = csConnecting
@@ -379,6 +385,9 @@ func (l *evLoop) attempt(c *evConn) {
 
 // dial opens a non-blocking connection; its completion shows as EPOLLOUT.
 func (l *evLoop) dial(c *evConn) error {
+	if l.ph.sa == nil {
+		return l.ph.resolveErr
+	}
 	fd, err := unix.Socket(l.ph.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("socket: %w", err)

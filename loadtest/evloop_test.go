@@ -444,3 +444,20 @@ func TestEventClientCancelAndLocalhost(t *testing.T) {
 		t.Errorf("a run cancelled after 300 ms took %v", took)
 	}
 }
+
+// TestEventClientUnresolvable: a target name that does not resolve fails
+// each request with the class the fasthttp client gives it, and the run
+// still reports.
+func TestEventClientUnresolvable(t *testing.T) {
+	needEvents(t)
+	var got [2]Counters
+	for i, client := range []string{clientEpoll, clientFasthttp} {
+		rep := runTarget(t, "http://no-such-host.invalid:80", "--users", "2", "--requests", "5", "--no-pace", "--stream", "0",
+			"-d", "10s", "--ramp", "0", "--max-error-rate", "-1", "--client", client)
+		got[i] = rep.Endpoints[0].Counters
+	}
+	a, b := got[0], got[1]
+	if a.Sent != 10 || a.Sent != b.Sent || a.ErrorTotal() != 10 || len(a.Errors) != 1 || a.Errors[classOther] != b.Errors[classOther] {
+		t.Errorf("epoll %+v\nfasthttp %+v", a, b)
+	}
+}
