@@ -260,12 +260,16 @@ func (w *worker) do(ep *endpoint, stream bool, intended time.Time, deadline time
 	}
 }
 
-func (w *worker) finish(ep *endpoint) {
-	w.rec.record(&w.s, w.gaps)
+func (w *worker) finish(ep *endpoint) { ep.record(w.rec, &w.s, w.gaps) }
+
+// record files one finished request with rec, the request log and the
+// timeline; both clients (fasthttp's and the event loop) end here.
+func (ep *endpoint) record(rec *recorder, s *sample, gaps []time.Duration) {
+	rec.record(s, gaps)
 	if ep.log != nil {
-		ep.log.record(ep.name, &w.s)
+		ep.log.record(ep.name, s)
 	}
-	ep.tl.add(w.s.end, w.s.class != "", w.s.bytes, w.s.end.Sub(w.s.intended))
+	ep.tl.add(s.end, s.class != "", s.bytes, s.end.Sub(s.intended))
 }
 
 // discard drains an error body, counting bytes, so the connection can be

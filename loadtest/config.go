@@ -74,6 +74,11 @@ type Config struct {
 	// NoPace: closed-loop users send back to back (as wrk does) instead of
 	// pacing their requests over the duration.
 	NoPace bool `json:"no_pace"`
+	// Client picks the HTTP client: auto (the event loop where it applies,
+	// else fasthttp), epoll or fasthttp. See evclient.go.
+	Client string `json:"client"`
+	// Loops is the event-loop client's thread count (0: half the cores).
+	Loops int `json:"loops"`
 	// Concurrent runs target and baseline at the same time instead of in
 	// alternating phases.
 	Concurrent   bool          `json:"baseline_concurrent"`
@@ -174,6 +179,8 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 	htmlFile := fs.String("html", "", "write the HTML report to this file")
 	outDir := fs.String("out", "loadtest-results/DATE-TIME-TIER", "folder for report.txt, report.json and report.html (\"\" = none; off when --json or --html is given)")
 	cpuProfile := fs.String("cpuprofile", "", "write the generator's own CPU profile (pprof) to this file")
+	loops := fs.Int("loops", 0, "event-loop client: OS threads, each with its own epoll set over its share of the users (0 = half of GOMAXPROCS, at least 1)")
+	client := fs.String("client", clientAuto, "HTTP client: auto (an epoll event loop per core for closed-loop, unpaced (--no-pace), plain (--stream 0) runs without TLS; fasthttp otherwise), epoll (refuse other runs) or fasthttp")
 	reqLog := fs.String("request-log", "", "write one JSON line per request to this file (relative: inside --out)")
 	mockProfileName := fs.String("mock-profile", "model", "embedded mock: model (TTFT, per-token time and length drawn per answer) or instant (20 tokens at once)")
 	mockTokens := fs.String("mock-tokens", "", "embedded mock: tokens per answer, N, A..B or lognormal:MEDIAN:P90 (model: lognormal:60:200; instant: 20)")
@@ -279,6 +286,7 @@ func parseConfig(args []string, out io.Writer) (*Config, error) {
 		// Each step may send as many requests as its rate asks for.
 		c.Requests = int(math.Ceil(c.SweepTo*c.Duration.Seconds()/float64(c.Users))) + 1
 	}
+	c.Client, c.Loops = *client, *loops
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
@@ -418,6 +426,12 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--body replaces --prompt-words, --max-tokens, --turns and --tools")
 	case c.Grace < 0:
 		return fmt.Errorf("--grace must not be negative")
+	case c.Client != clientAuto && c.Client != clientEpoll && c.Client != clientFasthttp:
+		return fmt.Errorf("--client %q: want auto, epoll or fasthttp", c.Client)
+	case c.Loops < 0 || c.Loops > 1024:
+		return fmt.Errorf("--loops %d: want 0 (half the cores) to 1024", c.Loops)
+	case c.Client == clientEpoll && evReason(c) != "":
+		return fmt.Errorf("--client epoll cannot run this load: %s", evReason(c))
 	case c.Interval < 10*time.Millisecond:
 		// Each tick merges every recorder's histograms for the progress line.
 		return fmt.Errorf("--interval %v: want at least 10ms", c.Interval)

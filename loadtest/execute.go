@@ -51,6 +51,7 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 	}
 
 	r := &runner{cfg: cfg, clock: realClock{}}
+	r.events = r.useEvents()
 	names, urls := []string{"target"}, []string{target}
 	if baseline != "" {
 		names, urls = append(names, "baseline"), append(urls, baseline)
@@ -117,6 +118,9 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 	r.run(ctx)
 	end := time.Now()
 	cpu1 := selfCPU()
+	if r.evErr != nil {
+		return nil, fmt.Errorf("event-loop client: %w", r.evErr)
+	}
 	for _, ep := range r.eps {
 		// Main may run inside a long-lived process: leave no sockets behind.
 		ep.hc.CloseIdleConnections()
@@ -154,7 +158,10 @@ func execute(ctx context.Context, cfg *Config, embed EmbedFunc, progressOut io.W
 		rep.Resources.operatorFigures(smp.cpuSeconds(), &rep.Endpoints[0])
 	}
 	rep.Generator = GeneratorReport{CPUSeconds: cpu1 - cpu0, WallSeconds: elapsed.Seconds(),
-		GOMAXPROCS: runtime.GOMAXPROCS(0), IncludesTarget: inProcess, Host: hostname()}
+		GOMAXPROCS: runtime.GOMAXPROCS(0), Client: clientFasthttp, IncludesTarget: inProcess, Host: hostname()}
+	if r.events {
+		rep.Generator.Client, rep.Generator.Loops = clientEpoll, min(evLoops(cfg), cfg.Users)
+	}
 	if elapsed > 0 {
 		rep.Generator.CPUPercent = rep.Generator.CPUSeconds / elapsed.Seconds() * 100
 	}

@@ -262,7 +262,8 @@ func writeResourceTable(b *strings.Builder, rep *Report) {
 	fmt.Fprintf(b, "<table><tr><th>target CPU s</th><th>CPU per request µs</th><th>RSS per open stream KiB</th><th>max open streams</th></tr>"+
 		"<tr><td>%.2f</td><td>%.1f</td><td>%s</td><td>%d</td></tr></table>", o.CPUSeconds, o.CPUPerRequestUs, perStream(o), o.MaxOpenStreams)
 	g := &rep.Generator
-	fmt.Fprintf(b, "<p>generator: %.2f CPU s over %.2f s wall (%.1f%% of one core), GOMAXPROCS %d", g.CPUSeconds, g.WallSeconds, g.CPUPercent, g.GOMAXPROCS)
+	fmt.Fprintf(b, "<p>generator: %.2f CPU s over %.2f s wall (%.1f%% of one core), GOMAXPROCS %d%s", g.CPUSeconds, g.WallSeconds, g.CPUPercent,
+		g.GOMAXPROCS, html.EscapeString(g.clientText()))
 	if g.IncludesTarget {
 		b.WriteString(", includes the embedded proxy and mock")
 	}

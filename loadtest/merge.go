@@ -118,6 +118,15 @@ func mergeReports(reps []*Report, names []string) (*Report, error) {
 		g.WallSeconds = max(g.WallSeconds, offset.Seconds()+rep.Generator.WallSeconds)
 		g.GOMAXPROCS = max(g.GOMAXPROCS, rep.Generator.GOMAXPROCS)
 		g.IncludesTarget = g.IncludesTarget || rep.Generator.IncludesTarget
+		// Loops add up like the machines' CPU; runs on different clients
+		// merge as "mixed".
+		g.Loops += rep.Generator.Loops
+		switch {
+		case i == 0:
+			g.Client = rep.Generator.Client
+		case g.Client != rep.Generator.Client:
+			g.Client = "mixed"
+		}
 		for j := range rep.Endpoints {
 			d, err := endpointFromReport(&rep.Endpoints[j])
 			if err != nil {

@@ -187,6 +187,11 @@ type GeneratorReport struct {
 	WallSeconds float64 `json:"wall_s"`
 	CPUPercent  float64 `json:"cpu_percent"`
 	GOMAXPROCS  int     `json:"gomaxprocs"`
+	// Client is the HTTP client that sent the load: "epoll" (the event
+	// loop) or "fasthttp" ("" in reports of older versions).
+	Client string `json:"client"`
+	// Loops is the event-loop client's thread count (0 with fasthttp).
+	Loops int `json:"loops"`
 	// IncludesTarget is true in embedded mode, where proxy and mock share
 	// the generator's process and so its CPU figure.
 	IncludesTarget bool `json:"includes_target"`

@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,12 @@ type runner struct {
 	scheduled   []int64
 	seqBase     []int
 	usersActive []int64 // most users that sent at least one request in a phase
+	// events: the phases run on the event-loop client; evErr is a failure
+	// of that client itself (not of a request), under evMu since target
+	// and baseline phases may run at once.
+	events bool
+	evMu   sync.Mutex
+	evErr  error
 }
 
 // phase is one stretch of load against one endpoint.
@@ -161,6 +168,15 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 		wg.Wait()
 		paceWG.Wait()
 		r.scheduled[p.ep] += issued.Load()
+	} else if r.events {
+		act, err := r.runEvents(p, ep, start, end, done)
+		active.Store(act)
+		if err != nil {
+			r.evMu.Lock()
+			r.evErr = errors.Join(r.evErr, err)
+			r.evMu.Unlock()
+		}
+		r.scheduled[p.ep] += int64(total)
 	} else {
 		for u := 0; u < users; u++ {
 			wg.Add(1)
@@ -200,6 +216,14 @@ func (r *runner) runPhase(p phase, done <-chan struct{}) {
 	r.usersActive[p.ep] = max(r.usersActive[p.ep], active.Load())
 	r.active[p.ep] += r.clock.Now().Sub(start).Seconds()
 	r.seqBase[p.ep] += total
+}
+
+// runEvents runs a closed-loop, unpaced, plain phase on the event-loop
+// client and returns how many users sent a request.
+func (r *runner) runEvents(p phase, ep *endpoint, start, end time.Time, done <-chan struct{}) (int64, error) {
+	return runEvClient(ep, evPlan{users: r.cfg.Users, loops: evLoops(r.cfg), perUser: p.perUser,
+		start: start, end: end, ramp: p.ramp, warmEnd: start.Add(p.warmup), cutAt: end.Add(r.cfg.Grace),
+		timeout: r.cfg.Timeout}, done)
 }
 
 func isDone(done <-chan struct{}) bool {

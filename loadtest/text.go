@@ -86,8 +86,8 @@ func writeText(out io.Writer, rep *Report) {
 	if g.IncludesTarget {
 		note = " (includes the embedded proxy and mock)"
 	}
-	fmt.Fprintf(out, "\ngenerator: %.2f CPU s over %.2f s wall = %.1f%% of one core, GOMAXPROCS %d%s\n",
-		g.CPUSeconds, g.WallSeconds, g.CPUPercent, g.GOMAXPROCS, note)
+	fmt.Fprintf(out, "\ngenerator: %.2f CPU s over %.2f s wall = %.1f%% of one core, GOMAXPROCS %d%s%s\n",
+		g.CPUSeconds, g.WallSeconds, g.CPUPercent, g.GOMAXPROCS, g.clientText(), note)
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(out, "WARNING %s\n", w)
 	}
@@ -148,4 +148,16 @@ func rateOrDash(r float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f", r)
+}
+
+// clientText names the generator's HTTP client for the reports ("" for
+// reports of versions that did not say).
+func (g *GeneratorReport) clientText() string {
+	switch {
+	case g.Client == "":
+		return ""
+	case g.Loops > 0:
+		return fmt.Sprintf(", %s client on %d loops", g.Client, g.Loops)
+	}
+	return ", " + g.Client + " client"
 }

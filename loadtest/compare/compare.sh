@@ -141,8 +141,9 @@ lt_json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($
 "$work/proxy" loadtest --target "http://127.0.0.1:$UP" --users "$CONNS" --requests 1000000 --no-pace \
 	--duration "$DURATION" --ramp 0s --stream 0 --timeout 10s --json "$work/gen.json" >/dev/null 2>&1 || true
 gen=$(lt_json "$work/gen.json" "r['endpoints'][0]['throughput']['achieved_rps']")
+gen_cpu=$(lt_json "$work/gen.json" "'%.0f%% CPU, %s client' % (r['generator']['cpu_percent'], r['generator']['client'])")
 echo
-echo "load generator, closed loop, $CONNS users vs the static upstream: $(printf '%.0f' "$gen") req/s = $(ratio "$gen" "${rps[direct (static)]}")x wrk"
+echo "load generator, closed loop, $CONNS users vs the static upstream: $(printf '%.0f' "$gen") req/s ($gen_cpu) = $(ratio "$gen" "${rps[direct (static)]}")x wrk"
 
 # What each proxy adds, open loop at RATE req/s (coordinated omission
 # corrected), measured against the upstream directly in alternation.

@@ -5,7 +5,9 @@
 # seconds, so slow drift of a shared machine touches both alike. Prints each
 # round, the medians, the ratio and each tool's CPU use.
 #
-# Environment: ROUNDS (default 9), ROUND (3s), CONNS (64), THREADS (2).
+# Environment: ROUNDS (default 9), ROUND (3s), CONNS (64), THREADS (2),
+# CLIENT (the load tester's --client: auto, which takes its epoll event loop
+# for this closed-loop plain load; fasthttp for the goroutine-per-user one).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -13,6 +15,7 @@ ROUNDS=${ROUNDS:-9}
 ROUND=${ROUND:-3s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
+CLIENT=${CLIENT:-auto}
 UP=18091
 
 need=()
@@ -75,13 +78,13 @@ for i in $(seq "$ROUNDS"); do
 	wc=$(echo "scale=0; $(cat "$work/cpu") * 100 / $secs" | bc)
 	rm -f "$work/gen.json"
 	"$work/proxy" loadtest --target "$url" --users "$CONNS" --requests 1000000 --no-pace --duration "$ROUND" --ramp 0s \
-		--stream 0 --timeout 10s --max-error-rate 0 --json "$work/gen.json" >/dev/null 2>"$work/gen.err" || true
+		--stream 0 --timeout 10s --max-error-rate 0 --client "$CLIENT" --json "$work/gen.json" >/dev/null 2>"$work/gen.err" || true
 	[ -s "$work/gen.json" ] || { echo "load tester failed:"; cat "$work/gen.err"; exit 1; }
-	read -r o oc < <(python3 -c "import json; r=json.load(open('$work/gen.json')); print(round(r['endpoints'][0]['throughput']['achieved_rps']), round(r['generator']['cpu_percent']))")
+	read -r o oc client < <(python3 -c "import json; r=json.load(open('$work/gen.json')); g=r['generator']; print(round(r['endpoints'][0]['throughput']['achieved_rps']), round(g['cpu_percent']), g['client'] + (',%d-loop' % g['loops'] if g['loops'] else ''))")
 	wrk_all+=("$w") ours_all+=("$o") wcpu_all+=("$wc") ocpu_all+=("$oc")
 	printf '%-6s %12.0f %8s %12s %8s %7.2f\n' "$i" "$w" "$wc" "$o" "$oc" "$(echo "scale=4; $o / $w" | bc)"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 mw=$(median "${wrk_all[@]}") mo=$(median "${ours_all[@]}")
-echo "median of $ROUNDS: wrk $mw req/s (CPU $(median "${wcpu_all[@]}")%), load tester $mo req/s (CPU $(median "${ocpu_all[@]}")%) = $(echo "scale=3; $mo / $mw" | bc)x wrk"
+echo "median of $ROUNDS: wrk $mw req/s (CPU $(median "${wcpu_all[@]}")%), load tester ($client client) $mo req/s (CPU $(median "${ocpu_all[@]}")%) = $(echo "scale=3; $mo / $mw" | bc)x wrk"
 echo "load on this machine after the rounds: $(cut -d' ' -f1-3 /proc/loadavg)"
