@@ -106,7 +106,11 @@ func TestMergeStaggeredRuns(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
+	// A run on a busy machine may have its last paced request cut by its
+	// 1 s cap, so the counts below are compared with what each run says
+	// it sent, not with 10.
 	var sent int64
+	runSent := make([]int64, len(files))
 	for i, f := range files {
 		if codes[i] != ExitOK {
 			t.Fatalf("run %d: exit %d\n%s", i, codes[i], outs[i])
@@ -123,7 +127,11 @@ func TestMergeStaggeredRuns(t *testing.T) {
 		if at := t0.Add(time.Duration(i) * stagger); started.Before(at) || rep.ScheduledStart != at.UTC().Format(time.RFC3339Nano) {
 			t.Errorf("run %d started %v, scheduled %s, want from %v", i, started, rep.ScheduledStart, at)
 		}
-		sent += target(rep).Counters.Sent
+		runSent[i] = target(rep).Counters.Sent
+		if runSent[i] < 5 {
+			t.Errorf("run %d sent %d requests, want most of its 10", i, runSent[i])
+		}
+		sent += runSent[i]
 	}
 
 	merged := filepath.Join(dir, "merged.json")
@@ -143,7 +151,7 @@ func TestMergeStaggeredRuns(t *testing.T) {
 		// Each run began at its agreed time, give or take a busy
 		// machine's timer slack.
 		want := (time.Duration(i) * stagger).Seconds()
-		if s.File != files[i] || s.Host == "" || math.Abs(s.OffsetSeconds-want) > 0.15 || s.Sent != 10 || s.OK != 10 || s.ScheduledStart == "" {
+		if s.File != files[i] || s.Host == "" || math.Abs(s.OffsetSeconds-want) > 0.15 || s.Sent != runSent[i] || s.OK != s.Sent || s.ScheduledStart == "" {
 			t.Errorf("source %d: %+v, want offset ~%.1f s", i, s, want)
 		}
 		if !strings.Contains(stdout.String(), files[i]) {
@@ -155,7 +163,7 @@ func TestMergeStaggeredRuns(t *testing.T) {
 		t.Errorf("HTML report lacks the sources (%v)", err)
 	}
 	e := target(m)
-	if e.Counters.Sent != sent || e.Counters.Sent != 30 || e.Latency.Count != 30 {
+	if e.Counters.Sent != sent || e.Latency.Count != sent {
 		t.Errorf("merged sent %d, latency count %d; the runs sent %d", e.Counters.Sent, e.Latency.Count, sent)
 	}
 	// The timeline spans the three runs end to end: the last began four
@@ -174,7 +182,7 @@ func TestMergeStaggeredRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	ft := target(first).Timeline
-	if done != 30 || len(e.Timeline) < 4+len(target(last).Timeline) || len(ft) < 2 ||
+	if done != sent || len(e.Timeline) < 4+len(target(last).Timeline) || len(ft) < 2 ||
 		e.Timeline[0].Completed+e.Timeline[1].Completed != ft[0].Completed+ft[1].Completed {
 		t.Errorf("merged timeline: %d completions in %d intervals: %+v\nfirst run's: %+v", done, len(e.Timeline), e.Timeline, ft)
 	}

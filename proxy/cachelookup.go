@@ -226,6 +226,7 @@ func (s *Server) replayStream(x *exchange, e *cache.Entry) {
 		start:     x.start,
 		bytesIn:   len(ctx.Request.Body()),
 		client:    clientName(clientOf(ctx)),
+		cl:        clientOf(ctx),
 		cache:     cacheVerdict(ctx),
 	}
 	s.metrics.StreamStarted()

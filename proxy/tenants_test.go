@@ -312,3 +312,45 @@ func TestTenantRecordsAccount(t *testing.T) {
 		t.Fatalf("record %+v", recs[0])
 	}
 }
+
+// TestCacheHitsNotBilledToKey: a virtual key's repeated requests answered
+// from the response cache (plain and streamed) are recorded, but with no
+// tokens and no cost: only the answers the upstream gave count against
+// the key's usage and budget. (A replayed stream was not recorded at all
+// until this test.)
+func TestCacheHitsNotBilledToKey(t *testing.T) {
+	up, calls := startCacheUpstream(t)
+	r := startCacheRig(t, up, calls, func(c *config.Config) {
+		c.Store.Enabled, c.Store.DSN = true, filepath.Join(t.TempDir(), "p.db")
+		c.Store.FlushInterval = 20 * time.Millisecond
+	})
+	secret, kv, err := r.srv.Tenants().Create(context.Background(), tenants.Key{Name: "cached"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := map[string]string{"Authorization": "Bearer " + secret}
+	for _, stream := range []bool{false, true} {
+		body := greedyChat(fmt.Sprintf("billing %v", stream), stream)
+		if stream { // the upstream reports a stream's usage when asked
+			body = strings.TrimSuffix(body, "}") + `,"stream_options":{"include_usage":true}}`
+		}
+		r.send("/v1/chat/completions", body, key, "miss", true)
+		r.send("/v1/chat/completions", body, key, "hit", false)
+	}
+	var recs []tenants.Record
+	waitFor(t, "four records", func() bool {
+		recs, err = r.srv.Tenants().Records(context.Background(), tenants.Query{From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour), KeyID: kv.ID})
+		return err == nil && len(recs) == 4
+	})
+	billed := 0
+	for _, rec := range recs {
+		if rec.Input+rec.Output > 0 {
+			billed++
+		} else if rec.CostUSD != 0 {
+			t.Errorf("a record without tokens costs %v: %+v", rec.CostUSD, rec)
+		}
+	}
+	if billed != 2 {
+		t.Fatalf("%d of 4 records carry tokens, want the 2 upstream answers: %+v", billed, recs)
+	}
+}

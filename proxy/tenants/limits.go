@@ -63,6 +63,20 @@ func (c *Counters) configure(k *Key) {
 	}
 }
 
+// limits is a snapshot of a key's configured limits; a reload may change
+// them while requests read them, so they are read under the lock.
+type limits struct {
+	rpm, tpm, budget int64
+	budgetUSD        bool
+	period           string
+}
+
+func (c *Counters) limits() limits {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return limits{rpm: c.rpm, tpm: c.tpm, budget: c.budget, budgetUSD: c.budgetUSD, period: c.period}
+}
+
 // roll moves the windows to now.
 func (c *Counters) roll(now time.Time) {
 	if m := now.Unix() / 60; m != c.minute {

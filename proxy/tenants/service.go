@@ -98,18 +98,22 @@ func (s *Service) Lookup(presented []byte, now time.Time) *Entry {
 // Admit counts a request of e against its limits.
 func (s *Service) Admit(e *Entry, now time.Time) Decision {
 	c := e.c
-	if s.opts.Shared == nil || (c.rpm == 0 && c.tpm == 0 && c.budget == 0) {
+	if s.opts.Shared == nil {
+		return c.Admit(now)
+	}
+	l := c.limits()
+	if l.rpm == 0 && l.tpm == 0 && l.budget == 0 {
 		return c.Admit(now)
 	}
 	if now.UnixNano() < s.sharedPause.Load() {
 		// Down a moment ago: decide at once rather than have every
 		// request wait for the same timeout.
 		s.sharedDown.Add(1)
-		return s.unshared(c, now)
+		return s.unshared(c, l, now)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	d, err := s.opts.Shared.Admit(ctx, e.Key.ID, c.rpm, c.tpm, c.budget, c.period)
+	d, err := s.opts.Shared.Admit(ctx, e.Key.ID, l.rpm, l.tpm, l.budget, l.period)
 	if err == nil {
 		return d
 	}
@@ -118,7 +122,7 @@ func (s *Service) Admit(e *Entry, now time.Time) Decision {
 	if n == 1 || n%1000 == 0 {
 		s.opts.Log.Warn("shared limit store unreachable", zap.Int64("failures", n), zap.Error(err))
 	}
-	return s.unshared(c, now)
+	return s.unshared(c, l, now)
 }
 
 // sharedRetry is how long after a failure the shared store is left alone
@@ -127,11 +131,11 @@ const sharedRetry = time.Second
 
 // unshared decides a request while the shared store is down, as
 // store.limits_fail and store.budgets_fail say.
-func (s *Service) unshared(c *Counters, now time.Time) Decision {
-	if c.budget > 0 && !s.opts.BudgetsFailOpen {
+func (s *Service) unshared(c *Counters, l limits, now time.Time) Decision {
+	if l.budget > 0 && !s.opts.BudgetsFailOpen {
 		return Decision{Verdict: Unavailable, RetryAfter: time.Second, What: "budget"}
 	}
-	if (c.rpm > 0 || c.tpm > 0) && !s.opts.LimitsFailOpen {
+	if (l.rpm > 0 || l.tpm > 0) && !s.opts.LimitsFailOpen {
 		return Decision{Verdict: Unavailable, RetryAfter: time.Second, What: "rate limit"}
 	}
 	// Open: admitted within this instance's own counters, which count
@@ -148,21 +152,30 @@ func (s *Service) Finish(e *Entry, rec *Record) {
 	if e != nil {
 		rec.KeyID = e.Key.ID
 		tokens := rec.Input + rec.Output
-		c := e.c
-		if s.opts.Shared != nil && (c.tpm > 0 || c.budget > 0) {
-			units := tokens
-			if c.budgetUSD {
-				units = int64(math.Round(rec.CostUSD * microUSD))
-			}
-			select {
-			case s.spends <- spendOp{id: e.Key.ID, period: c.period, tokens: tokens, units: units}:
-			default:
-				s.opts.Log.Warn("shared spend queue full; a request's tokens were not counted", zap.String("key", e.Key.ID))
-			}
+		if s.opts.Shared != nil {
+			s.shareSpend(e, tokens, rec.CostUSD)
 		}
-		c.Spend(rec.Time, tokens, rec.CostUSD)
+		e.c.Spend(rec.Time, tokens, rec.CostUSD)
 	}
 	s.rec.Record(rec)
+}
+
+// shareSpend queues a finished request's tokens (and its cost, for a
+// budget in money) for the shared store, if its key has limits there.
+func (s *Service) shareSpend(e *Entry, tokens int64, costUSD float64) {
+	l := e.c.limits()
+	if l.tpm == 0 && l.budget == 0 {
+		return
+	}
+	units := tokens
+	if l.budgetUSD {
+		units = int64(math.Round(costUSD * microUSD))
+	}
+	select {
+	case s.spends <- spendOp{id: e.Key.ID, period: l.period, tokens: tokens, units: units}:
+	default:
+		s.opts.Log.Warn("shared spend queue full; a request's tokens were not counted", zap.String("key", e.Key.ID))
+	}
 }
 
 func (s *Service) spendLoop() {
