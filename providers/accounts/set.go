@@ -4,6 +4,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/llmproxy/proxy/providers"
 )
 
 // Set is a subscription provider's accounts by the key the proxy's pool
@@ -67,6 +69,17 @@ func (s *Set) Usable() int {
 		}
 	}
 	return n
+}
+
+// Serving fills in a subscription provider's state from its accounts:
+// the keys are the accounts that can serve, and a provider none of whose
+// accounts can is down, whatever its connections say.
+func (s *Set) Serving(st providers.State) providers.State {
+	st.Keys = s.Usable()
+	if st.Keys == 0 {
+		st.Status = "down"
+	}
+	return st
 }
 
 // Close stops the background refresh and quota checks.

@@ -132,12 +132,7 @@ func (p *Provider) Close() {
 
 // State reports the pool and how many accounts can serve.
 func (p *Provider) State() providers.State {
-	st := p.inner.State()
-	st.Keys = p.accts.Usable()
-	if st.Keys == 0 {
-		st.Status = "down"
-	}
-	return st
+	return p.accts.Serving(p.inner.State())
 }
 
 // Accounts lists the provider's accounts' states (never their tokens).

@@ -88,12 +88,7 @@ func (p *Provider) Models() []string        { return p.cfg.HTTP.Models }
 
 // State reports the connection pool and how many accounts can serve.
 func (p *Provider) State() providers.State {
-	st := p.inner.State()
-	st.Keys = p.accts.Usable()
-	if st.Keys == 0 {
-		st.Status = "down"
-	}
-	return st
+	return p.accts.Serving(p.inner.State())
 }
 
 // Close stops the background refresh and drops the idle connections.

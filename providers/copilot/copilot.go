@@ -174,11 +174,7 @@ func (p *Provider) State() providers.State {
 		}
 	}
 	p.mu.Unlock()
-	st.Keys = p.accts.Usable()
-	if st.Keys == 0 {
-		st.Status = "down"
-	}
-	return st
+	return p.accts.Serving(st)
 }
 
 // Accounts lists the accounts' states and quotas (never their tokens).
