@@ -3,7 +3,9 @@ package proxy
 import (
 	"errors"
 	"fmt"
-	"github.com/llmproxy/proxy/providers/catalog"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +14,7 @@ import (
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/admission"
 	"github.com/llmproxy/proxy/providers/breaker"
+	"github.com/llmproxy/proxy/providers/catalog"
 	"github.com/llmproxy/proxy/providers/keypool"
 	"github.com/llmproxy/proxy/providers/retry"
 	"github.com/llmproxy/proxy/proxy/config"
@@ -345,9 +348,30 @@ func (up *upState) finish(pc *config.Provider, log *zap.Logger, m *metrics.Set) 
 
 // providerSig is the part of a provider's configuration that, changed,
 // needs a new provider; the catalog lives in the snapshot instead (and its
-// reasoning pointers would make every signature differ).
+// reasoning pointers would make every signature differ). A subscription
+// provider's accounts are loaded when it is built, so the names of its
+// account files are part of it: a reload after an account was added or
+// removed (a sign-in from the admin API) builds the provider again. Only
+// names: a refresh rewrites a file, which needs no new provider.
 func providerSig(pc *config.Provider) string {
 	c := *pc
 	c.Catalog = nil
-	return fmt.Sprintf("%#v", c)
+	sig := fmt.Sprintf("%#v", c)
+	if pc.IsSubscription() && pc.Credentials != "" {
+		sig += fmt.Sprintf("%q", accountFiles(pc.Credentials))
+	}
+	return sig
+}
+
+// accountFiles are the *.json files of a credentials folder (nil for a
+// single file, or a folder that cannot be read).
+func accountFiles(path string) []string {
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			path = filepath.Join(home, rest)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(path, "*.json"))
+	sort.Strings(files)
+	return files
 }
