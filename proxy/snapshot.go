@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -106,9 +107,8 @@ func newSnapshot(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snap
 	var list []providers.Provider
 	for i := range cfg.Providers {
 		pc := &cfg.Providers[i]
-		if !pc.HasKeys() {
-			log.Warn("provider skipped: all its api_keys are empty (an unset ${VAR} in the file?)",
-				zap.String("provider", pc.Name), zap.Strings("models", pc.Models))
+		if why := SkipReason(pc); why != "" {
+			log.Warn("provider skipped: "+why, zap.String("provider", pc.Name), zap.Strings("models", pc.Models))
 			if snap.skipped == nil {
 				snap.skipped = map[string]string{}
 			}
@@ -361,6 +361,32 @@ func providerSig(pc *config.Provider) string {
 		sig += fmt.Sprintf("%q", accountFiles(pc.Credentials))
 	}
 	return sig
+}
+
+// SkipReason says why provider pc cannot be served yet, or "": no keys,
+// or a subscription provider whose credentials folder holds no account yet
+// (a new folder waiting for its first sign-in: the reload after the
+// sign-in serves it).
+func SkipReason(pc *config.Provider) string {
+	if !pc.HasKeys() {
+		return "all its api_keys are empty (an unset ${VAR} in the file?)"
+	}
+	if !pc.IsSubscription() || pc.Credentials == "" || (pc.Type == config.TypeCopilot && slices.ContainsFunc(pc.APIKeys, func(k string) bool { return k != "" })) {
+		return ""
+	}
+	path := pc.Credentials
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			path = filepath.Join(home, rest)
+		}
+	}
+	st, err := os.Stat(path)
+	switch {
+	case err == nil && st.IsDir() && len(accountFiles(path)) == 0,
+		errors.Is(err, os.ErrNotExist) && !strings.HasSuffix(path, ".json"):
+		return "no account is signed in yet in " + pc.Credentials + " (proxy login " + pc.Type + ", or the admin console's Sign in; then it is served)"
+	}
+	return ""
 }
 
 // accountFiles are the *.json files of a credentials folder (nil for a

@@ -203,7 +203,7 @@ func statusLine(addr string, cfg *config.Config) string {
 func skippedProviders(cfg *config.Config) []string {
 	var out []string
 	for _, p := range cfg.Providers {
-		if !p.HasKeys() {
+		if proxy.SkipReason(&p) != "" {
 			out = append(out, p.Name)
 		}
 	}

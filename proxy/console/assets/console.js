@@ -306,7 +306,7 @@ async function startSignIn(box, p, method, refresh) {
   const result = h('p', { id: 'signin-result' });
   const done = v => {
     if (v.state === 'done') {
-      result.replaceChildren(h('span', { class: 'ok' }, `Signed in: ${v.account} (saved to ${v.file})`), v.error ? h('span', { class: 'error' }, ' ' + v.error) : '');
+      result.replaceChildren(h('span', { class: 'ok' }, `Signed in: ${v.account}` + (v.file && v.file !== v.account ? ` (saved to ${v.file})` : ` (saved)`)), v.error ? h('span', { class: 'error' }, ' ' + v.error) : '');
       box.querySelectorAll('input, button').forEach(e => { e.disabled = true; });
       refresh();
       return true;
@@ -321,7 +321,7 @@ async function startSignIn(box, p, method, refresh) {
   const expires = h('p', { class: 'hint' }, `This sign-in expires at ${fmtTime(v.expires_at)}.`);
   if (v.method === 'browser') {
     const paste = h('input', { id: 'signin-redirect', name: 'redirect_url', size: 80, autocomplete: 'off',
-      placeholder: (v.redirect_prefix || 'http://localhost') + '?code=…&state=…' });
+      placeholder: (v.redirect_prefix || '') + '?code=…&state=…' });
     const form = h('form', { id: 'signin-complete', onsubmit: async ev => {
       ev.preventDefault();
       result.replaceChildren('Exchanging the code…');
