@@ -21,6 +21,8 @@ import (
 	"github.com/llmproxy/proxy/proxy/admin"
 	"github.com/llmproxy/proxy/proxy/config"
 	"github.com/llmproxy/proxy/proxy/signin"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // oauthServer is a ChatGPT-like authorization server: /authorize sends the
@@ -90,6 +92,7 @@ type signinFixture struct {
 	now    time.Time
 	saved  []string
 	bodies []string
+	logs   *observer.ObservedLogs
 }
 
 func (f *signinFixture) clock() time.Time {
@@ -106,8 +109,9 @@ func (f *signinFixture) advance(d time.Duration) {
 
 func startSignins(t *testing.T, provs []config.Provider, maxPending int) *signinFixture {
 	t.Helper()
-	f := &signinFixture{now: time.Now()}
-	m := signin.NewManager(signin.Options{
+	core, logs := observer.New(zap.DebugLevel)
+	f := &signinFixture{now: time.Now(), logs: logs}
+	m := signin.NewManager(signin.Options{Log: zap.New(core),
 		Providers:  func() []config.Provider { return provs },
 		Saved:      func(p string) error { f.mu.Lock(); f.saved = append(f.saved, p); f.mu.Unlock(); return nil },
 		MaxPending: maxPending, Now: f.clock,
@@ -146,12 +150,20 @@ func (f *signinFixture) call(t *testing.T, method, path, body string, hdr map[st
 	return resp.StatusCode, out
 }
 
-// noSecrets fails when any body the API answered holds one of secrets.
+// noSecrets fails when any body the API answered, or any line logged,
+// holds one of secrets.
 func (f *signinFixture) noSecrets(t *testing.T, secrets ...string) {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, b := range f.bodies {
+	texts := f.bodies
+	for _, e := range f.logs.All() {
+		texts = append(texts, fmt.Sprint(e.Message, e.ContextMap()))
+	}
+	if len(f.logs.All()) == 0 {
+		t.Error("nothing was logged: the check of the log checks nothing")
+	}
+	for _, b := range texts {
 		for _, s := range secrets {
 			if strings.Contains(b, s) {
 				t.Errorf("a body holds the secret %q: %s", s, b)
