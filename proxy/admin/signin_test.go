@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/llmproxy/proxy/providers/copilot/copilotmock"
+	"github.com/llmproxy/proxy/providers/kiro/kiromock"
 	"github.com/llmproxy/proxy/proxy/admin"
 	"github.com/llmproxy/proxy/proxy/config"
 	"github.com/llmproxy/proxy/proxy/signin"
@@ -378,5 +379,99 @@ func TestAdminSignInDeviceFlow(t *testing.T) {
 			}
 			f.noSecrets(t, ghToken)
 		})
+	}
+}
+
+// waitSignin polls a sign-in's status until it is no longer pending.
+func (f *signinFixture) waitSignin(t *testing.T, id string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, v := f.call(t, "GET", "/api/v1/signins/"+id, "", nil)
+		if v["state"] != "pending" || time.Now().After(deadline) {
+			return v
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestAdminSignInOtherDeviceFlows: the Kiro (AWS SSO OIDC, Builder ID)
+// and ChatGPT device-code sign-ins from the admin API against their mock
+// services: the code is answered, the account saved 0600, no token
+// answered; a Kiro region is refused for another type.
+func TestAdminSignInOtherDeviceFlows(t *testing.T) {
+	km := kiromock.New()
+	defer km.Close()
+	km.Pending, km.DeviceAccess = 1, "at-kiro-device-61d0"
+	var iss *httptest.Server
+	iss = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/accounts/deviceauth/usercode":
+			fmt.Fprint(w, `{"device_auth_id":"dev-1","user_code":"QRST-1234","interval":"0"}`)
+		case "/api/accounts/deviceauth/token":
+			fmt.Fprint(w, `{"authorization_code":"c","code_verifier":"v"}`)
+		case "/oauth/token":
+			_ = r.ParseForm()
+			if r.Form.Get("redirect_uri") != iss.URL+"/deviceauth/callback" || r.Form.Get("code_verifier") != "v" {
+				w.WriteHeader(400)
+				fmt.Fprint(w, `{"error":"invalid_grant"}`)
+				return
+			}
+			fmt.Fprintf(w, `{"access_token":%q,"refresh_token":%q,"expires_in":3600}`, signinAccess, signinRefresh)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer iss.Close()
+	dir := t.TempDir()
+	kp := config.Provider{Name: "kiro", Type: config.TypeKiro, Credentials: filepath.Join(dir, "kiro"), Models: []string{"*"},
+		OAuth: config.OAuth{TokenURL: km.URL() + "/refreshToken", OIDCTokenURL: km.URL() + "/token"}}
+	cp := config.Provider{Name: "chatgpt", Type: config.TypeCodex, Credentials: filepath.Join(dir, "codex"), Models: []string{"*"},
+		OAuth: config.OAuth{AuthorizeURL: iss.URL + "/oauth/authorize", TokenURL: iss.URL + "/oauth/token"}}
+	kp.FillDefaults()
+	cp.FillDefaults()
+	f := startSignins(t, []config.Provider{kp, cp}, 0)
+
+	for _, c := range []struct{ provider, body, code, folder string }{
+		{"kiro", `{"provider":"kiro"}`, "ABCD-EFGH", "kiro"},
+		{"chatgpt", `{"provider":"chatgpt","method":"device"}`, "QRST-1234", "codex"},
+	} {
+		code, v := f.call(t, "POST", "/api/v1/signins", c.body, nil)
+		if code != 201 || v["user_code"] != c.code || v["verification_url"] == nil {
+			t.Fatalf("%s: start: %d %v", c.provider, code, v)
+		}
+		v = f.waitSignin(t, v["id"].(string))
+		files, _ := filepath.Glob(filepath.Join(dir, c.folder, "*.json"))
+		if v["state"] != "done" || len(files) != 1 || v["file"] != files[0] {
+			t.Fatalf("%s: %v, files %v", c.provider, v, files)
+		}
+		if st, err := os.Stat(files[0]); err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: account file: %v %v", c.provider, err, st)
+		}
+	}
+	f.noSecrets(t, "at-kiro-device-61d0", "rt-device", signinAccess, signinRefresh)
+}
+
+// TestAdminSignInPastedTwiceAtOnce: the same redirect pasted twice at
+// once (two tabs) is exchanged once; the other paste is refused.
+func TestAdminSignInPastedTwiceAtOnce(t *testing.T) {
+	o := startOAuth(t)
+	f := startSignins(t, []config.Provider{codexProvider(o, t.TempDir())}, 0)
+	_, v := f.call(t, "POST", "/api/v1/signins", `{"provider":"chatgpt"}`, nil)
+	id := v["id"].(string)
+	b, _ := json.Marshal(map[string]string{"redirect_url": browserRedirect(t, v["authorize_url"].(string))})
+	codes := make(chan int, 2)
+	for range 2 {
+		go func() {
+			code, _ := f.call(t, "POST", "/api/v1/signins/"+id, string(b), nil)
+			codes <- code
+		}()
+	}
+	got := []int{<-codes, <-codes}
+	if !(got[0] == 200 && got[1] == 400 || got[0] == 400 && got[1] == 200) {
+		t.Errorf("two pastes answered %v, want one 200 and one 400", got)
+	}
+	if n := o.exchanges.Load(); n != 1 {
+		t.Errorf("%d code exchanges, want 1", n)
 	}
 }
