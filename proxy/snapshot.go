@@ -54,8 +54,8 @@ type snapshot struct {
 	// (streams included): a retired snapshot closes its providers at zero.
 	active  atomic.Int64
 	retired atomic.Bool
-	// skipped maps each model of a provider skipped for lack of keys to
-	// that provider, so a request for it is told why it is not served.
+	// skipped maps each model of a provider skipped (no keys, no account
+	// yet) to that provider and why, so a request for it is told.
 	skipped map[string]string
 	// catalogs holds each provider's model catalog (limits and prices).
 	catalogs map[string]*catalog.Catalog
@@ -114,7 +114,7 @@ func newSnapshot(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snap
 			}
 			for _, m := range pc.Models {
 				if _, taken := snap.skipped[m]; !taken {
-					snap.skipped[m] = pc.Name
+					snap.skipped[m] = quote(pc.Name) + ", which is skipped: " + why
 				}
 			}
 			continue
@@ -369,7 +369,7 @@ func providerSig(pc *config.Provider) string {
 // sign-in serves it).
 func SkipReason(pc *config.Provider) string {
 	if !pc.HasKeys() {
-		return "all its api_keys are empty (an unset ${VAR} in the file?)"
+		return "its api_keys are empty (is the variable they name set?)"
 	}
 	if !pc.IsSubscription() || pc.Credentials == "" || (pc.Type == config.TypeCopilot && slices.ContainsFunc(pc.APIKeys, func(k string) bool { return k != "" })) {
 		return ""

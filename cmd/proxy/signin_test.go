@@ -1,10 +1,17 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,4 +132,128 @@ func TestConsoleSignInCopilot(t *testing.T) {
 	}
 	b.WaitFor("the account in the provider's card", `[...document.querySelectorAll('.provider[data-name="gh"] .accounts tr')].some(r => r.dataset.label === `+fmt.Sprintf("%q", files[0])+`)`, 15*time.Second)
 	b.Screenshot("signin-done", "")
+}
+
+// chatgptSignIn is a ChatGPT sign-in service (authorize with PKCE, token)
+// and backend (the Responses stream) for one account, as far as the
+// proxy uses them.
+func chatgptSignIn(t *testing.T, access, accountID string) *httptest.Server {
+	var mu sync.Mutex
+	challenges := map[string]string{}
+	enc := base64.RawURLEncoding.EncodeToString
+	claims, _ := json.Marshal(map[string]any{"email": "e2e@example.com", "https://api.openai.com/auth": map[string]any{"chatgpt_account_id": accountID}})
+	idToken := enc([]byte(`{"alg":"none"}`)) + "." + enc(claims) + ".sig"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/oauth/authorize":
+			q := r.URL.Query()
+			mu.Lock()
+			challenges["code-e2e"] = q.Get("code_challenge")
+			mu.Unlock()
+			http.Redirect(w, r, q.Get("redirect_uri")+"?code=code-e2e&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
+		case "/oauth/token":
+			_ = r.ParseForm()
+			sum := sha256.Sum256([]byte(r.Form.Get("code_verifier")))
+			mu.Lock()
+			want := challenges[r.Form.Get("code")]
+			mu.Unlock()
+			if want == "" || enc(sum[:]) != want {
+				w.WriteHeader(400)
+				fmt.Fprint(w, `{"error":"invalid_grant"}`)
+				return
+			}
+			fmt.Fprintf(w, `{"access_token":%q,"refresh_token":"rt-e2e-0c4f","id_token":%q,"expires_in":3600}`, access, idToken)
+		case "/backend-api/codex/responses":
+			if r.Header.Get("Authorization") != "Bearer "+access || r.Header.Get("chatgpt-account-id") != accountID {
+				w.WriteHeader(401)
+				fmt.Fprint(w, `{"error":{"message":"unknown token","code":"token_invalid"}}`)
+				return
+			}
+			w.Header().Set("Content-Type", "text/event-stream")
+			msg := `{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"output_text","text":"Bonjour"}]}`
+			fmt.Fprintf(w, "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"status\":\"in_progress\",\"output\":[]}}\n\n"+
+				"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":1,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Bonjour\"}\n\n"+
+				"event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\",\"sequence_number\":2,\"output_index\":0,\"item\":%s}\n\n"+
+				"event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":3,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"completed\",\"output\":[%s],\"usage\":{\"input_tokens\":3,\"output_tokens\":1,\"total_tokens\":4}}}\n\n", msg, msg)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestAdminSignInCodexPasteServes: a running proxy signs its first ChatGPT
+// account in through the admin API with the pasted-redirect callback: the
+// operator opens the authorize URL, signs in, and pastes the address the
+// browser ended on; a pasted address of another sign-in is refused first.
+// The account is saved 0600 and serves a request that was refused before.
+func TestAdminSignInCodexPasteServes(t *testing.T) {
+	const access = "at-e2e-codex-8b2d"
+	cg := chatgptSignIn(t, access, "acct-e2e")
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "codex")
+	clientPort, adminPort := freePort(t), freePort(t)
+	p := runProxy(t, dir, fmt.Sprintf(`server:
+  host: 127.0.0.1
+  port: %[1]s
+  admin_addr: 127.0.0.1:%[2]s
+  api_keys: [config-key]
+admin:
+  key: %[3]s
+providers:
+  - name: chatgpt
+    type: codex
+    base_url: %[4]s/backend-api/codex
+    credentials: %[5]s
+    models: [gpt-5.1-codex]
+    oauth: {authorize_url: %[4]s/oauth/authorize, token_url: %[4]s/oauth/token}
+  - name: mock
+    type: mock
+    models: [mock-model]
+`, clientPort, adminPort, e2eAdminKey, cg.URL, creds), clientPort, adminPort)
+	a := &adminAPI{t: t, base: p.admin}
+	const chat = `{"model":"gpt-5.1-codex","messages":[{"role":"user","content":"hi"}]}`
+	if code, body := clientCall(t, p.client, "config-key", chat); code != 404 || !strings.Contains(body, "no account is signed in yet") {
+		t.Fatalf("before any account was signed in: %d %s, want 404 naming the sign-in", code, body)
+	}
+
+	code, _, v := a.call("POST", "/api/v1/signins", `{"provider":"chatgpt"}`, asAdmin)
+	if code != 201 || v["method"] != "browser" {
+		t.Fatalf("start: %d %v", code, v)
+	}
+	id := v["id"].(string)
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := hc.Get(v["authorize_url"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	redirect := res.Header.Get("Location")
+	if !strings.HasPrefix(redirect, v["redirect_prefix"].(string)+"?") {
+		t.Fatalf("the browser ends on %q, the console says %q", redirect, v["redirect_prefix"])
+	}
+	paste := func(u string) (int, map[string]any) {
+		b, _ := json.Marshal(map[string]string{"redirect_url": u})
+		code, _, v := a.call("POST", "/api/v1/signins/"+id, string(b), asAdmin)
+		return code, v
+	}
+	if code, v := paste(strings.Replace(redirect, "state=", "state=other", 1)); code != 400 {
+		t.Fatalf("another sign-in's redirect: %d %v", code, v)
+	}
+	code, v = paste(redirect)
+	if code != 200 || v["state"] != "done" || v["account"] != "e2e@example.com" || v["error"] != nil {
+		t.Fatalf("complete: %d %v", code, v)
+	}
+	if st, err := os.Stat(v["file"].(string)); err != nil || st.Mode().Perm() != 0o600 || filepath.Dir(v["file"].(string)) != creds {
+		t.Fatalf("account file %v: %v %v", v["file"], err, st)
+	}
+	if code, body := clientCall(t, p.client, "config-key", chat); code != 200 || !strings.Contains(body, "Bonjour") {
+		t.Fatalf("the signed-in account does not serve: %d %s", code, body)
+	}
+	for _, b := range a.bodies {
+		if strings.Contains(b, access) || strings.Contains(b, "rt-e2e-0c4f") {
+			t.Errorf("a token in an admin answer: %s", b)
+		}
+	}
 }
