@@ -183,24 +183,27 @@ func chatgptSignIn(t *testing.T, access, accountID string) *httptest.Server {
 	return srv
 }
 
-// TestAdminSignInCodexPasteServes: a running proxy signs its first ChatGPT
-// account in through the admin API with the pasted-redirect callback: the
-// operator opens the authorize URL, signs in, and pastes the address the
-// browser ended on; a pasted address of another sign-in is refused first.
-// The account is saved 0600 and serves a request that was refused before.
-func TestAdminSignInCodexPasteServes(t *testing.T) {
-	const access = "at-e2e-codex-8b2d"
+// codexProxy runs a proxy whose ChatGPT provider (on chatgptSignIn) has
+// no account yet, beside a mock provider of another model; the console
+// password is consolePassword.
+func codexProxy(t *testing.T, access string) (consoleProxy, string) {
+	t.Helper()
 	cg := chatgptSignIn(t, access, "acct-e2e")
 	dir := t.TempDir()
 	creds := filepath.Join(dir, "codex")
+	hash, err := bcrypt.GenerateFromPassword([]byte(consolePassword), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
 	clientPort, adminPort := freePort(t), freePort(t)
-	p := runProxy(t, dir, fmt.Sprintf(`server:
+	return runProxy(t, dir, fmt.Sprintf(`server:
   host: 127.0.0.1
   port: %[1]s
   admin_addr: 127.0.0.1:%[2]s
   api_keys: [config-key]
 admin:
   key: %[3]s
+  password_hash: %[6]q
 providers:
   - name: chatgpt
     type: codex
@@ -211,7 +214,17 @@ providers:
   - name: mock
     type: mock
     models: [mock-model]
-`, clientPort, adminPort, e2eAdminKey, cg.URL, creds), clientPort, adminPort)
+`, clientPort, adminPort, e2eAdminKey, cg.URL, creds, hash), clientPort, adminPort), creds
+}
+
+// TestAdminSignInCodexPasteServes: a running proxy signs its first ChatGPT
+// account in through the admin API with the pasted-redirect callback: the
+// operator opens the authorize URL, signs in, and pastes the address the
+// browser ended on; a pasted address of another sign-in is refused first.
+// The account is saved 0600 and serves a request that was refused before.
+func TestAdminSignInCodexPasteServes(t *testing.T) {
+	const access = "at-e2e-codex-8b2d"
+	p, creds := codexProxy(t, access)
 	a := &adminAPI{t: t, base: p.admin}
 	const chat = `{"model":"gpt-5.1-codex","messages":[{"role":"user","content":"hi"}]}`
 	if code, body := clientCall(t, p.client, "config-key", chat); code != 404 || !strings.Contains(body, "no account is signed in yet") {
@@ -256,4 +269,35 @@ providers:
 			t.Errorf("a token in an admin answer: %s", b)
 		}
 	}
+}
+
+// TestConsoleSignInPastedRedirect: in a real headless Chromium, the
+// ChatGPT provider's Sign in button shows the sign-in page's link and a
+// box; the address the browser ended on, pasted there, signs the account
+// in, and it appears in the provider's card.
+func TestConsoleSignInPastedRedirect(t *testing.T) {
+	if _, err := os.Stat(consoletest.Chromium); err != nil {
+		t.Skipf("browser test skipped: %s is missing (Debian package chromium; .ci/run installs it)", consoletest.Chromium)
+	}
+	p, _ := codexProxy(t, "at-console-codex-1d7e")
+	b := consoletest.Open(t, p.admin, 2*time.Minute)
+	b.SignIn(consolePassword)
+	start := `#signin tr[data-provider="chatgpt"] button.signin-start[data-method="browser"]`
+	b.WaitFor("the sign-in button", `document.querySelector('`+start+`')`, 10*time.Second)
+	b.Do("sign in", chromedpClick(start))
+	b.WaitFor("the sign-in link", `document.querySelector('#signin-url')`, 10*time.Second)
+	authURL := consoletest.Eval[string](b, `document.querySelector('#signin-url').href`)
+	// The operator's browser, in another tab: sign in, end on the redirect.
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := hc.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	redirect := res.Header.Get("Location")
+	consoletest.Eval[string](b, `document.querySelector('#signin-redirect').value = `+fmt.Sprintf("%q", redirect))
+	b.Do("finish", chromedpClick(`#signin-complete button[type="submit"]`))
+	b.WaitFor("the result", `(document.querySelector('#signin-result') || {}).textContent.includes('Signed in: e2e@example.com')`, 15*time.Second)
+	b.WaitFor("the account in the provider's card", `document.querySelector('.provider[data-name="chatgpt"] .accounts tr[data-label="e2e@example.com"]')`, 15*time.Second)
+	b.Screenshot("signin-pasted", "")
 }
