@@ -301,3 +301,22 @@ func TestConsoleSignInPastedRedirect(t *testing.T) {
 	b.WaitFor("the account in the provider's card", `document.querySelector('.provider[data-name="chatgpt"] .accounts tr[data-label="e2e@example.com"]')`, 15*time.Second)
 	b.Screenshot("signin-pasted", "")
 }
+
+// check-config says a subscription provider without an account yet is
+// skipped until one is signed in (the proxy starts without it).
+func TestCheckConfigProviderAwaitingSignIn(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "proxy.yaml")
+	yaml := fmt.Sprintf(`server: {api_keys: [k]}
+providers:
+  - {name: chatgpt, type: codex, credentials: %s, models: [gpt-5.1-codex]}
+  - {name: mock, type: mock, models: [m]}
+`, filepath.Join(dir, "codex"))
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	if code := checkConfig([]string{cfg}, &out, &errb); code != 0 || !strings.Contains(out.String(), "provider chatgpt will be skipped: no account is signed in yet") {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
+	}
+}
