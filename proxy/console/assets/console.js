@@ -293,6 +293,10 @@ function signInPanel(refresh) {
   return card;
 }
 
+// webLink is u when it is a web address, so that an address from the API
+// never becomes a javascript: link.
+const webLink = u => /^https?:/i.test(u || '') ? u : undefined;
+
 async function startSignIn(box, p, method, refresh) {
   if (state.signinPoll) clearInterval(state.signinPoll);
   box.replaceChildren(h('p', {}, `Starting the sign-in for ${p.name}…`));
@@ -332,13 +336,13 @@ async function startSignIn(box, p, method, refresh) {
       }
     } }, paste, ' ', h('button', { type: 'submit' }, 'Finish sign-in'));
     box.replaceChildren(h('h3', {}, `${p.name}: sign in in a browser`),
-      h('p', {}, '1. Open ', h('a', { id: 'signin-url', href: v.authorize_url, target: '_blank', rel: 'noopener noreferrer' }, 'the sign-in page'), ' and sign in.'),
+      h('p', {}, '1. Open ', h('a', { id: 'signin-url', href: webLink(v.authorize_url), target: '_blank', rel: 'noopener noreferrer' }, 'the sign-in page'), ' and sign in.'),
       h('p', {}, `2. The browser ends on an address starting with ${v.redirect_prefix} (the page may not load: that is expected). Copy that whole address from the address bar and paste it here:`),
       form, result, expires);
     return;
   }
   box.replaceChildren(h('h3', {}, `${p.name}: sign in with a code`),
-    h('p', {}, 'Open ', h('a', { id: 'signin-verify', href: v.verification_url, target: '_blank', rel: 'noopener noreferrer' }, v.verification_url),
+    h('p', {}, 'Open ', h('a', { id: 'signin-verify', href: webLink(v.verification_url), target: '_blank', rel: 'noopener noreferrer' }, v.verification_url),
       ' on any device, sign in, and enter this code (never share it):'),
     h('p', { class: 'usercode', id: 'signin-code' }, v.user_code),
     result, expires);
