@@ -207,7 +207,8 @@ func (s *Server) Health() []byte {
 	}
 	b = append(b, ']')
 	if names := skippedNames(snap); len(names) > 0 {
-		// Configured but not served: their api_keys are empty.
+		// Configured but not served: their api_keys are empty, or no
+		// account is signed in yet.
 		b = append(b, `,"skipped_providers":`...)
 		b = appendJSON(b, names)
 	}
@@ -230,7 +231,7 @@ func appendJSON(b []byte, v any) []byte {
 func skippedNames(snap *snapshot) []string {
 	var out []string
 	for i := range snap.cfg.Providers {
-		if p := &snap.cfg.Providers[i]; !p.HasKeys() {
+		if p := &snap.cfg.Providers[i]; snap.ups[p.Name] == nil {
 			out = append(out, p.Name)
 		}
 	}

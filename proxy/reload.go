@@ -10,6 +10,10 @@ import (
 	"go.uber.org/zap"
 )
 
+// ProviderConfigs are the running configuration's providers (the admin
+// API's sign-ins look theirs up). The slice is the snapshot's: read only.
+func (s *Server) ProviderConfigs() []config.Provider { return s.current().cfg.Providers }
+
 // Reload swaps in a new configuration: it is built and validated aside,
 // then installed with one atomic store. Requests already running keep the
 // snapshot they started with; providers whose settings did not change are

@@ -70,9 +70,8 @@ func (snap *snapshot) routeModel(ctx *fasthttp.RequestCtx, model []byte) (routed
 	}
 	p, name, ok := snap.registry.ForModel(model)
 	if !ok {
-		if prov, skipped := snap.skipped[string(model)]; skipped {
-			return routed{}, wire.ModelNotFound, "the model " + quote(string(model)) + " is served only by provider " + quote(prov) +
-				", which is skipped: its api_keys are empty (is the variable they name set?)"
+		if why, skipped := snap.skipped[string(model)]; skipped {
+			return routed{}, wire.ModelNotFound, "the model " + quote(string(model)) + " is served only by provider " + why
 		}
 		return routed{}, wire.ModelNotFound, "the model " + quote(string(model)) + " does not exist or is not served by this proxy"
 	}

@@ -3,7 +3,10 @@ package proxy
 import (
 	"errors"
 	"fmt"
-	"github.com/llmproxy/proxy/providers/catalog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +15,7 @@ import (
 	"github.com/llmproxy/proxy/providers"
 	"github.com/llmproxy/proxy/providers/admission"
 	"github.com/llmproxy/proxy/providers/breaker"
+	"github.com/llmproxy/proxy/providers/catalog"
 	"github.com/llmproxy/proxy/providers/keypool"
 	"github.com/llmproxy/proxy/providers/retry"
 	"github.com/llmproxy/proxy/proxy/config"
@@ -50,8 +54,8 @@ type snapshot struct {
 	// (streams included): a retired snapshot closes its providers at zero.
 	active  atomic.Int64
 	retired atomic.Bool
-	// skipped maps each model of a provider skipped for lack of keys to
-	// that provider, so a request for it is told why it is not served.
+	// skipped maps each model of a provider skipped (no keys, no account
+	// yet) to that provider and why, so a request for it is told.
 	skipped map[string]string
 	// catalogs holds each provider's model catalog (limits and prices).
 	catalogs map[string]*catalog.Catalog
@@ -103,15 +107,14 @@ func newSnapshot(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snap
 	var list []providers.Provider
 	for i := range cfg.Providers {
 		pc := &cfg.Providers[i]
-		if !pc.HasKeys() {
-			log.Warn("provider skipped: all its api_keys are empty (an unset ${VAR} in the file?)",
-				zap.String("provider", pc.Name), zap.Strings("models", pc.Models))
+		if why := SkipReason(pc); why != "" {
+			log.Warn("provider skipped: "+why, zap.String("provider", pc.Name), zap.Strings("models", pc.Models))
 			if snap.skipped == nil {
 				snap.skipped = map[string]string{}
 			}
 			for _, m := range pc.Models {
 				if _, taken := snap.skipped[m]; !taken {
-					snap.skipped[m] = pc.Name
+					snap.skipped[m] = quote(pc.Name) + ", which is skipped: " + why
 				}
 			}
 			continue
@@ -345,9 +348,56 @@ func (up *upState) finish(pc *config.Provider, log *zap.Logger, m *metrics.Set) 
 
 // providerSig is the part of a provider's configuration that, changed,
 // needs a new provider; the catalog lives in the snapshot instead (and its
-// reasoning pointers would make every signature differ).
+// reasoning pointers would make every signature differ). A subscription
+// provider's accounts are loaded when it is built, so the names of its
+// account files are part of it: a reload after an account was added or
+// removed (a sign-in from the admin API) builds the provider again. Only
+// names: a refresh rewrites a file, which needs no new provider.
 func providerSig(pc *config.Provider) string {
 	c := *pc
 	c.Catalog = nil
-	return fmt.Sprintf("%#v", c)
+	sig := fmt.Sprintf("%#v", c)
+	if pc.IsSubscription() && pc.Credentials != "" {
+		sig += fmt.Sprintf("%q", accountFiles(pc.Credentials))
+	}
+	return sig
+}
+
+// SkipReason says why provider pc cannot be served yet, or "": no keys,
+// or a subscription provider whose credentials folder holds no account yet
+// (a new folder waiting for its first sign-in: the reload after the
+// sign-in serves it).
+func SkipReason(pc *config.Provider) string {
+	if !pc.HasKeys() {
+		return "its api_keys are empty (is the variable they name set?)"
+	}
+	if !pc.IsSubscription() || pc.Credentials == "" || (pc.Type == config.TypeCopilot && slices.ContainsFunc(pc.APIKeys, func(k string) bool { return k != "" })) {
+		return ""
+	}
+	path := pc.Credentials
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			path = filepath.Join(home, rest)
+		}
+	}
+	st, err := os.Stat(path)
+	switch {
+	case err == nil && st.IsDir() && len(accountFiles(path)) == 0,
+		errors.Is(err, os.ErrNotExist) && !strings.HasSuffix(path, ".json"):
+		return "no account is signed in yet in " + pc.Credentials + " (proxy login " + pc.Type + ", or the admin console's Sign in; then it is served)"
+	}
+	return ""
+}
+
+// accountFiles are the *.json files of a credentials folder (nil for a
+// single file, or a folder that cannot be read).
+func accountFiles(path string) []string {
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			path = filepath.Join(home, rest)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(path, "*.json"))
+	sort.Strings(files)
+	return files
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -16,6 +15,7 @@ import (
 	"github.com/llmproxy/proxy/providers/accounts"
 	"github.com/llmproxy/proxy/proxy"
 	"github.com/llmproxy/proxy/proxy/config"
+	"github.com/llmproxy/proxy/proxy/signin"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 )
@@ -23,24 +23,6 @@ import (
 // defaultFolder is where `proxy login TYPE` saves accounts when no
 // provider names a credentials folder.
 func defaultFolder(typ string) string { return "~/.config/llmproxy/" + typ }
-
-// signInWay is how one subscription type's browser sign-in goes: the
-// scopes, the redirect path and the extra authorize parameters.
-type signInWay struct {
-	scope, path string
-	extra       url.Values
-}
-
-// signIn is how each subscription type signs in.
-var signIn = map[string]signInWay{
-	config.TypeCodex: {"openid profile email offline_access", "/auth/callback",
-		url.Values{"id_token_add_organizations": {"true"}, "codex_cli_simplified_flow": {"true"}}},
-	// Google returns a refresh token only with offline access and consent.
-	config.TypeGeminiCLI: {"https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile",
-		"/oauth2callback", url.Values{"access_type": {"offline"}, "prompt": {"consent"}}},
-	config.TypeAntigravity: {"https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile",
-		"/oauth-callback", url.Values{"access_type": {"offline"}, "prompt": {"consent"}}},
-}
 
 // subscriptionProvider is the configuration of the provider of type typ
 // named name (or the first one), with the defaults a file would get.
@@ -85,13 +67,11 @@ func login(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 1 && fs.Arg(0) == config.TypeKiro {
 		return kiroLogin(*cfgPath, *name, *dir, *startURL, *region, stdout, stderr)
 	}
-	how, known := signIn[fs.Arg(0)]
-	known = known || fs.Arg(0) == config.TypeCopilot // GitHub's device sign-in only
-	if fs.NArg() != 1 || !known {
+	typ := fs.Arg(0)
+	if fs.NArg() != 1 || len(signin.Methods(typ)) == 0 {
 		fmt.Fprintln(stderr, "proxy login: name the account type to sign in to: codex (ChatGPT sign-in), gemini-cli or antigravity (Google sign-in), copilot (GitHub sign-in), kiro (AWS Builder ID or IAM Identity Center)")
 		return 2
 	}
-	typ := fs.Arg(0)
 	if *device && typ != config.TypeCodex && typ != config.TypeCopilot {
 		fmt.Fprintf(stderr, "proxy login: --device is for codex: Google's sign-in for %s has no device-code flow; use --no-browser\n", typ)
 		return 2
@@ -101,13 +81,10 @@ func login(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "proxy login: %v\n", err)
 		return 1
 	}
-	folder := *dir
-	if folder == "" {
-		folder = p.Credentials
-		if st, err := os.Stat(expandTilde(folder)); err == nil && !st.IsDir() {
-			fmt.Fprintf(stderr, "proxy login: %s is a file; give --credentials DIR (a folder of accounts)\n", folder)
-			return 2
-		}
+	folder, err := signin.Folder(p, *dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "proxy login: %v; give --credentials DIR (a folder of accounts)\n", err)
+		return 2
 	}
 	var tok accounts.Tokens
 	if typ == config.TypeCopilot {
@@ -115,13 +92,13 @@ func login(args []string, stdout, stderr io.Writer) int {
 	} else if *device {
 		tok, err = deviceSignIn(typ, p, stdout)
 	} else {
-		tok, err = browserSignIn(p, how, *port, *noBrowser, stdout)
+		tok, err = browserSignIn(p, *port, *noBrowser, stdout)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "proxy login: %v\n", err)
 		return 1
 	}
-	path, err := accounts.Save(folder, typ, tok, time.Now())
+	path, _, err := signin.Save(typ, folder, tok, time.Now())
 	if err != nil {
 		fmt.Fprintf(stderr, "proxy login: saving the account: %v\n", err)
 		return 1
@@ -132,21 +109,17 @@ func login(args []string, stdout, stderr io.Writer) int {
 
 // browserSignIn runs the authorization-code sign-in with PKCE: through the
 // loopback redirect, or with the redirect URL pasted back (noBrowser).
-func browserSignIn(p config.Provider, how signInWay, port int, noBrowser bool, stdout io.Writer) (accounts.Tokens, error) {
-	if port == 0 {
-		port = p.OAuth.RedirectPort
+func browserSignIn(p config.Provider, port int, noBrowser bool, stdout io.Writer) (accounts.Tokens, error) {
+	l, err := signin.BrowserLogin(p, port)
+	if err != nil {
+		return accounts.Tokens{}, err
 	}
-	if p.OAuth.RedirectPath != "" {
-		how.path = p.OAuth.RedirectPath
-	}
-	l := &accounts.Login{AuthorizeURL: p.OAuth.AuthorizeURL, TokenURL: p.OAuth.TokenURL, ClientID: p.OAuth.ClientID,
-		ClientSecret: p.OAuth.ClientSecret, Scope: how.scope, Extra: how.extra, Port: port, Path: how.path}
 	flow, authURL, err := l.Start()
 	if err != nil {
 		return accounts.Tokens{}, err
 	}
 	if noBrowser {
-		fmt.Fprintf(stdout, "Open this URL in a browser, sign in, then paste the address the browser ends on (it starts with http://localhost:%d):\n\n%s\n\n> ", port, authURL)
+		fmt.Fprintf(stdout, "Open this URL in a browser, sign in, then paste the address the browser ends on (it starts with http://localhost:%d):\n\n%s\n\n> ", l.Port, authURL)
 		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 		return flow.Pasted(line)
 	}
@@ -158,14 +131,12 @@ func browserSignIn(p config.Provider, how signInWay, port int, noBrowser bool, s
 	})
 }
 
-// deviceSignIn runs ChatGPT's device-code sign-in: the issuer is the
-// origin of the provider's authorize URL.
+// deviceSignIn runs ChatGPT's device-code sign-in.
 func deviceSignIn(typ string, p config.Provider, stdout io.Writer) (accounts.Tokens, error) {
-	u, err := url.Parse(p.OAuth.AuthorizeURL)
-	if err != nil || u.Host == "" {
-		return accounts.Tokens{}, fmt.Errorf("oauth.authorize_url %q: no issuer to ask for a device code", p.OAuth.AuthorizeURL)
+	d, err := signin.CodexDevice(p)
+	if err != nil {
+		return accounts.Tokens{}, err
 	}
-	d := &accounts.DeviceLogin{Issuer: u.Scheme + "://" + u.Host, ClientID: p.OAuth.ClientID, TokenURL: p.OAuth.TokenURL}
 	ctx := context.Background()
 	dc, err := d.Start(ctx)
 	if err != nil {
@@ -180,7 +151,7 @@ func deviceSignIn(typ string, p config.Provider, stdout io.Writer) (accounts.Tok
 // app: the user enters a code at GitHub's verification page while this
 // side polls, at GitHub's interval, slower when told.
 func githubSignIn(p config.Provider, stdout io.Writer) (accounts.Tokens, error) {
-	d := &accounts.DeviceFlow{CodeURL: p.OAuth.DeviceURL, TokenURL: p.OAuth.TokenURL, ClientID: p.OAuth.ClientID, Scope: "read:user"}
+	d := signin.GitHubDevice(p)
 	ctx := context.Background()
 	g, err := d.Start(ctx)
 	if err != nil {
@@ -197,15 +168,6 @@ func openBrowser(u string) {
 		cmd = "open"
 	}
 	_ = exec.Command(cmd, u).Start()
-}
-
-func expandTilde(p string) string {
-	if rest, ok := strings.CutPrefix(p, "~/"); ok {
-		if home, err := os.UserHomeDir(); err == nil {
-			return home + "/" + rest
-		}
-	}
-	return p
 }
 
 // listAccounts prints every subscription account of the configuration:

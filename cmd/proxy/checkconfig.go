@@ -37,8 +37,9 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	for _, p := range cfg.Providers {
-		if !p.HasKeys() {
-			fmt.Fprintf(stdout, "warning: provider %s has no non-empty api_keys and will be skipped\n", p.Name)
+		if why := proxy.SkipReason(&p); why != "" {
+			fmt.Fprintf(stdout, "warning: provider %s will be skipped: %s\n", p.Name, why)
+			continue
 		}
 		if p.IsSubscription() {
 			checkCredentials(p, stdout)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/llmproxy/proxy/providers/kiro"
 	"github.com/llmproxy/proxy/proxy/config"
+	"github.com/llmproxy/proxy/proxy/signin"
 )
 
 // kiroLogin signs a Kiro account in with AWS SSO OIDC's device flow
@@ -22,17 +23,14 @@ func kiroLogin(cfgPath, name, dir, startURL, region string, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "proxy login: %v\n", err)
 		return 1
 	}
-	folder := dir
-	if folder == "" {
-		folder = p.Credentials
-		if st, err := os.Stat(expandTilde(folder)); err == nil && !st.IsDir() {
-			fmt.Fprintf(stderr, "proxy login: %s is a file; give --credentials DIR (a folder of accounts)\n", folder)
-			return 2
-		}
+	folder, err := signin.Folder(p, dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "proxy login: %v; give --credentials DIR (a folder of accounts)\n", err)
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	l := &kiro.DeviceLogin{OIDCTokenURL: p.OAuth.OIDCTokenURL, Region: region, StartURL: startURL}
+	l := signin.KiroDevice(p, startURL, region)
 	file, err := l.Run(ctx, func(pr kiro.Prompt) {
 		fmt.Fprintf(stdout, "Open %s and enter the code %s (or open %s); waiting for approval...\n",
 			pr.VerificationURI, pr.UserCode, pr.VerificationURIComplete)
@@ -41,7 +39,7 @@ func kiroLogin(cfgPath, name, dir, startURL, region string, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "proxy login: %v\n", err)
 		return 1
 	}
-	path, err := kiro.SaveAccount(expandTilde(folder), file, time.Now())
+	path, _, err := signin.SaveKiro(folder, file, time.Now())
 	if err != nil {
 		fmt.Fprintf(stderr, "proxy login: saving the account: %v\n", err)
 		return 1

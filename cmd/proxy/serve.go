@@ -15,6 +15,7 @@ import (
 	"github.com/llmproxy/proxy/proxy/admin"
 	"github.com/llmproxy/proxy/proxy/config"
 	"github.com/llmproxy/proxy/proxy/sdnotify"
+	"github.com/llmproxy/proxy/proxy/signin"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
@@ -91,10 +92,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return nil
 	}
 	if cfg.Server.AdminAddr != "" {
+		// A signed-in account is loaded by a reload: its file's name is new,
+		// so its provider is built again with it.
+		signins := signin.NewManager(signin.Options{Providers: srv.ProviderConfigs,
+			Saved: func(string) error { return reload("account signed in") }, Log: log.Named("signin")})
+		defer signins.Close()
 		api := admin.New(admin.Options{
 			Key: cfg.Admin.Key, PasswordHash: cfg.Admin.PasswordHash, SessionTTL: cfg.Admin.SessionTTL,
 			Tenants: srv.Tenants(), Providers: srv.Health, Config: srv.ConfigJSON,
-			Reload: func() error { return reload("admin API") }, Log: log.Named("admin"),
+			Reload: func() error { return reload("admin API") }, Log: log.Named("admin"), SignIns: signins,
 		})
 		stopAdmin, err := startAdmin(cfg.Server.AdminAddr, log, api, cfg.Server.AllowedHosts)
 		if err != nil {
@@ -197,7 +203,7 @@ func statusLine(addr string, cfg *config.Config) string {
 func skippedProviders(cfg *config.Config) []string {
 	var out []string
 	for _, p := range cfg.Providers {
-		if !p.HasKeys() {
+		if proxy.SkipReason(&p) != "" {
 			out = append(out, p.Name)
 		}
 	}

@@ -109,13 +109,21 @@ func (f *Flow) Listen(ctx context.Context, ready func()) (Tokens, error) {
 	}
 }
 
+// ErrRedirect marks a pasted redirect that cannot finish this sign-in (not
+// a URL, no code, another sign-in's state): nothing was sent upstream, and
+// the sign-in can still be finished with the right one.
+var ErrRedirect = errors.New("not this sign-in's redirect")
+
+// ErrState is a redirect whose state is not this sign-in's.
+var ErrState = fmt.Errorf("sign-in: the redirect's state does not match this sign-in (an old tab, or a forged redirect): %w", ErrRedirect)
+
 // Pasted finishes a sign-in from the redirect URL the user copied from the
 // browser's address bar (a machine without a browser: the redirect fails
 // to load, but its URL carries the code).
 func (f *Flow) Pasted(redirect string) (Tokens, error) {
 	u, err := url.Parse(strings.TrimSpace(redirect))
 	if err != nil {
-		return Tokens{}, fmt.Errorf("pasted URL: %w", err)
+		return Tokens{}, fmt.Errorf("pasted URL: %w (%w)", err, ErrRedirect)
 	}
 	return f.exchange(u.Query())
 }
@@ -125,11 +133,11 @@ func (f *Flow) exchange(q url.Values) (Tokens, error) {
 		return Tokens{}, fmt.Errorf("sign-in refused: %s %s", e, q.Get("error_description"))
 	}
 	if q.Get("state") != f.state {
-		return Tokens{}, errors.New("sign-in: the redirect's state does not match this sign-in (an old tab, or a forged redirect)")
+		return Tokens{}, ErrState
 	}
 	code := q.Get("code")
 	if code == "" {
-		return Tokens{}, errors.New("sign-in: the redirect carries no code")
+		return Tokens{}, fmt.Errorf("sign-in: the redirect carries no code: %w", ErrRedirect)
 	}
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {f.redir},
 		"client_id": {f.l.ClientID}, "code_verifier": {f.verifier}}

@@ -28,7 +28,9 @@ type Options struct {
 	Config func() []byte
 	// Reload loads the configuration again.
 	Reload func() error
-	Log    *zap.Logger
+	// SignIns runs the subscription providers' sign-ins; nil: none.
+	SignIns SignIns
+	Log     *zap.Logger
 	// Heartbeat is the pause between keep-alive comments of the live log.
 	Heartbeat time.Duration
 }
@@ -71,6 +73,11 @@ func New(o Options) http.Handler {
 		"GET /api/v1/providers":         a.providers,
 		"GET /api/v1/config":            a.config,
 		"POST /api/v1/config/reload":    a.reload,
+		"GET /api/v1/signins":           a.signins(a.signinProviders),
+		"POST /api/v1/signins":          a.signins(a.startSignin),
+		"GET /api/v1/signins/{id}":      a.signins(a.signinStatus),
+		"POST /api/v1/signins/{id}":     a.signins(a.completeSignin),
+		"DELETE /api/v1/signins/{id}":   a.signins(a.cancelSignin),
 	} {
 		mux.Handle(pattern, a.authed(h))
 	}

@@ -43,8 +43,12 @@ func TestConsoleInChromium(t *testing.T) {
 	if got := b.Text(`.provider[data-name="codex"] .accounts`); !strings.Contains(got, "me@example.com") || !strings.Contains(got, "primary used percent: 42") {
 		t.Errorf("the subscription account's row says %q", got)
 	}
-	if got := b.Text("#signin-help"); !strings.Contains(got, "proxy login codex") {
-		t.Errorf("no sign-in command shown: %q", got)
+	b.WaitFor("the sign-in buttons", `document.querySelector('#signin tr[data-provider="codex"] button.signin-start')`, 5*time.Second)
+	if got := b.Text(`#signin tr[data-provider="codex"]`); !strings.Contains(got, "Sign in") || !strings.Contains(got, "Sign in with a code") {
+		t.Errorf("the codex row of the sign-ins says %q, want a button per way", got)
+	}
+	if got := b.Text(`#signin tr[data-provider="gh"]`); !strings.Contains(got, "no credentials folder") {
+		t.Errorf("a provider that cannot save an account shows %q, want why", got)
 	}
 	img, path := b.Screenshot("providers", "")
 	if sz := img.Bounds().Size(); sz.X != consoletest.Width || sz.Y != consoletest.Height {

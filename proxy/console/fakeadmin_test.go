@@ -95,6 +95,11 @@ func (f *fakeAdmin) routes(mux *http.ServeMux) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	mux.HandleFunc("GET /api/v1/providers", f.authed(f.providers))
+	mux.HandleFunc("GET /api/v1/signins", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"providers": []any{
+			map[string]any{"name": "codex", "type": "codex", "methods": []string{"browser", "device"}, "credentials": "/srv/accounts/codex"},
+			map[string]any{"name": "gh", "type": "copilot", "methods": []string{"device"}, "problem": "provider gh has no credentials folder to save an account in: set its credentials"}}})
+	}))
 	mux.HandleFunc("GET /api/v1/keys", f.authed(f.listKeys))
 	mux.HandleFunc("POST /api/v1/keys", f.authed(f.createKey))
 	mux.HandleFunc("PATCH /api/v1/keys/{id}", f.authed(f.patchKey))

@@ -13,6 +13,7 @@ const state = {
   esRetry: 0,
   newKey: null,       // {name, key}: the secret just created, shown once
   keyNames: {},       // key id -> name, for usage groups and the log
+  signinPoll: 0,      // the status poll of a device sign-in shown
 };
 const MAX_EVENTS = 500;
 const $ = sel => document.querySelector(sel);
@@ -124,6 +125,7 @@ function show(id) {
 function signedOut(message) {
   state.csrf = '';
   clearInterval(state.timer);
+  clearInterval(state.signinPoll);
   stopEvents();
   show('login');
   const p = $('#login-error');
@@ -175,6 +177,7 @@ function route() {
   // A new key's secret is shown once: leaving the keys page forgets it.
   if (page !== 'keys') state.newKey = null;
   clearInterval(state.timer);
+  clearInterval(state.signinPoll);
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === page);
   const view = $('#view');
   view.replaceChildren();
@@ -193,7 +196,6 @@ function every(ms, fn) {
 function providersPage(view) {
   const status = h('p', { id: 'providers-status' }, 'Loading…');
   const box = h('div', { id: 'providers' });
-  view.append(h('h1', {}, 'Providers'), status, box, signInHelp());
   const load = async () => {
     try {
       const res = await api('GET', '/api/v1/providers');
@@ -207,6 +209,7 @@ function providersPage(view) {
       status.replaceChildren(h('span', { class: 'error' }, 'Cannot read providers: ' + errorText(err)));
     }
   };
+  view.append(h('h1', {}, 'Providers'), status, box, signInPanel(load));
   load();
   every(5000, load);
 }
@@ -258,18 +261,101 @@ function quotaText(q) {
   return Object.entries(q).map(([k, v]) => `${k.replace(/_/g, ' ')}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' · ') || '—';
 }
 
-// signInHelp: the admin API has no sign-in flow for subscription accounts,
-// so the console says which command signs one in on the proxy's machine.
-function signInHelp() {
-  const cmd = (c, what) => h('li', {}, h('code', {}, c), ' — ', what);
-  return h('div', { class: 'card', id: 'signin-help' },
-    h('h2', {}, 'Sign in a subscription account'),
-    h('p', {}, 'The admin API does not offer the subscription sign-in flows, so the console cannot start them. Run one of these on the machine the proxy runs on; it saves the account where the provider\'s configuration looks for it, and the proxy picks it up:'),
-    h('ul', {},
-      cmd('proxy login codex', 'ChatGPT (Codex) sign-in in a browser; add --device for a device code, --no-browser to paste the redirect'),
-      cmd('proxy login gemini-cli', 'Google sign-in for the Gemini CLI subscription; --no-browser to paste the redirect'),
-      cmd('proxy login antigravity', 'Google sign-in for Antigravity; --no-browser to paste the redirect')),
-    h('p', { class: 'hint' }, 'Add --provider NAME when several providers of one type are configured.'));
+// signInPanel: a "Sign in" button per subscription provider and way of
+// signing in. A browser sign-in shows the page to open and a box for the
+// address the browser ends on (the pasted-redirect callback); a device
+// sign-in shows the code to type and waits for it. Once signed in, the
+// proxy reloads the provider and the account shows in its card (refresh()).
+function signInPanel(refresh) {
+  const rows = h('div', { id: 'signin-providers' }, 'Loading…');
+  const flow = h('div', { id: 'signin-flow' });
+  const card = h('div', { class: 'card', id: 'signin' }, h('h2', {}, 'Sign in a subscription account'), rows, flow);
+  const label = m => m === 'device' ? 'Sign in with a code' : 'Sign in';
+  (async () => {
+    try {
+      const res = await api('GET', '/api/v1/signins');
+      const ps = res.providers || [];
+      if (!ps.length) {
+        rows.replaceChildren(h('p', { class: 'empty' }, 'No subscription provider (codex, gemini-cli, antigravity, copilot, kiro) is configured.'));
+        return;
+      }
+      rows.replaceChildren(h('table', { class: 'signins' },
+        h('thead', {}, h('tr', {}, ['provider', 'type', 'accounts folder', ''].map(t => h('th', {}, t)))),
+        h('tbody', {}, ps.map(p => h('tr', { 'data-provider': p.name },
+          h('td', {}, p.name), h('td', {}, p.type), h('td', {}, p.credentials || '—'),
+          h('td', {}, p.problem ? h('span', { class: 'error' }, p.problem) :
+            p.methods.map(m => h('button', { type: 'button', class: 'signin-start', 'data-method': m,
+              onclick: () => startSignIn(flow, p, m, refresh) }, label(m)))))))));
+    } catch (err) {
+      rows.replaceChildren(h('span', { class: 'error' }, 'Sign-ins are not available: ' + errorText(err)));
+    }
+  })();
+  return card;
+}
+
+// webLink is u when it is a web address, so that an address from the API
+// never becomes a javascript: link.
+const webLink = u => /^https?:/i.test(u || '') ? u : undefined;
+
+async function startSignIn(box, p, method, refresh) {
+  if (state.signinPoll) clearInterval(state.signinPoll);
+  box.replaceChildren(h('p', {}, `Starting the sign-in for ${p.name}…`));
+  let v;
+  try {
+    v = await api('POST', '/api/v1/signins', { provider: p.name, method });
+  } catch (err) {
+    box.replaceChildren(h('p', { class: 'error', id: 'signin-result' }, 'The sign-in could not start: ' + errorText(err)));
+    return;
+  }
+  const result = h('p', { id: 'signin-result' });
+  const done = v => {
+    if (v.state === 'done') {
+      result.replaceChildren(h('span', { class: 'ok' }, `Signed in: ${v.account}` + (v.file && v.file !== v.account ? ` (saved to ${v.file})` : ` (saved)`)), v.error ? h('span', { class: 'error' }, ' ' + v.error) : '');
+      box.querySelectorAll('input, button').forEach(e => { e.disabled = true; });
+      refresh();
+      return true;
+    }
+    if (v.state === 'failed') {
+      result.replaceChildren(h('span', { class: 'error' }, 'Sign-in failed: ' + (v.error || 'unknown')));
+      box.querySelectorAll('input, button').forEach(e => { e.disabled = true; });
+      return true;
+    }
+    return false;
+  };
+  const expires = h('p', { class: 'hint' }, `This sign-in expires at ${fmtTime(v.expires_at)}.`);
+  if (v.method === 'browser') {
+    const paste = h('input', { id: 'signin-redirect', name: 'redirect_url', size: 80, autocomplete: 'off',
+      placeholder: (v.redirect_prefix || '') + '?code=…&state=…' });
+    const form = h('form', { id: 'signin-complete', onsubmit: async ev => {
+      ev.preventDefault();
+      result.replaceChildren('Exchanging the code…');
+      try {
+        done(await api('POST', '/api/v1/signins/' + encodeURIComponent(v.id), { redirect_url: paste.value }));
+      } catch (err) {
+        result.replaceChildren(h('span', { class: 'error' }, errorText(err)));
+      }
+    } }, paste, ' ', h('button', { type: 'submit' }, 'Finish sign-in'));
+    box.replaceChildren(h('h3', {}, `${p.name}: sign in in a browser`),
+      h('p', {}, '1. Open ', h('a', { id: 'signin-url', href: webLink(v.authorize_url), target: '_blank', rel: 'noopener noreferrer' }, 'the sign-in page'), ' and sign in.'),
+      h('p', {}, `2. The browser ends on an address starting with ${v.redirect_prefix} (the page may not load: that is expected). Copy that whole address from the address bar and paste it here:`),
+      form, result, expires);
+    return;
+  }
+  box.replaceChildren(h('h3', {}, `${p.name}: sign in with a code`),
+    h('p', {}, 'Open ', h('a', { id: 'signin-verify', href: webLink(v.verification_url), target: '_blank', rel: 'noopener noreferrer' }, v.verification_url),
+      ' on any device, sign in, and enter this code (never share it):'),
+    h('p', { class: 'usercode', id: 'signin-code' }, v.user_code),
+    result, expires);
+  result.replaceChildren('Waiting for the code to be entered…');
+  const poll = async () => {
+    try {
+      if (done(await api('GET', '/api/v1/signins/' + encodeURIComponent(v.id)))) clearInterval(state.signinPoll);
+    } catch (err) {
+      result.replaceChildren(h('span', { class: 'error' }, errorText(err)));
+      clearInterval(state.signinPoll);
+    }
+  };
+  state.signinPoll = setInterval(poll, 1000);
 }
 
 // ---- virtual keys ----
