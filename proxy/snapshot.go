@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/llmproxy/proxy/providers"
+	"github.com/llmproxy/proxy/providers/accounts"
 	"github.com/llmproxy/proxy/providers/admission"
 	"github.com/llmproxy/proxy/providers/breaker"
 	"github.com/llmproxy/proxy/providers/catalog"
@@ -374,12 +375,7 @@ func SkipReason(pc *config.Provider) string {
 	if !pc.IsSubscription() || pc.Credentials == "" || (pc.Type == config.TypeCopilot && slices.ContainsFunc(pc.APIKeys, func(k string) bool { return k != "" })) {
 		return ""
 	}
-	path := pc.Credentials
-	if rest, ok := strings.CutPrefix(path, "~/"); ok {
-		if home, err := os.UserHomeDir(); err == nil {
-			path = filepath.Join(home, rest)
-		}
-	}
+	path := accounts.ExpandHome(pc.Credentials)
 	st, err := os.Stat(path)
 	switch {
 	case err == nil && st.IsDir() && len(accountFiles(path)) == 0,
@@ -392,11 +388,7 @@ func SkipReason(pc *config.Provider) string {
 // accountFiles are the *.json files of a credentials folder (nil for a
 // single file, or a folder that cannot be read).
 func accountFiles(path string) []string {
-	if rest, ok := strings.CutPrefix(path, "~/"); ok {
-		if home, err := os.UserHomeDir(); err == nil {
-			path = filepath.Join(home, rest)
-		}
-	}
+	path = accounts.ExpandHome(path)
 	files, _ := filepath.Glob(filepath.Join(path, "*.json"))
 	sort.Strings(files)
 	return files

@@ -7,18 +7,24 @@ import (
 	"github.com/llmproxy/proxy/providers/wire"
 )
 
-// repeatUpstream returns the same bytes on each Read, n times, then the
-// terminator and EOF: an upstream that never makes the relay wait.
+// repeatUpstream returns the same bytes n times, then the terminator and
+// EOF: an upstream that never makes the relay wait. A Read shorter than
+// the chunk gets its start and the next Read the rest, as a socket would.
 type repeatUpstream struct {
 	chunk []byte
 	n     int
+	off   int // how much of the current chunk was read
 	done  bool
 }
 
 func (u *repeatUpstream) Read(p []byte) (int, error) {
 	if u.n > 0 {
-		u.n--
-		return copy(p, u.chunk), nil
+		c := copy(p, u.chunk[u.off:])
+		if u.off += c; u.off == len(u.chunk) {
+			u.off = 0
+			u.n--
+		}
+		return c, nil
 	}
 	if !u.done {
 		u.done = true

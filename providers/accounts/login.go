@@ -169,7 +169,7 @@ func Save(dir, prefix string, t Tokens, now time.Time) (string, error) {
 	if who == "" {
 		who = strconv.FormatInt(now.Unix(), 10)
 	}
-	dir = expandHome(dir)
+	dir = ExpandHome(dir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}

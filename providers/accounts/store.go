@@ -12,7 +12,7 @@ import (
 // file of a folder (a file that cannot be read is an error naming it; the
 // others still load, so one bad file does not take the rest down).
 func Load(path string, r Refresher, o Options) ([]*Account, []error) {
-	path = expandHome(path)
+	path = ExpandHome(path)
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, []error{fmt.Errorf("credentials %s: %w", path, err)}
@@ -41,7 +41,7 @@ func Load(path string, r Refresher, o Options) ([]*Account, []error) {
 // PermissionWarning says when a credential file or folder can be read by
 // other users, or "" when only its owner can.
 func PermissionWarning(path string) string {
-	path = expandHome(path)
+	path = ExpandHome(path)
 	st, err := os.Stat(path)
 	if err != nil {
 		return ""
@@ -52,7 +52,9 @@ func PermissionWarning(path string) string {
 	return ""
 }
 
-func expandHome(p string) string {
+// ExpandHome replaces a leading ~/ by the home folder (credential paths
+// in config are written as the official CLIs document them).
+func ExpandHome(p string) string {
 	if rest, ok := strings.CutPrefix(p, "~/"); ok {
 		if home, err := os.UserHomeDir(); err == nil {
 			return filepath.Join(home, rest)

@@ -50,11 +50,7 @@ type tokenFile struct {
 // refresh needs) is merged into the token file beside it, as the IDE
 // does, matched by its clientIdHash name, or the only one there is.
 func LoadAccounts(path string, rc RefreshConfig, o accounts.Options) ([]*accounts.Account, []error) {
-	if rest, ok := strings.CutPrefix(path, "~/"); ok {
-		if home, err := os.UserHomeDir(); err == nil {
-			path = filepath.Join(home, rest)
-		}
-	}
+	path = accounts.ExpandHome(path)
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, []error{fmt.Errorf("credentials %s: %w", path, err)}

@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/llmproxy/proxy/providers/accounts"
@@ -116,12 +114,12 @@ func KiroDevice(p config.Provider, startURL, region string) *kiro.DeviceLogin {
 // second account).
 func Folder(p config.Provider, dir string) (string, error) {
 	if dir != "" {
-		return ExpandHome(dir), nil
+		return accounts.ExpandHome(dir), nil
 	}
 	if p.Credentials == "" {
 		return "", fmt.Errorf("provider %s has no credentials folder to save an account in: set its credentials", p.Name)
 	}
-	folder := ExpandHome(p.Credentials)
+	folder := accounts.ExpandHome(p.Credentials)
 	if st, err := os.Stat(folder); err == nil && !st.IsDir() {
 		return "", fmt.Errorf("%s is a file, not a folder of accounts", p.Credentials)
 	}
@@ -156,16 +154,6 @@ func Label(path string) string {
 		return c.Email
 	}
 	return path
-}
-
-// ExpandHome replaces a leading ~/ by the home folder.
-func ExpandHome(p string) string {
-	if rest, ok := strings.CutPrefix(p, "~/"); ok {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, rest)
-		}
-	}
-	return p
 }
 
 // ErrUnknown is a sign-in that does not exist (or no longer does).
