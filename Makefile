@@ -10,7 +10,7 @@ FUZZTIME ?= 5s
 # package:target pairs run briefly by `make test`; `make fuzz FUZZTIME=5m` digs deeper.
 FUZZ     := ./stream:FuzzReader ./providers/jsonpatch:FuzzReplace ./providers/convert:FuzzRequest \
             ./providers/convert:FuzzResponse ./providers/convert:FuzzStream ./providers/convert:FuzzInspect \
-            ./providers/jsonscan:FuzzObject
+            ./providers/jsonscan:FuzzObject ./providers/kiro/eventstream:FuzzDecode ./providers/kiro:FuzzBuildRequest
 # Fuzz builds leave out the SDK tests (-tags nosdk): instrumenting the
 # vendors' SDKs for coverage took three minutes of a cold make test.
 # Each new interesting input is minimised for at most this many runs. Go's
