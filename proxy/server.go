@@ -444,20 +444,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // OpenConnections reports the client connections being served.
 func (s *Server) OpenConnections() int32 { return s.srv.GetOpenConnectionsCount() }
 
-// zapPrinter routes fasthttp's own messages into zap, at most one a second:
-// each is provoked by a client (a malformed request, a reset connection),
-// so without a bound a client could fill the log. The count of lines left
-// out goes with the next one.
-type zapPrinter struct {
-	l       *zap.Logger
-	mu      sync.Mutex
-	last    time.Time
-	dropped int
-}
+// zapPrinter routes fasthttp's own messages into the log (each is
+// provoked by a client: a malformed request, a reset connection), bounded
+// like every library's (LibraryLog).
+type zapPrinter struct{ *LibraryLog }
 
-func newZapPrinter(l *zap.Logger) *zapPrinter { return &zapPrinter{l: l} }
+func newZapPrinter(l *zap.Logger) zapPrinter { return zapPrinter{NewLibraryLog(l, "fasthttp", nil)} }
 
-func (z *zapPrinter) Printf(format string, args ...any) {
+func (z zapPrinter) Printf(format string, args ...any) {
 	for _, a := range args {
 		if err, ok := a.(error); ok && errors.Is(err, fasthttp.ErrBodyTooLarge) {
 			// A body refused unread (admission.go, refuseBody): the access
@@ -465,16 +459,5 @@ func (z *zapPrinter) Printf(format string, args ...any) {
 			return
 		}
 	}
-	z.mu.Lock()
-	now := time.Now()
-	if now.Sub(z.last) < time.Second {
-		z.dropped++
-		z.mu.Unlock()
-		return
-	}
-	z.last = now
-	dropped := z.dropped
-	z.dropped = 0
-	z.mu.Unlock()
-	z.l.Warn("fasthttp", zap.String("message", fmt.Sprintf(format, args...)), zap.Int("suppressed_before", dropped))
+	z.LibraryLog.Printf(format, args...)
 }

@@ -50,7 +50,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer flush()
-	redis.SetLogger(&redisLog{l: log.Named("redis")}) // go-redis's one logger, process-wide
+	redis.SetLogger(newRedisLog(log.Named("redis"), nil)) // go-redis's one logger, process-wide
 	if fs.Changed("api-keys") {
 		log.Warn("client keys given with --api-keys are visible to every local user in /proc/PID/cmdline (and in pprof's cmdline); prefer PROXY_SERVER_API_KEYS or the config file")
 	}
