@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -61,7 +62,7 @@ func (ll lingerListener) Accept() (net.Conn, error) {
 	if tc, ok := c.(*net.TCPConn); ok && err == nil {
 		// Embedding keeps every method of the TCP connection (SyscallConn
 		// for peerClosed, CloseWrite, SetKeepAlive for fasthttp).
-		return &lingerConn{TCPConn: tc, l: ll.l}, nil
+		return &lingerConn{TCPConn: tc, l: ll.l, first: newFirstReader(tc)}, nil
 	}
 	return c, err
 }
@@ -71,6 +72,17 @@ type lingerConn struct {
 	*net.TCPConn
 	l       *lingerer
 	refused atomic.Bool
+	// first makes fasthttp's one-byte read of a request and the read of
+	// the rest one read(2) (firstread.go).
+	first *firstReader
+}
+
+func (c *lingerConn) Read(p []byte) (int, error) { return c.first.Read(p) }
+
+// WriteTo would be the TCP connection's, reading the socket past the bytes
+// first holds: copy through Read instead.
+func (c *lingerConn) WriteTo(w io.Writer) (int64, error) {
+	return io.Copy(w, struct{ io.Reader }{c})
 }
 
 // markRefused makes ctx's connection close lingering: its request's body
