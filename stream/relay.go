@@ -150,8 +150,7 @@ func NewRelay(upstream Upstream, tr Translator, o Options) *Relay {
 			r.fixed = 0 // a converted body has another length
 		} else {
 			r.heartbeat = 0
-			// Room for the whole body, so that one read can take it.
-			r.src.Reserve(int(min(r.fixed, 64<<10)))
+			r.src.ReserveBody(r.fixed)
 		}
 	}
 	if r.classify == nil {

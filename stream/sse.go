@@ -82,6 +82,19 @@ func (s *Reader) Reserve(n int) {
 	s.bufp, s.buf = nbp, nb
 }
 
+// maxBodyReserve bounds the room ReserveBody makes for a body of known
+// size: a larger one is read in pieces of this size.
+const maxBodyReserve = 64 << 10
+
+// ReserveBody makes room for a body of the given length (up to 64 KB) when
+// it is known (length > 0), so that a body that arrives whole is read, and
+// relayed, in one piece rather than one per buffer's worth.
+func (s *Reader) ReserveBody(length int64) {
+	if length > 0 {
+		s.Reserve(int(min(length, maxBodyReserve)))
+	}
+}
+
 // Reset points the Reader at a new source, keeping its buffer.
 func (s *Reader) Reset(src io.Reader) {
 	s.src, s.r, s.w, s.err, s.synthetic, s.total = src, 0, 0, nil, 0, 0
