@@ -389,7 +389,9 @@ func (r *Relay) stepFixed(chunk []byte, readErr error) error {
 		return nil
 	case readErr != nil:
 		return readErr
-	case r.flush != nil:
+	case r.flush != nil && len(chunk) > 0:
+		// Nothing new (a read that ended mid-event): a flush would send
+		// the response's headers alone, a write of their own.
 		if err := r.flush.Flush(); err != nil {
 			return errors.Join(ErrClientGone, err)
 		}

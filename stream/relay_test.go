@@ -12,13 +12,15 @@ import (
 	"github.com/llmproxy/proxy/providers/wire"
 )
 
-// scriptedUpstream returns one scripted read per Read call; CloseWithError
-// unblocks a Read waiting for the next script entry.
+// scriptedUpstream returns one scripted read per Read call (what does not
+// fit in the caller's buffer comes with the next call, as from a socket);
+// CloseWithError unblocks a Read waiting for the next script entry.
 type scriptedUpstream struct {
 	reads  chan string
 	closed chan error
 	once   sync.Once
-	end    error // returned once reads is closed (io.EOF if nil)
+	end    error  // returned once reads is closed (io.EOF if nil)
+	rest   string // of the last script entry, not read yet
 }
 
 func newScripted(end error, reads ...string) *scriptedUpstream {
@@ -30,6 +32,11 @@ func newScripted(end error, reads ...string) *scriptedUpstream {
 }
 
 func (u *scriptedUpstream) Read(p []byte) (int, error) {
+	if u.rest != "" {
+		n := copy(p, u.rest)
+		u.rest = u.rest[n:]
+		return n, nil
+	}
 	select {
 	case s, ok := <-u.reads:
 		if !ok {
@@ -38,7 +45,9 @@ func (u *scriptedUpstream) Read(p []byte) (int, error) {
 			}
 			return 0, io.EOF
 		}
-		return copy(p, s), nil
+		n := copy(p, s)
+		u.rest = s[n:]
+		return n, nil
 	case err := <-u.closed:
 		u.closed <- err
 		return 0, errors.New("closed")

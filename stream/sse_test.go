@@ -3,6 +3,7 @@ package stream
 import (
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -87,7 +88,8 @@ func TestReaderEvents(t *testing.T) {
 func TestReaderRawIsContiguous(t *testing.T) {
 	in := "data: 1\n\n: c\n\nevent: e\ndata: 2\n\n"
 	r := NewReader(strings.NewReader(in), 0)
-	_ = r.Fill()
+	for r.Fill() == nil {
+	}
 	var ev Event
 	var raw string
 	for r.Next(&ev) {
@@ -143,4 +145,58 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("events cover %d bytes of a %d-byte input", total, len(in))
 		}
 	})
+}
+
+// waitProbe is a source that, on each Read, records whether the Reader
+// reading it held a buffer at that moment, and how much it asked for.
+type waitProbe struct {
+	r     *Reader
+	parts []string
+	seen  []string // "held N" or "none N" per Read
+}
+
+func (p *waitProbe) Read(b []byte) (int, error) {
+	state := "none"
+	if p.r.bufp != nil {
+		state = "held"
+	}
+	p.seen = append(p.seen, state+" "+strconv.Itoa(len(b)))
+	if len(p.parts) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, p.parts[0])
+	if p.parts[0] = p.parts[0][n:]; p.parts[0] == "" {
+		p.parts = p.parts[1:]
+	}
+	return n, nil
+}
+
+// TestReaderHoldsNoBufferWhileWaiting: with every event consumed, the
+// Reader waits for the next bytes holding no buffer and asking for one
+// byte, then takes a buffer of its size (the room ReserveBody made
+// included) for what came with it; a partial event keeps its buffer.
+func TestReaderHoldsNoBufferWhileWaiting(t *testing.T) {
+	p := &waitProbe{parts: []string{"data: 1\n\n", "data: 2\n", "\n"}}
+	r := NewReader(p, 0)
+	p.r = r
+	r.ReserveBody(3000)
+	var got []string
+	var ev Event
+	for r.Fill() == nil {
+		for r.Next(&ev) {
+			got = append(got, string(ev.Data))
+		}
+	}
+	if strings.Join(got, ",") != "1,2" {
+		t.Fatalf("events %q, want 1,2", got)
+	}
+	want := []string{
+		"none 1", "held 4095", // event 1: a byte, then the rest
+		"none 1", "held 4095", // "data: 2\n": a byte, then the rest
+		"held 4088", // the blank line: the partial event keeps its buffer
+		"none 1",    // the end
+	}
+	if strings.Join(p.seen, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("reads\n%s\nwant\n%s", strings.Join(p.seen, ", "), strings.Join(want, ", "))
+	}
 }
