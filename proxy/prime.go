@@ -23,53 +23,72 @@ func primeWithin(rd *stream.Reader, ev *stream.Event, up stream.Upstream, left t
 	if !bounded && (client == nil || tick <= 0) {
 		return rd.Prime(ev)
 	}
-	deadline := time.Now().Add(max(left, 0))
-	next := func(now time.Time) time.Duration {
-		d := deadline.Sub(now)
-		if !bounded || (tick > 0 && client != nil && tick < d) {
-			return tick
-		}
-		return max(d, 0)
+	if client != nil && tick <= 0 {
+		client = nil // no ticks: only the deadline is watched
 	}
-	var (
-		mu     sync.Mutex
-		done   bool
-		reason error
-		t      *time.Timer
-	)
-	check := func() {
-		defer recoverAndLog(log, "first-event timer")
-		mu.Lock()
-		defer mu.Unlock()
-		if done {
-			return
-		}
-		now := time.Now()
-		switch {
-		case bounded && !now.Before(deadline):
-			reason = retry.ErrFirstByteTimeout
-		case client != nil && tick > 0 && peerClosed(client):
-			reason = stream.ErrClientGone
-		default:
-			t.Reset(next(now))
-			return
-		}
-		// Unblocks Prime's read; it returns before this close completes.
-		_ = up.CloseWithError(reason)
-	}
-	mu.Lock()
-	t = time.AfterFunc(next(time.Now()), check)
-	mu.Unlock()
+	w := &primeWatch{deadline: time.Now().Add(max(left, 0)), bounded: bounded, client: client, tick: tick, up: up, log: log}
+	w.mu.Lock()
+	w.t = time.AfterFunc(w.next(time.Now()), w.check)
+	w.mu.Unlock()
 	err := rd.Prime(ev)
-	mu.Lock()
-	done = true
-	t.Stop()
-	why := reason
-	mu.Unlock()
+	w.mu.Lock()
+	w.done = true
+	w.t.Stop()
+	why := w.reason
+	w.mu.Unlock()
 	if why != nil {
 		return why
 	}
 	return err
+}
+
+// primeWatch is primeWithin's timer state, one allocation for what would
+// otherwise be a closure and a variable each on the heap, per stream.
+type primeWatch struct {
+	deadline time.Time
+	bounded  bool
+	client   net.Conn // nil when its closing is not watched
+	tick     time.Duration
+	up       stream.Upstream
+	log      *zap.Logger
+
+	mu     sync.Mutex
+	done   bool
+	reason error
+	t      *time.Timer
+}
+
+// next is how long until the next check: the next tick, or the deadline
+// if it comes first.
+func (w *primeWatch) next(now time.Time) time.Duration {
+	d := w.deadline.Sub(now)
+	if !w.bounded || (w.client != nil && w.tick < d) {
+		return w.tick
+	}
+	return max(d, 0)
+}
+
+// check runs on the timer: it closes the upstream at the deadline or when
+// the client is gone, else sets the timer for the next check.
+func (w *primeWatch) check() {
+	defer recoverAndLog(w.log, "first-event timer")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return
+	}
+	now := time.Now()
+	switch {
+	case w.bounded && !now.Before(w.deadline):
+		w.reason = retry.ErrFirstByteTimeout
+	case w.client != nil && peerClosed(w.client):
+		w.reason = stream.ErrClientGone
+	default:
+		w.t.Reset(w.next(now))
+		return
+	}
+	// Unblocks Prime's read; it returns before this close completes.
+	_ = w.up.CloseWithError(w.reason)
 }
 
 // peerClosed reports whether the client closed its end of conn, by peeking
