@@ -9,12 +9,12 @@ import (
 
 // repeatUpstream returns the same bytes n times, then the terminator and
 // EOF: an upstream that never makes the relay wait. A Read shorter than
-// the chunk gets its start and the next Read the rest, as a socket would.
+// the chunk (or the terminator) gets its start and the next Read the rest,
+// as a socket would.
 type repeatUpstream struct {
 	chunk []byte
 	n     int
-	off   int // how much of the current chunk was read
-	done  bool
+	off   int // how much of the current chunk, or of the terminator, was read
 }
 
 func (u *repeatUpstream) Read(p []byte) (int, error) {
@@ -26,9 +26,10 @@ func (u *repeatUpstream) Read(p []byte) (int, error) {
 		}
 		return c, nil
 	}
-	if !u.done {
-		u.done = true
-		return copy(p, done), nil
+	if u.off < len(done) {
+		c := copy(p, done[u.off:])
+		u.off += c
+		return c, nil
 	}
 	return 0, io.EOF
 }

@@ -140,11 +140,11 @@ func (s *Reader) Fill() error {
 // life waiting for its next event, and every open stream would hold a
 // buffer doing nothing (measured: 2 KB of the proxy's memory per open
 // stream), so the buffer goes back to its pool and the wait reads one byte
-// into the Reader itself; the buffer is taken again once that byte is in.
-// What arrived with it is read by the next Fill, from the source's own
-// buffer: no system call is added. One byte never completes an event (a
-// lone blank line is skipped), so a caller that parses and calls Fill again
-// never waits on bytes it already has.
+// into the Reader itself. Once that byte is in, the buffer is taken again
+// and what arrived with it is read at once, from the source's own buffer
+// (no system call is added). That second read could wait only if the
+// upstream sent a single byte, and one byte never completes an event: the
+// caller would have to wait for more anyway.
 func (s *Reader) fillEmpty() error {
 	s.r, s.w = 0, 0
 	if s.bufp != nil {
@@ -152,12 +152,21 @@ func (s *Reader) fillEmpty() error {
 		s.bufp, s.buf = nil, nil
 	}
 	n, err := s.src.Read(s.one[:])
-	if n > 0 {
-		s.bufp = getBuf(s.size)
-		s.buf = *s.bufp
-		s.buf[0] = s.one[0]
-		s.w = 1
-		s.total++
+	if n == 0 {
+		if err != nil {
+			s.err = err
+		}
+		return err
+	}
+	s.bufp = getBuf(s.size)
+	s.buf = *s.bufp
+	s.buf[0] = s.one[0]
+	s.w = 1
+	s.total++
+	if err == nil {
+		n, err = s.src.Read(s.buf[1:])
+		s.w += n
+		s.total += int64(n)
 	}
 	if err != nil {
 		s.err = err
