@@ -14,11 +14,27 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// streamSource is the protocol of the upstream's stream events.
+func (x *exchange) streamSource() wire.Protocol {
+	if x.op == providers.OpComplete {
+		// Legacy completions stream as Chat does (data: chunks, [DONE])
+		// and are relayed as sent, whichever OpenAI provider type.
+		return wire.OpenAIChat
+	}
+	return x.route.provider.Protocol()
+}
+
+// passesThrough reports whether the upstream's stream reaches the client as
+// it came: events in the client's protocol, framed as SSE.
+func (x *exchange) passesThrough() bool {
+	return x.streamSource() == x.in && x.framing == convert.FramingSSE
+}
+
 // startStream hands the upstream stream to a relay that fasthttp runs once
 // the handler returns. The relay starts with the bytes the hold-back read.
 func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *stream.Reader) {
 	ctx := x.ctx
-	from := x.route.provider.Protocol()
+	from := x.streamSource()
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctype := contentSSE
 	if x.framing == convert.FramingJSONArray {
@@ -83,12 +99,7 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 	}
 	var tr stream.Translator
 	length := -1
-	if x.op == providers.OpComplete {
-		// Legacy completions stream as Chat does (data: chunks, [DONE])
-		// and are relayed as sent, whichever OpenAI provider type.
-		from = wire.OpenAIChat
-	}
-	if from == x.in && x.framing == convert.FramingSSE {
+	if x.passesThrough() {
 		tr = stream.PassThrough(x.in)
 		if res.StreamLength > 0 {
 			// Pass-through of a body of known size keeps its Content-Length.
