@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,7 @@ func TestParseCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rows, err := parseCSV(f)
+	rows, err := parseCSV(f, "testdata/base.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func TestParseCSVErrors(t *testing.T) {
 		"bad value":           ",a,,b,,,\n,sec/op,CI,sec/op,CI,vs base,P\nA-2,fast,2%,1,2%,~,p=0.5 n=6\n",
 		"bad p":               ",a,,b,,,\n,sec/op,CI,sec/op,CI,vs base,P\nA-2,1,2%,1,2%,~,p=x n=6\n",
 	} {
-		if _, err := parseCSV(strings.NewReader(in)); err == nil {
+		if _, err := parseCSV(strings.NewReader(in), "a"); err == nil {
 			t.Errorf("%s: parsed", name)
 		}
 	}
@@ -115,5 +116,60 @@ func TestGateWithBenchstat(t *testing.T) {
 	var so, se bytes.Buffer
 	if code := run([]string{empty, empty}, &so, &se); code != 2 {
 		t.Errorf("empty inputs: exit %d: %s%s", code, so.String(), se.String())
+	}
+}
+
+// TestParseCSVOneInputTables: a package that ran in one input only has a
+// table of that input alone; its rows are that input's.
+func TestParseCSVOneInputTables(t *testing.T) {
+	in := "pkg: a\n,base.txt,\n,sec/op,CI\nOld-2,1e-06,2%\ngeomean,1e-06,\n\n" +
+		"pkg: b\n,new.txt,\n,sec/op,CI\nNew-2,2e-06,3%\ngeomean,2e-06,\n\n" +
+		"pkg: c\n,base.txt,,new.txt,,,\n,sec/op,CI,sec/op,CI,vs base,P\nBoth-2,1e-06,2%,1e-06,2%,~,p=0.5 n=6\n"
+	rows, err := parseCSV(strings.NewReader(in), "base.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range rows {
+		got[r.key()] = fmt.Sprint(r.hasBase, r.hasCur)
+	}
+	want := map[string]string{"a.Old-2": "true false", "b.New-2": "false true", "c.Both-2": "true true"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("rows %v, want %v", got, want)
+	}
+}
+
+// TestGateOnePackageMissing: a run of fewer packages than the baseline
+// (BENCH_PKGS narrowed) fails as MISSING, and passes with -allow-missing.
+func TestGateOnePackageMissing(t *testing.T) {
+	if _, err := findBenchstat(""); err != nil {
+		t.Skipf("%v (make bench-check installs it)", err)
+	}
+	same, err := os.ReadFile("testdata/same.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the stream package's part of the run.
+	cut := bytes.Index(same, []byte("pkg: github.com/llmproxy/proxy/proxy"))
+	if cut < 0 {
+		t.Fatal("testdata/same.txt lacks the proxy package")
+	}
+	partial := filepath.Join(t.TempDir(), "partial.txt")
+	if err := os.WriteFile(partial, same[:cut], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"testdata/base.txt", partial}, 1, "MISSING"},
+		{[]string{"-allow-missing", "testdata/base.txt", partial}, 0, "bench-check: PASS"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(tc.args, &stdout, &stderr)
+		if out := stdout.String() + stderr.String(); code != tc.code || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d, want %d with %q:\n%s", tc.args, code, tc.code, tc.want, out)
+		}
 	}
 }

@@ -53,7 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "benchgate: %s: %v\n%s", path, err, errOut.Bytes())
 		return 2
 	}
-	rows, err := parseCSV(&out)
+	rows, err := parseCSV(&out, base)
 	if err != nil {
 		fmt.Fprintf(stderr, "benchgate: benchstat output: %v\n", err)
 		return 2

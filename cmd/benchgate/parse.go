@@ -28,9 +28,15 @@ func (r *row) key() string { return r.pkg + "." + r.name }
 // the configuration (pkg among them), a line ",unit,CI,unit,CI,vs base,P"
 // starts a table of that unit, and each following line is one benchmark
 // until the geomean line or a blank line.
-func parseCSV(in io.Reader) ([]row, error) {
+// A package whose benchmarks ran in one input only gets a table of that
+// input alone (",unit,CI"); its rows count as that input's, baseName
+// telling which one.
+func parseCSV(in io.Reader, baseName string) ([]row, error) {
 	var out []row
 	pkg, unit := "", ""
+	// only is the input named alone on the files line, "" when both are;
+	// single is set in a table of that one input.
+	only, single := "", false
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for ln := 1; sc.Scan(); ln++ {
@@ -54,16 +60,25 @@ func parseCSV(in io.Reader) ([]row, error) {
 		case rec[0] == "" && len(rec) > 2 && rec[2] == "CI":
 			// The header of a table: its unit ("sec/op", "B/op", ...).
 			// (The line above it names the input files.)
-			if len(rec) < 6 {
+			single = len(rec) == 3 && only != ""
+			if len(rec) < 6 && !single {
 				return nil, fmt.Errorf("line %d: want two inputs in the table header, got %q", ln, line)
 			}
 			unit = rec[1]
 		case rec[0] == "":
 			// The line naming the input files.
+			only = ""
+			if names := nonEmpty(rec); len(names) == 1 {
+				only = names[0]
+			}
 		case rec[0] == "geomean":
 		case unit == "":
 			return nil, fmt.Errorf("line %d: benchmark %q outside a table", ln, rec[0])
 		default:
+			if single && only != baseName {
+				// The new input's value, in the baseline's column.
+				rec = append([]string{rec[0], "", ""}, rec[1:]...)
+			}
 			r, err := parseRow(rec)
 			if err != nil {
 				return nil, fmt.Errorf("line %d: %w", ln, err)
@@ -76,6 +91,17 @@ func parseCSV(in io.Reader) ([]row, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// nonEmpty returns rec's non-empty fields.
+func nonEmpty(rec []string) []string {
+	var out []string
+	for _, f := range rec {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // parseRow reads "name,base,CI,new,CI,vs base,P"; a benchmark only in one
