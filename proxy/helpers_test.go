@@ -101,6 +101,13 @@ func startProxy(t *testing.T, cfg *config.Config) (*Server, string) {
 		t.Fatalf("proxy.New: %v", err)
 	}
 	ln := listen(t)
+	serveOn(t, srv, ln)
+	return srv, "http://" + ln.Addr().String()
+}
+
+// serveOn serves srv on ln until cleanup, when it must shut down cleanly.
+func serveOn(t *testing.T, srv *Server, ln net.Listener) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -113,7 +120,6 @@ func startProxy(t *testing.T, cfg *config.Config) (*Server, string) {
 			t.Errorf("proxy serve: %v", err)
 		}
 	})
-	return srv, "http://" + ln.Addr().String()
 }
 
 // startUpstream runs a test upstream handler on a loopback port and returns

@@ -5,7 +5,6 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -84,14 +83,7 @@ func TestWholeStreamOneWrite(t *testing.T) {
 	}
 	var writes atomic.Int32
 	ln := listen(t)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(writeCounter{ln, &writes}) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-served
-	})
+	serveOn(t, srv, writeCounter{ln, &writes})
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
