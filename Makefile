@@ -18,7 +18,7 @@ FUZZ     := ./stream:FuzzReader ./providers/jsonpatch:FuzzReplace ./providers/co
 FUZZMIN  ?= 200x
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $$(go env GOPATH)/bin/staticcheck)
 
-.PHONY: build run test fmt-check vet tidy-check staticcheck unit allocs fuzz agents agents-record bench bench-check bench-baseline benchstat bench-compare bench-generator bench-startup soak install clean
+.PHONY: build run test fmt-check vet tidy-check staticcheck unit allocs fuzz agents agents-record bench bench-check bench-baseline benchstat bench-compare bench-cpu bench-generator bench-startup soak install clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/proxy
@@ -131,6 +131,13 @@ benchstat:
 # proxy; installs wrk and nginx from Debian if missing. Not part of `make test`.
 bench-compare:
 	bash loadtest/compare/compare.sh
+
+# CPU per request of the bare fasthttp floor and ours, in alternated rounds
+# (CPU_ROUNDS=6 of CPU_DURATION=5s, plain and streamed) with the medians:
+# steadier than one run on a shared machine. Not part of `make test`.
+CPU_ROUNDS ?= 6
+bench-cpu:
+	CPU_ROUNDS=$(CPU_ROUNDS) bash loadtest/compare/compare.sh
 
 # The load tester's ceiling next to wrk's: alternated rounds against one
 # static nginx, same connections (ROUNDS=9 ROUND=3s). Not part of `make test`.

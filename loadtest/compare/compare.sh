@@ -5,7 +5,9 @@
 # requests/s and latency for each and the ratio ours/nginx.
 #
 # Environment: DURATION (default 10s), CONNS (64), THREADS (2), STREAMS (1000),
-# RATE (2000, open-loop latency and syscalls), CPU_RATE (4000), SYSCALL_REQS (4000).
+# RATE (2000, open-loop latency and syscalls), CPU_RATE (4000), SYSCALL_REQS (4000);
+# CPU_ROUNDS (make bench-cpu: only CPU per request, floor and ours in that many
+# alternated rounds of CPU_DURATION, default 5s).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -121,6 +123,54 @@ run() {
 	printf '%-22s %12s %10s %10s  %s\n' "$name" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "$errs"
 }
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# median: the middle value (the lower middle one of an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+lt_json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# CPU time per request: user+system ticks of the proxy's processes (nginx:
+# master and workers) from /proc/PID/stat over an open-loop run at CPU_RATE,
+# divided by the requests sent. Unlike requests/s, this stays meaningful on
+# a shared machine. "converted" is an Anthropic Messages client on the
+# OpenAI stream upstream: each answer's 20 chunks become Anthropic events.
+CPU_RATE=${CPU_RATE:-4000}
+nginx_pids="$(cat "$work/ngx.pid") $(pgrep -P "$(cat "$work/ngx.pid")" | tr '\n' ' ')"
+ticks() { local t=0 p; for p in $1; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+cpu_run() { # NAME PIDS TARGET STREAM [PROTOCOL]
+	local before after sent
+	before=$(ticks "$2")
+	"$work/proxy" loadtest --target "$3" --rate "$CPU_RATE" --users 256 --requests $((CPU_RATE * 10)) \
+		--duration "${CPU_DURATION:-$DURATION}" --ramp 0s --stream "$4" --protocol "${5:-chat}" --api-key bench --compare=false \
+		--json "$work/cpu-$1.json" >/dev/null 2>&1 || true
+	after=$(ticks "$2")
+	sent=$(lt_json "$work/cpu-$1.json" "r['endpoints'][0]['counters']['ok']")
+	awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$sent" \
+		'BEGIN { if (n > 0) printf "%.1f", t / hz / n * 1e6; else print "n/a" }'
+}
+# make bench-cpu (CPU_ROUNDS=N): only the CPU per request of the floor and
+# ours, in alternated rounds of CPU_DURATION (5s), plain and streamed, with
+# the medians. On a shared machine one run's CPU figure moved by up to 30%
+# between identical runs; alternated rounds share whatever the host does.
+if ((${CPU_ROUNDS:-0} > 0)); then
+	CPU_DURATION=${CPU_DURATION:-5s}
+	echo "CPU per request at $CPU_RATE req/s open loop, $CPU_ROUNDS alternated rounds of $CPU_DURATION (user+system from /proc, us):"
+	for kind in plain streamed; do
+		stream=0 fpath="" opath=/json
+		[ "$kind" = streamed ] && stream=1 fpath=/stream opath=/sse
+		fl=() ou=() rr=()
+		for i in $(seq "$CPU_ROUNDS"); do
+			f=$(cpu_run "floor-$kind" "$floor_pid" "http://127.0.0.1:$FLOOR$fpath" "$stream")
+			o=$(cpu_run "ours-$kind" "$ours_pid" "http://127.0.0.1:$OURS$opath" "$stream")
+			r=$(ratio "$o" "$f")
+			printf '  %-8s round %2d: floor %7s, ours %7s, ours/floor %sx\n' "$kind" "$i" "$f" "$o" "$r"
+			fl+=("$f") ou+=("$o") rr+=("$r")
+		done
+		printf '%-8s median: floor %s, ours %s; median ours/floor of the rounds %sx\n' "$kind" \
+			"$(median "${fl[@]}")" "$(median "${ou[@]}")" "$(median "${rr[@]}")"
+	done
+	exit 0
+fi
+
 echo "wrk -t$THREADS -c$CONNS -d$DURATION on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
 printf '%-22s %12s %10s %10s\n' target "requests/s" p50 p99
 run "direct (static)" "http://127.0.0.1:$UP/v1/chat/completions" "$plain"
@@ -130,14 +180,12 @@ run "bare fasthttp proxy" "http://127.0.0.1:$FLOOR/v1/chat/completions" "$plain"
 run "direct stream" "http://127.0.0.1:$UP/stream/v1/chat/completions" "$streamed"
 run "nginx stream" "http://127.0.0.1:$NGX/stream/v1/chat/completions" "$streamed"
 run "our stream" "http://127.0.0.1:$OURS/sse/v1/chat/completions" "$streamed"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo
 echo "ours/nginx requests/s: chat $(ratio "${rps[our proxy]}" "${rps[nginx proxy]}")x, streams $(ratio "${rps[our stream]}" "${rps[nginx stream]}")x"
 echo "bare fasthttp proxy/nginx (the library's floor for this design): $(ratio "${rps[bare fasthttp proxy]}" "${rps[nginx proxy]}")x"
 
 # The load tester's own ceiling: its closed-loop maximum against the static
 # upstream, next to wrk's from the table above (goal: at least 0.8x wrk).
-lt_json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
 "$work/proxy" loadtest --target "http://127.0.0.1:$UP" --users "$CONNS" --requests 1000000 --no-pace \
 	--duration "$DURATION" --ramp 0s --stream 0 --timeout 10s --json "$work/gen.json" >/dev/null 2>&1 || true
 gen=$(lt_json "$work/gen.json" "r['endpoints'][0]['throughput']['achieved_rps']")
@@ -160,25 +208,6 @@ for p in "nginx http://127.0.0.1:$NGX" "floor http://127.0.0.1:$FLOOR" "ours htt
 		"$(lt_json "$work/open-$1.json" "round(r['comparison']['added_p99_ms']*1000)")"
 done
 
-# CPU time per request: user+system ticks of the proxy's processes (nginx:
-# master and workers) from /proc/PID/stat over an open-loop run at CPU_RATE,
-# divided by the requests sent. Unlike requests/s, this stays meaningful on
-# a shared machine. "converted" is an Anthropic Messages client on the
-# OpenAI stream upstream: each answer's 20 chunks become Anthropic events.
-CPU_RATE=${CPU_RATE:-4000}
-nginx_pids="$(cat "$work/ngx.pid") $(pgrep -P "$(cat "$work/ngx.pid")" | tr '\n' ' ')"
-ticks() { local t=0 p; for p in $1; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
-cpu_run() { # NAME PIDS TARGET STREAM [PROTOCOL]
-	local before after sent
-	before=$(ticks "$2")
-	"$work/proxy" loadtest --target "$3" --rate "$CPU_RATE" --users 256 --requests $((CPU_RATE * 10)) \
-		--duration "$DURATION" --ramp 0s --stream "$4" --protocol "${5:-chat}" --api-key bench --compare=false \
-		--json "$work/cpu-$1.json" >/dev/null 2>&1 || true
-	after=$(ticks "$2")
-	sent=$(lt_json "$work/cpu-$1.json" "r['endpoints'][0]['counters']['ok']")
-	awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$sent" \
-		'BEGIN { if (n > 0) printf "%.1f", t / hz / n * 1e6; else print "n/a" }'
-}
 declare -A cpu
 cpu[nginx plain]=$(cpu_run nginx-plain "$nginx_pids" "http://127.0.0.1:$NGX" 0)
 cpu[floor plain]=$(cpu_run floor-plain "$floor_pid" "http://127.0.0.1:$FLOOR" 0)
