@@ -208,9 +208,7 @@ func between(s, from, to string) string {
 // request in the live log and in the usage, revocation, and the SDK's next
 // request refused in OpenAI's error shape. Screenshots are checked.
 func TestConsoleEndToEnd(t *testing.T) {
-	if _, err := os.Stat(consoletest.Chromium); err != nil {
-		t.Skipf("browser test skipped: %s is missing (Debian package chromium; .ci/run installs it)", consoletest.Chromium)
-	}
+	consoletest.RequireChromium(t)
 	p := startConsoleProxy(t)
 	b := consoletest.Open(t, p.admin, 2*time.Minute)
 

@@ -113,9 +113,7 @@ func TestAdminSignInCopilotServes(t *testing.T) {
 // a real headless Chromium: the page shows the one-time code, then the
 // signed-in account, which appears in the provider's accounts.
 func TestConsoleSignInCopilot(t *testing.T) {
-	if _, err := os.Stat(consoletest.Chromium); err != nil {
-		t.Skipf("browser test skipped: %s is missing (Debian package chromium; .ci/run installs it)", consoletest.Chromium)
-	}
+	consoletest.RequireChromium(t)
 	p, _, creds := copilotProxy(t)
 	b := consoletest.Open(t, p.admin, 2*time.Minute)
 	b.SignIn(consolePassword)
@@ -276,9 +274,7 @@ func TestAdminSignInCodexPasteServes(t *testing.T) {
 // box; the address the browser ended on, pasted there, signs the account
 // in, and it appears in the provider's card.
 func TestConsoleSignInPastedRedirect(t *testing.T) {
-	if _, err := os.Stat(consoletest.Chromium); err != nil {
-		t.Skipf("browser test skipped: %s is missing (Debian package chromium; .ci/run installs it)", consoletest.Chromium)
-	}
+	consoletest.RequireChromium(t)
 	p, _ := codexProxy(t, "at-console-codex-1d7e")
 	b := consoletest.Open(t, p.admin, 2*time.Minute)
 	b.SignIn(consolePassword)

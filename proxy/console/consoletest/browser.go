@@ -41,15 +41,22 @@ type Browser struct {
 	Shots string // where screenshots are written
 }
 
+// RequireChromium skips the test when Chromium is not installed; a test
+// calls it first when it has costly setup to do before Open.
+func RequireChromium(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat(Chromium); err != nil {
+		t.Skipf("browser test skipped: %s is missing (Debian package chromium; .ci/run installs it)", Chromium)
+	}
+}
+
 // Open starts Chromium on the console at base, or skips the test when
 // Chromium is not installed. Everything it does ends within timeout.
 // Screenshots go to $CONSOLE_SCREENSHOTS when set, else to a temporary
 // folder of the test.
 func Open(t testing.TB, base string, timeout time.Duration) *Browser {
 	t.Helper()
-	if _, err := os.Stat(Chromium); err != nil {
-		t.Skipf("browser test skipped: %s is missing (Debian package chromium; .ci/run installs it)", Chromium)
-	}
+	RequireChromium(t)
 	shots := os.Getenv("CONSOLE_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
