@@ -10,6 +10,7 @@ import (
 	"github.com/llmproxy/proxy/providers/wire"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // logDone records a request answered in the handler: metrics and the
@@ -35,29 +36,43 @@ func (s *Server) logAnswered(ctx *fasthttp.RequestCtx, start time.Time, upstream
 		// them would let anyone without a key fill the store.
 		s.recordTenant(c, start, p, provider, account, model, status, stream, counts, total, 0)
 	}
-	ce := s.log.Check(zap.InfoLevel, "request")
-	if ce == nil {
-		return
+	if ce := s.log.Check(zap.InfoLevel, "request"); ce != nil {
+		s.writeAnswered(ce, ctx, p, provider, model, stream, err, cl, status, total)
 	}
-	fields := [...]zap.Field{
-		zap.ByteString("request_id", ctx.Response.Header.Peek("X-Request-Id")),
-		zap.ByteString("method", ctx.Method()),
-		zap.ByteString("path", ctx.Path()),
-		zap.Int("status", status),
-		zap.String("client", cl),
-		zap.String("protocol", p.String()),
-		zap.String("provider", provider),
-		zap.String("model", capLogged(model)),
-		zap.Bool("stream", stream),
-		zap.Duration("duration", total),
-		zap.Int("bytes_in", len(ctx.Request.Body())),
-		zap.Int("bytes_out", len(ctx.Response.Body())),
-		s.errField(err),
-		cacheField(cacheVerdict(ctx)),
-		zap.Skip(),
-		zap.Skip(),
-		zap.Skip(),
-	}
+}
+
+// writeAnswered writes the access line of a request answered in the
+// handler. Its fields are in a pooled array rather than on the stack: see
+// accessFields.
+//
+//go:noinline
+func (s *Server) writeAnswered(ce *zapcore.CheckedEntry, ctx *fasthttp.RequestCtx, p wire.Protocol, provider, model string, stream bool, err error, cl string, status int, total time.Duration) {
+	fields := s.accessFields.Get().(*accessFields)
+	defer s.putAccessFields(fields)
+	s.fillAnswered(fields, ctx, p, provider, model, stream, err, cl, status, total)
+	ce.Write(fields[:]...)
+}
+
+// fillAnswered sets the fields of writeAnswered's line. It is a frame of
+// its own, gone before zap encodes the line: building a field takes a
+// temporary on the stack.
+//
+//go:noinline
+func (s *Server) fillAnswered(fields *accessFields, ctx *fasthttp.RequestCtx, p wire.Protocol, provider, model string, stream bool, err error, cl string, status int, total time.Duration) {
+	fields[0] = zap.ByteString("request_id", ctx.Response.Header.Peek("X-Request-Id"))
+	fields[1] = zap.ByteString("method", ctx.Method())
+	fields[2] = zap.ByteString("path", ctx.Path())
+	fields[3] = zap.Int("status", status)
+	fields[4] = zap.String("client", cl)
+	fields[5] = zap.String("protocol", p.String())
+	fields[6] = zap.String("provider", provider)
+	fields[7] = zap.String("model", capLogged(model))
+	fields[8] = zap.Bool("stream", stream)
+	fields[9] = zap.Duration("duration", total)
+	fields[10] = zap.Int("bytes_in", len(ctx.Request.Body()))
+	fields[11] = zap.Int("bytes_out", len(ctx.Response.Body()))
+	fields[12] = s.errField(err)
+	fields[13] = cacheField(cacheVerdict(ctx))
 	if dropped, ok := ctx.UserValue(userDroppedTools).(string); ok {
 		fields[len(fields)-3] = zap.String("dropped_tools", dropped)
 	}
@@ -68,7 +83,33 @@ func (s *Server) logAnswered(ctx *fasthttp.RequestCtx, start time.Time, upstream
 		fields[len(fields)-2] = zap.String("error_kind", "upstream")
 		fields[len(fields)-1] = zap.String("reason", "upstream answered HTTP "+strconv.Itoa(status))
 	}
-	ce.Write(fields[:]...)
+}
+
+// accessFields holds one access line's fields. They live in a pooled
+// array, not on the stack: the goroutine that serves a connection keeps the
+// stack it grew to, also while it relays a stream for minutes, and a
+// 17-field array (1 KB, with the temporaries that fill it nearly 3 KB of
+// frame) was enough to double it.
+type accessFields [17]zap.Field
+
+// newAccessFields is an array of skipped fields: a line leaves the fields
+// it has no value for as they are (the zero Field is not a skip).
+func newAccessFields() any {
+	f := new(accessFields)
+	f.clear()
+	return f
+}
+
+func (f *accessFields) clear() {
+	for i := range f {
+		f[i] = zap.Skip()
+	}
+}
+
+// putAccessFields clears fields, which hold request bytes, and pools them.
+func (s *Server) putAccessFields(fields *accessFields) {
+	fields.clear()
+	s.accessFields.Put(fields)
 }
 
 // maxLogged bounds a client-chosen string in a log line (a model name can
@@ -125,32 +166,45 @@ func (s *Server) logStream(l *streamLog, bytesOut int64, firstEvent time.Time, e
 		}
 		s.recordTenant(l.cl, l.start, l.proto, l.provider, l.account, l.model, 200, true, l.tr.usage.Counts, total, ttft)
 	}
-	ce := s.log.Check(zap.InfoLevel, "request")
-	if ce == nil {
-		return
+	if ce := s.log.Check(zap.InfoLevel, "request"); ce != nil {
+		s.writeStreamed(ce, l, bytesOut, firstEvent, err, total)
 	}
+}
+
+// writeStreamed writes the access line of a finished stream, with its
+// fields off the stack as writeAnswered's.
+//
+//go:noinline
+func (s *Server) writeStreamed(ce *zapcore.CheckedEntry, l *streamLog, bytesOut int64, firstEvent time.Time, err error, total time.Duration) {
+	fields := s.accessFields.Get().(*accessFields)
+	defer s.putAccessFields(fields)
+	s.fillStreamed(fields, l, bytesOut, firstEvent, err, total)
+	ce.Write(fields[:]...)
+}
+
+// fillStreamed sets the fields of writeStreamed's line (see fillAnswered).
+//
+//go:noinline
+func (s *Server) fillStreamed(fields *accessFields, l *streamLog, bytesOut int64, firstEvent time.Time, err error, total time.Duration) {
 	ttfb := time.Duration(0)
 	if !firstEvent.IsZero() {
 		ttfb = firstEvent.Sub(l.start)
 	}
-	fields := [...]zap.Field{
-		zap.ByteString("request_id", l.requestID),
-		zap.String("method", "POST"),
-		zap.ByteString("path", l.path),
-		zap.Int("status", 200),
-		zap.String("client", l.client),
-		zap.String("protocol", l.proto.String()),
-		zap.String("provider", l.provider),
-		zap.String("model", capLogged(l.model)),
-		zap.Bool("stream", true),
-		zap.Duration("duration", total),
-		zap.Duration("first_event", ttfb),
-		zap.Int("bytes_in", l.bytesIn),
-		zap.Int64("bytes_out", bytesOut),
-		s.errField(err),
-		cacheField(l.cache),
-	}
-	ce.Write(fields[:]...)
+	fields[0] = zap.ByteString("request_id", l.requestID)
+	fields[1] = zap.String("method", "POST")
+	fields[2] = zap.ByteString("path", l.path)
+	fields[3] = zap.Int("status", 200)
+	fields[4] = zap.String("client", l.client)
+	fields[5] = zap.String("protocol", l.proto.String())
+	fields[6] = zap.String("provider", l.provider)
+	fields[7] = zap.String("model", capLogged(l.model))
+	fields[8] = zap.Bool("stream", true)
+	fields[9] = zap.Duration("duration", total)
+	fields[10] = zap.Duration("first_event", ttfb)
+	fields[11] = zap.Int("bytes_in", l.bytesIn)
+	fields[12] = zap.Int64("bytes_out", bytesOut)
+	fields[13] = s.errField(err)
+	fields[14] = cacheField(l.cache)
 }
 
 // cacheField is the response cache's verdict (hit, miss, bypass) on the

@@ -31,11 +31,11 @@ type target struct {
 // concurrency slot (held in h). A target that cannot be tried now is
 // skipped with the reason recorded; a body the primary target cannot take
 // ends the exchange.
-func (s *Server) prepare(x *exchange, t *tries, h *held, a retry.Attempt) (target, step) {
-	at := target{a: a, up: x.snap.ups[a.Target.Provider], route: t.primary}
+func (s *Server) prepare(x *exchange, t *tries, h *held, a retry.Attempt, at *target) step {
+	*at = target{a: a, up: x.snap.ups[a.Target.Provider], route: t.primary}
 	if at.up == nil {
 		t.plan.Skip(0)
-		return at, stepSkip
+		return stepSkip
 	}
 	up := at.up
 	if a.Number > 1 {
@@ -49,8 +49,8 @@ func (s *Server) prepare(x *exchange, t *tries, h *held, a retry.Attempt) (targe
 		at.route = routed{provider: up.prov, model: a.Target.Model, rewrite: true}
 	}
 	x.route = at.route
-	if next := s.prepareBody(x, t, &at); next != stepProceed {
-		return at, next
+	if next := s.prepareBody(x, t, at); next != stepProceed {
+		return next
 	}
 	now := time.Now()
 	if up.br != nil {
@@ -58,11 +58,11 @@ func (s *Server) prepare(x *exchange, t *tries, h *held, a retry.Attempt) (targe
 		if at.tk, allowed = up.br.Allow(now); !allowed {
 			t.plan.Skip(up.br.RetryAfter(now))
 			t.skipped(wire.Unavailable, "provider "+quote(up.name)+" is failing (circuit open); retry later")
-			return at, stepSkip
+			return stepSkip
 		}
 	}
-	if !s.leaseKey(t, h, &at, now) {
-		return at, stepSkip
+	if !s.leaseKey(t, h, at, now) {
+		return stepSkip
 	}
 	h.up = up
 	slot, err := acquireSlot(up.sem, x.ctx.Conn(), s.log)
@@ -71,7 +71,7 @@ func (s *Server) prepare(x *exchange, t *tries, h *held, a retry.Attempt) (targe
 		abandon(up, at.tk)
 		if errors.Is(err, admission.ErrAbandoned) {
 			s.clientLeft(x)
-			return at, stepDone
+			return stepDone
 		}
 		var oe *admission.OverloadError
 		if errors.As(err, &oe) {
@@ -80,10 +80,10 @@ func (s *Server) prepare(x *exchange, t *tries, h *held, a retry.Attempt) (targe
 			t.plan.Skip(0)
 		}
 		t.skipped(wire.RateLimited, "provider "+quote(up.name)+" is at its concurrency limit; retry later")
-		return at, stepSkip
+		return stepSkip
 	}
 	h.slot = slot
-	return at, stepProceed
+	return stepProceed
 }
 
 // acquireSlot takes one of the provider's concurrency slots. While it
@@ -166,7 +166,7 @@ type result struct {
 // an upstream that fails at once (an error event, or a body that ends or
 // breaks before any event) can still be failed over, since the client has
 // seen nothing yet.
-func (s *Server) call(x *exchange, h *held, at target) result {
+func (s *Server) call(x *exchange, h *held, at *target, r *result) {
 	ctx := x.ctx
 	c := providers.Call{
 		Op:        x.op,
@@ -180,17 +180,17 @@ func (s *Server) call(x *exchange, h *held, at target) result {
 	if h.lease.Valid() {
 		c.Key = h.lease.Secret()
 	}
-	r := result{sent: time.Now()}
+	*r = result{sent: time.Now()}
 	r.res, r.err = at.up.prov.Do(&c)
 	if r.err != nil {
-		return r
+		return
 	}
 	r.status = r.res.Status
 	if len(r.res.RetryAfter) > 0 {
 		r.ra, _ = wire.ParseRetryAfter(string(r.res.RetryAfter), time.Now())
 	}
 	if r.status != fasthttp.StatusOK || r.res.Stream == nil {
-		return r
+		return
 	}
 	up, srv := at.up, &x.snap.cfg.Server
 	if up.total > 0 {
@@ -209,13 +209,12 @@ func (s *Server) call(x *exchange, h *held, at target) result {
 	if r.err == nil && stream.IsErrorEvent(&ev) {
 		r.status, r.err = fasthttp.StatusBadGateway, errEarlyStreamError
 	}
-	return r
 }
 
 // settle decides what an attempt's result means: answer the client with
 // it, or record the failure (against the key, the breaker and the plan)
 // and say whether another attempt may follow.
-func (s *Server) settle(x *exchange, t *tries, h *held, at target, r *result) step {
+func (s *Server) settle(x *exchange, t *tries, h *held, at *target, r *result) step {
 	up := at.up
 	x.upstream += time.Since(r.sent)
 	if errors.Is(r.err, stream.ErrClientGone) {

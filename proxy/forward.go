@@ -36,10 +36,13 @@ func (s *Server) forward(x *exchange) {
 	if x.snap.cache != nil && s.serveCached(x) {
 		return
 	}
-	// h and t stay on this stack (an allocation guard counts them);
+	// The exchange's state comes from a pool rather than this stack: see
+	// forwardState.
 	// startStream copies h to the heap for a relay.
-	var h held
-	if !s.admit(x, &h) {
+	fs := s.forwardStates.Get().(*forwardState)
+	defer s.putForwardState(fs)
+	h, t, at, r := &fs.h, &fs.t, &fs.at, &fs.r
+	if !s.admit(x, h) {
 		return
 	}
 	defer h.releaseUnlessStreaming()
@@ -47,7 +50,6 @@ func (s *Server) forward(x *exchange) {
 	x.prompted = true
 
 	now := time.Now()
-	var t tries
 	t.init(x, now, s.jitter)
 	defer t.releaseLast()
 	for a, ok := t.plan.Next(now); ok; a, ok = t.plan.Next(now) {
@@ -58,7 +60,7 @@ func (s *Server) forward(x *exchange) {
 			s.clientLeft(x)
 			return
 		}
-		at, next := s.prepare(x, &t, &h, a)
+		next := s.prepare(x, t, h, a, at)
 		if next == stepSkip {
 			now = time.Now()
 			continue
@@ -66,8 +68,8 @@ func (s *Server) forward(x *exchange) {
 		if next == stepDone {
 			return
 		}
-		r := s.call(x, &h, at)
-		switch s.settle(x, &t, &h, at, &r) {
+		s.call(x, h, at, r)
+		switch s.settle(x, t, h, at, r) {
 		case stepDone:
 			return
 		case stepRetry:
@@ -76,7 +78,30 @@ func (s *Server) forward(x *exchange) {
 		}
 		break
 	}
-	s.answerFailure(x, &t)
+	s.answerFailure(x, t)
+}
+
+// forwardState is what forward keeps across an exchange's attempts. It
+// lives in a pool, not on forward's stack: the retry plan and the held
+// resources are over a kilobyte, and the goroutine serving a connection
+// keeps the stack its deepest request needed, also while it relays a
+// stream for minutes. Past 8 KB that stack doubles to 16 KB, and every
+// garbage collection that finds it idle halves it again, to be copied back
+// up by the next request.
+type forwardState struct {
+	h  held
+	t  tries
+	at target
+	r  result
+}
+
+func newForwardState() any { return new(forwardState) }
+
+// putForwardState clears fs, whose fields point into the finished
+// exchange, and pools it.
+func (s *Server) putForwardState(fs *forwardState) {
+	*fs = forwardState{}
+	s.forwardStates.Put(fs)
 }
 
 // tries is what an exchange keeps across its attempts.
@@ -100,14 +125,15 @@ type tries struct {
 	msg  string
 }
 
+// init starts t for x, field by field: a composite literal would be built
+// in a temporary on the stack first (see forwardState).
 func (t *tries) init(x *exchange, now time.Time, jitter retry.Rand) {
-	*t = tries{
-		plan:     x.snap.policy.NewPlan(now, x.snap.chainFor(clientOf(x.ctx), x.route), jitter),
-		primary:  x.route,
-		prevProv: x.route.provider.Name(),
-		kind:     wire.Unavailable,
-		msg:      "no upstream available",
-	}
+	*t = tries{}
+	x.snap.policy.StartPlan(&t.plan, now, x.snap.chainFor(clientOf(x.ctx), x.route), jitter)
+	t.primary = x.route
+	t.prevProv = x.route.provider.Name()
+	t.kind = wire.Unavailable
+	t.msg = "no upstream available"
 }
 
 // skipped records why a target was passed over, unless an upstream

@@ -64,6 +64,10 @@ type Server struct {
 	closed   chan struct{}
 	// converters reuse their parsers across requests that change protocol.
 	converters sync.Pool
+	// accessFields hold access lines' fields (accesslog.go).
+	accessFields sync.Pool
+	// forwardStates hold forward's state across attempts (forward.go).
+	forwardStates sync.Pool
 	// bodies is the byte budget of large request bodies being read.
 	bodies *bodyBudget
 	// hosts guards a loopback listener against DNS rebinding.
@@ -98,6 +102,8 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		hosts:  newHostAllowed(cfg.Server.Host, cfg.Server.AllowedHosts),
 		linger: newLingerer(),
 	}
+	s.accessFields.New = newAccessFields
+	s.forwardStates.New = newForwardState
 	s.metrics = metrics.New(metrics.Options{ProcessMetrics: true})
 	snap, err := newSnapshot(cfg, log, s.metrics, nil)
 	if err != nil {

@@ -64,6 +64,15 @@ func (e *Error) Error() string {
 // objects have a few dozen, and a body with more is refused.
 const maxMembers = 256
 
+// inlineMembers is how many keys Object tracks without allocating. The
+// tracking array lives on the caller's stack, and the request goroutine's
+// stack is what an open stream keeps for its whole life: a 256-slot array
+// of slices (6 KB) made every request goroutine grow to 16 KB.
+const inlineMembers = 32
+
+// keySpan is where a top-level key sits in the body.
+type keySpan struct{ at, n int }
+
 // Object scans body, which must be one JSON object, and calls fn for each
 // top-level member in order. It returns the first problem as an *Error, or
 // fn's error.
@@ -78,8 +87,8 @@ func Object(body []byte, lim Limits, fn func(m Member) error) error {
 	}
 	s.values++
 	s.pos++
-	var seen [maxMembers][]byte
-	n := 0
+	var inline [inlineMembers]keySpan
+	seen := inline[:0]
 	s.skipSpace()
 	if s.peek() == '}' {
 		s.pos++
@@ -99,16 +108,15 @@ func Object(body []byte, lim Limits, fn func(m Member) error) error {
 		if escaped {
 			return &Error{Offset: keyAt, Key: string(key), Msg: fmt.Sprintf("top-level key %q uses escape sequences; write request keys plainly", key)}
 		}
-		for _, k := range seen[:n] {
-			if bytes.Equal(k, key) {
+		for _, k := range seen {
+			if bytes.Equal(s.buf[k.at:k.at+k.n], key) {
 				return &Error{Offset: keyAt, Key: string(key), Msg: fmt.Sprintf("key %q appears more than once in the request object", key)}
 			}
 		}
-		if n == maxMembers {
+		if len(seen) == maxMembers {
 			return &Error{Offset: keyAt, Msg: fmt.Sprintf("the request object has more than %d keys", maxMembers)}
 		}
-		seen[n] = key
-		n++
+		seen = append(seen, keySpan{at: keyAt + 1, n: len(key)})
 		s.skipSpace()
 		if s.peek() != ':' {
 			return s.fail("expected ':' after a key")

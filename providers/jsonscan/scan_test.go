@@ -3,6 +3,7 @@ package jsonscan
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,11 @@ func TestObject(t *testing.T) {
 		{"bad escape", `{"a":"\x"}`, Limits{}, "invalid escape", false},
 		{"too deep", `{"a":` + strings.Repeat("[", 10) + strings.Repeat("]", 10) + `}`, Limits{MaxDepth: 5}, "deeper than 5", true},
 		{"too many values", `{"a":[1,1,1,1,1,1,1,1,1,1]}`, Limits{MaxValues: 5}, "more than 5 JSON values", true},
+		{"keys past the inline array", manyKeys(100, ""), Limits{}, "", false},
+		{"duplicate of an early key, found late", manyKeys(100, "k3"), Limits{}, `key "k3" appears more than once`, false},
+		{"duplicate of a late key", manyKeys(100, "k77"), Limits{}, `key "k77" appears more than once`, false},
+		{"the most keys", manyKeys(maxMembers, ""), Limits{}, "", false},
+		{"one key too many", manyKeys(maxMembers+1, ""), Limits{}, "more than 256 keys", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,4 +116,22 @@ func FuzzObject(f *testing.F) {
 			t.Fatalf("Valid accepted invalid JSON %q", body)
 		}
 	})
+}
+
+// manyKeys is an object of n distinct keys k0..k(n-1), then, if dup is
+// set, that key once more.
+func manyKeys(n int, dup string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"k%d":%d`, i, i)
+	}
+	if dup != "" {
+		fmt.Fprintf(&b, `,%q:0`, dup)
+	}
+	b.WriteByte('}')
+	return b.String()
 }

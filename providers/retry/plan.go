@@ -103,11 +103,25 @@ type Plan struct {
 // NewPlan starts a plan at now over chain (chain[0] is the requested target,
 // the rest its fallbacks, in order). rnd draws the backoff jitter.
 func (p Policy) NewPlan(now time.Time, chain []Target, rnd Rand) Plan {
+	var pl Plan
+	p.StartPlan(&pl, now, chain, rnd)
+	return pl
+}
+
+// StartPlan is NewPlan into pl, for a Plan that lives in a pooled struct:
+// it sets the fields in place, with no Plan-sized temporary on the stack.
+func (p Policy) StartPlan(pl *Plan, now time.Time, chain []Target, rnd Rand) {
 	p = p.withDefaults()
 	if rnd == nil {
 		rnd = SharedRand{}
 	}
-	return Plan{policy: p, rnd: rnd, chain: chain, deadline: now.Add(p.MaxTotal), done: len(chain) == 0, cur: -1}
+	*pl = Plan{}
+	pl.policy = p
+	pl.rnd = rnd
+	pl.chain = chain
+	pl.deadline = now.Add(p.MaxTotal)
+	pl.done = len(chain) == 0
+	pl.cur = -1
 }
 
 // Next returns the next attempt, or false when the plan is over: committed,
