@@ -18,7 +18,7 @@ FUZZ     := ./stream:FuzzReader ./providers/jsonpatch:FuzzReplace ./providers/co
 FUZZMIN  ?= 200x
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $$(go env GOPATH)/bin/staticcheck)
 
-.PHONY: build run test fmt-check vet tidy-check staticcheck unit allocs fuzz agents agents-record bench bench-check bench-baseline benchstat bench-compare bench-cpu bench-generator bench-startup soak install clean
+.PHONY: build run test fmt-check vet tidy-check staticcheck unit allocs fuzz agents agents-record bench bench-check bench-baseline benchstat bench-compare bench-cpu bench-prefork bench-generator bench-startup soak install clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/proxy
@@ -138,6 +138,11 @@ bench-compare:
 CPU_ROUNDS ?= 6
 bench-cpu:
 	CPU_ROUNDS=$(CPU_ROUNDS) bash loadtest/compare/compare.sh
+
+# The same rounds, the floor against two floor processes sharing its port
+# (SO_REUSEPORT, GOMAXPROCS=1 each): what fasthttp's prefork mode would save.
+bench-prefork:
+	CPU_ROUNDS=$(CPU_ROUNDS) CPU_VS=prefork bash loadtest/compare/compare.sh
 
 # The load tester's ceiling next to wrk's: alternated rounds against one
 # static nginx, same connections (ROUNDS=9 ROUND=3s). Not part of `make test`.

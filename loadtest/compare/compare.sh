@@ -7,7 +7,9 @@
 # Environment: DURATION (default 10s), CONNS (64), THREADS (2), STREAMS (1000),
 # RATE (2000, open-loop latency and syscalls), CPU_RATE (4000), SYSCALL_REQS (4000);
 # CPU_ROUNDS (make bench-cpu: only CPU per request, floor and ours in that many
-# alternated rounds of CPU_DURATION, default 5s).
+# alternated rounds of CPU_DURATION, default 5s); CPU_VS=prefork (make
+# bench-prefork: the floor against two floors sharing a port with
+# SO_REUSEPORT, one core each, as fasthttp's prefork mode would run).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -15,7 +17,7 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 STREAMS=${STREAMS:-1000}
-UP=18081 NGX=18082 OURS=18083 SLOW=18084 FLOOR=18086
+UP=18081 NGX=18082 OURS=18083 SLOW=18084 FLOOR=18086 FORKED=18087
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
@@ -96,6 +98,14 @@ pids+=($!)
 "$work/floor" -listen 127.0.0.1:$FLOOR -upstream 127.0.0.1:$UP &
 pids+=($!)
 floor_pid=$!
+forked_pids=""
+if [ "${CPU_VS:-}" = prefork ]; then
+	for _ in 1 2; do
+		GOMAXPROCS=1 "$work/floor" -reuseport -listen 127.0.0.1:$FORKED -upstream 127.0.0.1:$UP &
+		pids+=($!)
+		forked_pids+="$! "
+	done
+fi
 for port in $UP $NGX $OURS $SLOW $FLOOR; do
 	for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
@@ -153,20 +163,27 @@ cpu_run() { # NAME PIDS TARGET STREAM [PROTOCOL]
 # between identical runs; alternated rounds share whatever the host does.
 if ((${CPU_ROUNDS:-0} > 0)); then
 	CPU_DURATION=${CPU_DURATION:-5s}
+	# The contender against the floor: ours, or (CPU_VS=prefork) two
+	# floor processes on one port, GOMAXPROCS=1 each, their CPU summed.
+	name=ours pids2=$ours_pid base2="http://127.0.0.1:$OURS" plain2=/json streamed2=/sse
+	if [ "${CPU_VS:-}" = prefork ]; then
+		(exec 3<>/dev/tcp/127.0.0.1/$FORKED) 2>/dev/null || { echo "the forked floors did not start" >&2; exit 1; }
+		name=forked pids2=$forked_pids base2="http://127.0.0.1:$FORKED" plain2="" streamed2=/stream
+	fi
 	echo "CPU per request at $CPU_RATE req/s open loop, $CPU_ROUNDS alternated rounds of $CPU_DURATION (user+system from /proc, us):"
 	for kind in plain streamed; do
-		stream=0 fpath="" opath=/json
-		[ "$kind" = streamed ] && stream=1 fpath=/stream opath=/sse
+		stream=0 fpath="" opath=$plain2
+		[ "$kind" = streamed ] && stream=1 fpath=/stream opath=$streamed2
 		fl=() ou=() rr=()
 		for i in $(seq "$CPU_ROUNDS"); do
 			f=$(cpu_run "floor-$kind" "$floor_pid" "http://127.0.0.1:$FLOOR$fpath" "$stream")
-			o=$(cpu_run "ours-$kind" "$ours_pid" "http://127.0.0.1:$OURS$opath" "$stream")
+			o=$(cpu_run "$name-$kind" "$pids2" "$base2$opath" "$stream")
 			r=$(ratio "$o" "$f")
-			printf '  %-8s round %2d: floor %7s, ours %7s, ours/floor %sx\n' "$kind" "$i" "$f" "$o" "$r"
+			printf '  %-8s round %2d: floor %7s, %s %7s, %s/floor %sx\n' "$kind" "$i" "$f" "$name" "$o" "$name" "$r"
 			fl+=("$f") ou+=("$o") rr+=("$r")
 		done
-		printf '%-8s median: floor %s, ours %s; median ours/floor of the rounds %sx\n' "$kind" \
-			"$(median "${fl[@]}")" "$(median "${ou[@]}")" "$(median "${rr[@]}")"
+		printf '%-8s median: floor %s, %s %s; median %s/floor of the rounds %sx\n' "$kind" \
+			"$(median "${fl[@]}")" "$name" "$(median "${ou[@]}")" "$name" "$(median "${rr[@]}")"
 	done
 	exit 0
 fi
