@@ -59,6 +59,15 @@ type Relay struct {
 	w        io.Writer
 	finished bool
 	timer    *time.Timer
+	// lastWrite is when the client was last written to (or the relay
+	// started). Writes only note it; the heartbeat timer, when it fires,
+	// re-arms itself for the rest of the silence if there was a write since.
+	// Resetting the timer on every write cost a runtime timer update per
+	// event (about a third of a relayed event's own CPU).
+	lastWrite time.Time
+	// missed: the timer fired while a write held mu (a client slow to
+	// read); that write re-arms it when it is done.
+	missed atomic.Bool
 
 	ev      Event // lives here so that passing it to the translator does not allocate
 	out     []byte
@@ -198,6 +207,7 @@ func (r *Relay) start(w io.Writer) (err error) {
 		r.flush, _ = w.(flusher)
 	}
 	if r.heartbeat > 0 && r.tr.Heartbeat() != nil {
+		r.lastWrite = time.Now()
 		r.timer = time.AfterFunc(r.heartbeat, r.beat)
 	}
 	return nil
@@ -403,14 +413,20 @@ func (r *Relay) stepFixed(chunk []byte, readErr error) error {
 func (r *Relay) write(b []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.outcome.FirstEvent.IsZero() {
-		r.outcome.FirstEvent = time.Now()
+	var now time.Time
+	if r.timer != nil || r.outcome.FirstEvent.IsZero() || r.wtimeout > 0 {
+		now = time.Now()
 	}
-	if r.timer != nil {
+	if r.outcome.FirstEvent.IsZero() {
+		r.outcome.FirstEvent = now
+	}
+	r.lastWrite = now
+	r.armWrite(now)
+	n, err := r.w.Write(b)
+	if r.missed.Load() {
+		r.missed.Store(false)
 		r.timer.Reset(r.heartbeat)
 	}
-	r.armWrite()
-	n, err := r.w.Write(b)
 	r.outcome.Bytes += int64(n)
 	if err != nil {
 		return errors.Join(ErrClientGone, err)
@@ -418,9 +434,11 @@ func (r *Relay) write(b []byte) error {
 	return nil
 }
 
-// beat runs on the heartbeat timer, which every write re-arms, so it fires
-// only after a silence. A failed write means the client went away: closing the
-// upstream unblocks the relay's pending read.
+// beat runs on the heartbeat timer. Writes only note their time (see
+// lastWrite): a timer that fires after one re-arms for the rest of the
+// silence, so a heartbeat goes out only after a whole interval without
+// writes. A failed write means the client went away: closing the upstream
+// unblocks the relay's pending read.
 func (r *Relay) beat() {
 	locked := false
 	defer func() {
@@ -434,12 +452,22 @@ func (r *Relay) beat() {
 		}
 	}()
 	if !r.mu.TryLock() {
-		// A write is in progress (perhaps blocked on a slow client): not idle,
-		// and that write re-arms the timer.
+		// A write is in progress (perhaps blocked on a slow client): not
+		// idle, and that write re-arms the timer when it is done.
+		r.missed.Store(true)
 		return
 	}
 	locked = true
 	if r.finished {
+		locked = false
+		r.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	if quiet := now.Sub(r.lastWrite); quiet < r.heartbeat {
+		// Written to since the timer was set: wait out the rest of the
+		// silence that would call for a heartbeat.
+		r.timer.Reset(r.heartbeat - quiet)
 		locked = false
 		r.mu.Unlock()
 		return
@@ -457,10 +485,11 @@ func (r *Relay) beat() {
 		default:
 		}
 	}
-	r.armWrite()
+	r.armWrite(now)
 	n, err := r.w.Write(r.tr.Heartbeat())
 	r.outcome.Bytes += int64(n)
 	if err == nil {
+		r.lastWrite = now
 		r.timer.Reset(r.heartbeat)
 	}
 	locked = false
@@ -473,11 +502,11 @@ func (r *Relay) beat() {
 // armWrite moves the client write deadline, under mu. Like the upstream's
 // read deadline it moves only when it has drifted by a sixteenth of the
 // timeout, which spares a timer update on most writes.
-func (r *Relay) armWrite() {
+func (r *Relay) armWrite(now time.Time) {
 	if r.conn == nil || r.wtimeout <= 0 {
 		return
 	}
-	want := time.Now().Add(r.wtimeout)
+	want := now.Add(r.wtimeout)
 	if want.Sub(r.wdead) > r.wtimeout/16 {
 		if r.conn.SetWriteDeadline(want) == nil {
 			r.wdead = want

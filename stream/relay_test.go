@@ -297,3 +297,87 @@ func TestRelayFixedLength(t *testing.T) {
 		})
 	}
 }
+
+// timedWriter records when each chunk reached it; a write of block
+// stalls for stall first, as a client that stops reading for a while.
+type timedWriter struct {
+	mu    sync.Mutex
+	at    []time.Time
+	data  []string
+	block string
+	stall time.Duration
+	wrote chan struct{}
+}
+
+func (w *timedWriter) Write(p []byte) (int, error) {
+	if w.block != "" && string(p) == w.block {
+		time.Sleep(w.stall)
+	}
+	w.mu.Lock()
+	w.at = append(w.at, time.Now())
+	w.data = append(w.data, string(p))
+	w.mu.Unlock()
+	w.wrote <- struct{}{}
+	return len(p), nil
+}
+
+// next waits for the next write and returns its text and time.
+func (w *timedWriter) next(t *testing.T) (string, time.Time) {
+	t.Helper()
+	select {
+	case <-w.wrote:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no write within 5 s")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	i := len(w.data) - 1
+	return w.data[i], w.at[i]
+}
+
+// TestHeartbeatCountsSilenceFromLastWrite: the heartbeat timer is not
+// reset by each write; when it fires after a write it waits out the rest
+// of the silence, so no heartbeat comes sooner than the interval after the
+// last event.
+func TestHeartbeatCountsSilenceFromLastWrite(t *testing.T) {
+	const hb = 80 * time.Millisecond
+	up := newScripted(nil, ev1)
+	w := &timedWriter{wrote: make(chan struct{}, 16)}
+	r := NewRelay(up, PassThrough(wire.OpenAIChat), Options{Heartbeat: hb})
+	go func() { _, _ = r.WriteTo(w) }()
+	defer r.Abort(errors.New("test over"))
+	if got, _ := w.next(t); got != ev1 {
+		t.Fatalf("first write %q", got)
+	}
+	time.Sleep(hb / 2)
+	up.reads <- ev2
+	got, evAt := w.next(t)
+	if got != ev2 {
+		t.Fatalf("second write %q, want the second event", got)
+	}
+	got, beatAt := w.next(t)
+	if got != string(Heartbeat) {
+		t.Fatalf("third write %q, want a heartbeat", got)
+	}
+	if quiet := beatAt.Sub(evAt); quiet < hb-5*time.Millisecond {
+		t.Fatalf("heartbeat %v after the last event, want at least %v", quiet, hb)
+	}
+}
+
+// TestHeartbeatAfterStalledWrite: a write that blocks past the heartbeat
+// interval (a client that stopped reading) does not leave the stream
+// without heartbeats once it completes and the upstream is silent.
+func TestHeartbeatAfterStalledWrite(t *testing.T) {
+	const hb = 30 * time.Millisecond
+	up := newScripted(nil, ev1)
+	w := &timedWriter{wrote: make(chan struct{}, 16), block: ev1, stall: 4 * hb}
+	r := NewRelay(up, PassThrough(wire.OpenAIChat), Options{Heartbeat: hb})
+	go func() { _, _ = r.WriteTo(w) }()
+	defer r.Abort(errors.New("test over"))
+	if got, _ := w.next(t); got != ev1 {
+		t.Fatalf("first write %q", got)
+	}
+	if got, _ := w.next(t); got != string(Heartbeat) {
+		t.Fatalf("after the stalled write: %q, want a heartbeat", got)
+	}
+}

@@ -3,6 +3,7 @@ package stream
 import (
 	"io"
 	"testing"
+	"time"
 
 	"github.com/llmproxy/proxy/providers/wire"
 )
@@ -43,7 +44,9 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // realChunk is a 330-byte OpenAI chunk, the size the field notes measured.
 const realChunk = `data: {"id":"chatcmpl-AbCdEfGhIjKlMnOpQrStUvWxYz012","object":"chat.completion.chunk","created":1731000000,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_0ba0d124f1","choices":[{"index":0,"delta":{"content":" token"},"logprobs":null,"finish_reason":null}],"usage":null}` + "\n\n"
 
-func benchmarkRelay(b *testing.B, perRead int) {
+func benchmarkRelay(b *testing.B, perRead int) { benchmarkRelayWith(b, perRead, Options{}) }
+
+func benchmarkRelayWith(b *testing.B, perRead int, o Options) {
 	chunk := []byte{}
 	for i := 0; i < perRead; i++ {
 		chunk = append(chunk, realChunk...)
@@ -51,7 +54,7 @@ func benchmarkRelay(b *testing.B, perRead int) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(realChunk)))
 	up := &repeatUpstream{chunk: chunk, n: b.N / perRead}
-	r := NewRelay(up, PassThrough(wire.OpenAIChat), Options{})
+	r := NewRelay(up, PassThrough(wire.OpenAIChat), o)
 	b.ResetTimer()
 	if _, err := r.WriteTo(discard{}); err != nil {
 		b.Fatal(err)
@@ -61,6 +64,18 @@ func benchmarkRelay(b *testing.B, perRead int) {
 // BenchmarkRelayEvent measures relaying one event that arrives on its own
 // (one upstream read, one client write per event). ns/op is per event.
 func BenchmarkRelayEvent(b *testing.B) { benchmarkRelay(b, 1) }
+
+// BenchmarkRelayEventDefaults is BenchmarkRelayEvent with the default
+// configuration's heartbeat (500 ms of silence) and client write timeout
+// (30 s), which the relay keeps armed across its writes.
+func BenchmarkRelayEventDefaults(b *testing.B) {
+	benchmarkRelayWith(b, 1, Options{Heartbeat: 500 * time.Millisecond, WriteTimeout: 30 * time.Second, Conn: noDeadline{}})
+}
+
+// noDeadline is a client connection whose write deadlines cost nothing.
+type noDeadline struct{}
+
+func (noDeadline) SetWriteDeadline(time.Time) error { return nil }
 
 // BenchmarkRelayEventBatched measures events that arrive ten per read and
 // leave ten per write. ns/op is per event.
