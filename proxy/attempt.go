@@ -197,12 +197,10 @@ func (s *Server) call(x *exchange, h *held, at *target, r *result) {
 		h.limitTotal(r.res, up.total, r.sent)
 	}
 	r.rd = stream.NewReader(r.res.Stream, srv.MaxEventBytes)
-	if x.passesThrough() {
-		// Before the first read: a body that arrived whole is then
-		// primed, and relayed, in one piece (one write to the client,
-		// not one per 2 KB). A converted stream's length changes anyway.
-		r.rd.ReserveBody(r.res.StreamLength)
-	}
+	// Before the first read: a body that arrived whole is then primed,
+	// and relayed (or converted), in one piece: one write to the client,
+	// not one per 2 KB.
+	r.rd.ReserveBody(r.res.StreamLength)
 	var ev stream.Event
 	r.err = primeWithin(r.rd, &ev, r.res.Stream, up.firstEvt-time.Since(r.sent), up.firstEvt > 0,
 		ctx.Conn(), srv.StreamHeartbeat, s.log)

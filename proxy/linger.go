@@ -75,6 +75,63 @@ type lingerConn struct {
 	// first makes fasthttp's one-byte read of a request and the read of
 	// the rest one read(2) (firstread.go).
 	first *firstReader
+	// lastChunk: the last chunk's "0\r\n" is held for the next write (see
+	// Write); raw: the connection is a WebSocket's, written as it comes.
+	lastChunk bool
+	raw       bool
+}
+
+// chunkedEnd is what fasthttp flushes alone at the end of a chunked body,
+// before the trailer's CRLF, which it flushes in a write of its own.
+const chunkedEnd = "0\r\n"
+
+// Write sends p, except that the end of a chunked body waits for what
+// follows it (the CRLF that ends the trailer): fasthttp flushes the two
+// apart, and every stream ended with two small writes of 3 and 2 bytes.
+// The held bytes go out before anything else written.
+func (c *lingerConn) Write(p []byte) (int, error) {
+	if c.lastChunk {
+		c.lastChunk = false
+		return c.writeAfterEnd(p)
+	}
+	if !c.raw && string(p) == chunkedEnd {
+		c.lastChunk = true
+		return len(p), nil
+	}
+	return c.TCPConn.Write(p)
+}
+
+// writeAfterEnd writes the held chunkedEnd and p in one system call.
+func (c *lingerConn) writeAfterEnd(p []byte) (int, error) {
+	if len(p) <= 16 {
+		var b [len(chunkedEnd) + 16]byte
+		n := copy(b[:], chunkedEnd)
+		n += copy(b[n:], p)
+		m, err := c.TCPConn.Write(b[:n])
+		return max(m-len(chunkedEnd), 0), err
+	}
+	bufs := net.Buffers{[]byte(chunkedEnd), p}
+	m, err := bufs.WriteTo(c.TCPConn)
+	return max(int(m)-len(chunkedEnd), 0), err
+}
+
+// ReadFrom is the TCP connection's (sendfile), after any held bytes.
+func (c *lingerConn) ReadFrom(r io.Reader) (int64, error) {
+	if c.lastChunk {
+		c.lastChunk = false
+		if _, err := c.TCPConn.Write([]byte(chunkedEnd)); err != nil {
+			return 0, err
+		}
+	}
+	return c.TCPConn.ReadFrom(r)
+}
+
+// writeRaw marks ctx's connection as one whose writes are not HTTP
+// responses (a WebSocket's): they go out as they come.
+func writeRaw(ctx *fasthttp.RequestCtx) {
+	if c, ok := ctx.Conn().(*lingerConn); ok {
+		c.raw = true
+	}
 }
 
 func (c *lingerConn) Read(p []byte) (int, error) { return c.first.Read(p) }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -157,4 +158,65 @@ func closedWithin(conn net.Conn, d time.Duration) bool {
 		}
 	}
 	return false
+}
+
+// TestLastChunkWaitsForTrailer: the "0\r\n" fasthttp flushes alone at the
+// end of a chunked body is held (nothing reaches the peer) and goes out
+// with the next write, in front of it; a WebSocket's connection writes
+// such bytes at once.
+func TestLastChunkWaitsForTrailer(t *testing.T) {
+	tests := []struct {
+		name  string
+		raw   bool
+		next  string
+		held  bool
+		wantN int
+	}{
+		{"trailer CRLF", false, "\r\n", true, 2},
+		{"trailer fields", false, strings.Repeat("X-Trailer: v\r\n", 4) + "\r\n", true, 58},
+		{"websocket", true, "\r\n", false, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tcp, client := tcpPair(t)
+			c := &lingerConn{TCPConn: tcp, l: newLingerer(), first: newFirstReader(tcp), raw: tc.raw}
+			if n, err := c.Write([]byte("0\r\n")); n != 3 || err != nil {
+				t.Fatalf("Write = %d, %v", n, err)
+			}
+			// A write on loopback is in the peer's queue when it returns.
+			if got := pending(t, client); (got == 0) != tc.held {
+				t.Fatalf("%d bytes reached the peer after the last chunk, held = %v", got, tc.held)
+			}
+			if n, err := c.Write([]byte(tc.next)); n != tc.wantN || err != nil {
+				t.Fatalf("Write = %d, %v; want %d", n, err, tc.wantN)
+			}
+			want := "0\r\n" + tc.next
+			got := make([]byte, len(want))
+			_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.ReadFull(client, got); err != nil || string(got) != want {
+				t.Fatalf("peer read %q, %v; want %q", got, err, want)
+			}
+		})
+	}
+}
+
+// pending is how many bytes wait in conn's receive queue, read without
+// consuming or waiting.
+func pending(t *testing.T, conn net.Conn) int {
+	t.Helper()
+	rc, err := conn.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var buf [64]byte
+	if err := rc.Control(func(fd uintptr) {
+		m, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		if err == nil {
+			n = m
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -76,6 +76,7 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 		Conn:         ctx.Conn(),
 		WriteTimeout: x.snap.cfg.Server.WriteTimeout,
 		Redact:       x.snap.redactor.Bytes,
+		BodyLength:   res.StreamLength,
 		OnFinish: func(o stream.Outcome) {
 			defer recoverAndLog(s.log, "stream finish")
 			s.logRelayPanic(l.requestID, o.Err)

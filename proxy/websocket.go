@@ -83,6 +83,7 @@ func (s *Server) responsesSocket(ctx *fasthttp.RequestCtx) {
 			writeError(ctx, wire.OpenAIResponses, kind, reason.Error(), "")
 		},
 	}
+	writeRaw(ctx)                   // frames, not HTTP, from here on
 	_ = up.Upgrade(ctx, sock.serve) // a refusal was answered by Error
 	s.logDone(ctx, start, 0, wire.OpenAIResponses, "", "", true, nil)
 }

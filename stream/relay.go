@@ -53,12 +53,16 @@ type Relay struct {
 	classify func(error) wire.Kind
 	redact   func(dst, b []byte) []byte
 	fixed    int64
-	flush    flusher
+	// length is the upstream body's size when known (Content-Length): with
+	// that many bytes read the relay ends as at EOF, without another read.
+	length int64
+	flush  flusher
 
 	mu       sync.Mutex // serialises writes between the relay and its heartbeat
 	w        io.Writer
 	finished bool
 	timer    *time.Timer
+	beats    bool // heartbeats are on; the timer is set at the first wait
 	// lastWrite is when the client was last written to (or the relay
 	// started). Writes only note it; the heartbeat timer, when it fires,
 	// re-arms itself for the rest of the silence if there was a write since.
@@ -102,6 +106,10 @@ type Options struct {
 	OnFinish func(Outcome)
 	// Classify maps upstream read errors to a client-visible kind (BadGateway by default).
 	Classify func(error) wire.Kind
+	// BodyLength, when positive, is the upstream body's length (its
+	// Content-Length), for any translator: once that many bytes are in,
+	// the relay ends as at EOF instead of reading again.
+	BodyLength int64
 	// FixedLength, when positive, is the exact length of a pass-through
 	// upstream body that came with a Content-Length. The client's response
 	// then carries the same Content-Length, so the relay flushes itself and
@@ -153,6 +161,7 @@ func NewRelay(upstream Upstream, tr Translator, o Options) *Relay {
 		classify:  o.Classify,
 		redact:    o.Redact,
 		fixed:     o.FixedLength,
+		length:    max(o.BodyLength, o.FixedLength),
 	}
 	if r.fixed > 0 {
 		if !r.tr.PassThrough() {
@@ -192,8 +201,7 @@ func (r *Relay) WriteTo(w io.Writer) (int64, error) {
 	return r.outcome.Bytes, err
 }
 
-// start takes the client's writer and arms the heartbeat. Its only error
-// is a recovered panic.
+// start takes the client's writer. Its only error is a recovered panic.
 func (r *Relay) start(w io.Writer) (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -206,11 +214,18 @@ func (r *Relay) start(w io.Writer) (err error) {
 	if r.fixed > 0 {
 		r.flush, _ = w.(flusher)
 	}
-	if r.heartbeat > 0 && r.tr.Heartbeat() != nil {
-		r.lastWrite = time.Now()
-		r.timer = time.AfterFunc(r.heartbeat, r.beat)
-	}
+	r.beats = r.heartbeat > 0 && r.tr.Heartbeat() != nil
 	return nil
+}
+
+// armHeartbeat starts the heartbeat timer, on the relay's first wait for
+// more events: a stream that arrived whole is relayed and done without
+// ever setting one.
+func (r *Relay) armHeartbeat() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lastWrite = time.Now()
+	r.timer = time.AfterFunc(r.heartbeat, r.beat)
 }
 
 func (r *Relay) run() (err error) {
@@ -247,12 +262,16 @@ func (r *Relay) step() error {
 		r.primed = false
 		readErr = r.src.err
 	} else {
+		if r.beats && r.timer == nil && !r.tr.Done() {
+			// Past the terminator only the end of the body is awaited.
+			r.armHeartbeat()
+		}
 		readErr = r.src.Fill()
 	}
 	if readErr != nil && r.stopping.Load() {
 		return r.stopped()
 	}
-	if r.fixed > 0 && readErr == nil && r.src.total >= r.fixed {
+	if r.length > 0 && readErr == nil && r.src.total >= r.length {
 		// The whole body is in: no need for another read to learn of the end.
 		readErr = io.EOF
 		r.src.err = io.EOF
@@ -303,12 +322,22 @@ func (r *Relay) step() error {
 		}
 		return trErr
 	}
+	var endErr error
+	ended := false
+	if readErr == io.EOF && !r.tr.PassThrough() && !errored {
+		// The end came with the last events: the closing events the
+		// translator adds go out in the same write.
+		r.out, endErr = r.tr.End(r.out)
+		chunk, ended = r.out, true
+	}
 	if len(chunk) > 0 {
 		if err := r.write(chunk); err != nil {
 			return err
 		}
 	}
 	switch {
+	case ended:
+		return endErr
 	case readErr == nil:
 		return errContinue
 	case readErr == io.EOF:

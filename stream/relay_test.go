@@ -381,3 +381,35 @@ func TestHeartbeatAfterStalledWrite(t *testing.T) {
 		t.Fatalf("after the stalled write: %q, want a heartbeat", got)
 	}
 }
+
+// TestNoHeartbeatTimerForWholeStream: a stream whose events and terminator
+// came with its first read is relayed without a heartbeat timer; one that
+// has to wait for its next event gets one.
+func TestNoHeartbeatTimerForWholeStream(t *testing.T) {
+	tests := []struct {
+		name      string
+		reads     []string
+		wantTimer bool
+	}{
+		{"whole", []string{ev1 + ev2 + done}, false},
+		{"terminator apart", []string{ev1, done}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newScripted(nil, tc.reads...)
+			close(up.reads)
+			rd := NewReader(up, 0)
+			var ev Event
+			if err := rd.Prime(&ev); err != nil {
+				t.Fatal(err)
+			}
+			r := NewRelay(up, PassThrough(wire.OpenAIChat), Options{Heartbeat: time.Hour, Reader: rd})
+			if _, err := r.WriteTo(&chunkWriter{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := r.timer != nil; got != tc.wantTimer {
+				t.Fatalf("heartbeat timer set: %v, want %v", got, tc.wantTimer)
+			}
+		})
+	}
+}
