@@ -160,6 +160,8 @@ type result struct {
 	ra     time.Duration // the upstream's Retry-After
 	err    error
 	sent   time.Time
+	// call is the request the attempt sent.
+	call providers.Call
 }
 
 // call sends the attempt and, for a stream, holds back its first event:
@@ -168,7 +170,10 @@ type result struct {
 // seen nothing yet.
 func (s *Server) call(x *exchange, h *held, at *target, r *result) {
 	ctx := x.ctx
-	c := providers.Call{
+	// The call lives in r: handed to the provider through an interface, it
+	// would otherwise move to the heap on every attempt.
+	c := &r.call
+	*c = providers.Call{
 		Op:        x.op,
 		Model:     at.route.model,
 		Stream:    x.stream,
@@ -180,8 +185,9 @@ func (s *Server) call(x *exchange, h *held, at *target, r *result) {
 	if h.lease.Valid() {
 		c.Key = h.lease.Secret()
 	}
-	*r = result{sent: time.Now()}
-	r.res, r.err = at.up.prov.Do(&c)
+	r.res, r.err, r.rd, r.status, r.ra = nil, nil, nil, 0, 0
+	r.sent = time.Now()
+	r.res, r.err = at.up.prov.Do(c)
 	if r.err != nil {
 		return
 	}

@@ -49,19 +49,28 @@ func (s *Server) checkJSON(body []byte) (wire.Kind, string, string) {
 		}
 		return nil
 	})
+	switch {
+	case err != nil:
+		return scanRefusal(err)
+	case tooMany:
+		return wire.RequestTooLarge, string(key) + " has " + strconv.Itoa(items) + " items, more than " +
+			strconv.Itoa(lim.MaxArrayItems) + " (server.limits.max_array_items)", string(key)
+	}
+	return 0, "", ""
+}
+
+// scanRefusal says what the scanner found wrong. It is a function of its
+// own because the *jsonscan.Error that errors.As fills moves to the heap:
+// declared in checkJSON, it cost an allocation on every request.
+func scanRefusal(err error) (wire.Kind, string, string) {
 	var se *jsonscan.Error
 	switch {
 	case errors.As(err, &se) && se.TooLarge:
 		return wire.RequestTooLarge, se.Error() + " (server.limits)", ""
 	case errors.As(err, &se):
 		return wire.InvalidRequest, "invalid request body: " + se.Error(), se.Key
-	case err != nil:
-		return wire.InvalidRequest, "invalid request body: " + err.Error(), ""
-	case tooMany:
-		return wire.RequestTooLarge, string(key) + " has " + strconv.Itoa(items) + " items, more than " +
-			strconv.Itoa(lim.MaxArrayItems) + " (server.limits.max_array_items)", string(key)
 	}
-	return 0, "", ""
+	return wire.InvalidRequest, "invalid request body: " + err.Error(), ""
 }
 
 // isJSON accepts application/json with or without parameters

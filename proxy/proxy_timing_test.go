@@ -12,11 +12,11 @@ import (
 
 // staticUpstream answers every request with the same bytes, allocating
 // nothing, so that benchmarks measure the proxy and not its upstream.
-func staticUpstream(b *testing.B, contentType, body string) string {
-	b.Helper()
+func staticUpstream(tb testing.TB, contentType, body string) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	raw := []byte(body)
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
@@ -24,7 +24,7 @@ func staticUpstream(b *testing.B, contentType, body string) string {
 		ctx.Response.SetBodyRaw(raw)
 	}}
 	go func() { _ = srv.Serve(ln) }()
-	b.Cleanup(func() { _ = srv.Shutdown() })
+	tb.Cleanup(func() { _ = srv.Shutdown() })
 	return "http://" + ln.Addr().String() + "/v1"
 }
 
@@ -34,14 +34,14 @@ const (
 )
 
 // benchServer builds a proxy in front of upstream and returns its handler.
-func benchServer(b *testing.B, upstream string) fasthttp.RequestHandler {
-	b.Helper()
+func benchServer(tb testing.TB, upstream string) fasthttp.RequestHandler {
+	tb.Helper()
 	p := openaiProvider("bench", upstream, "bench")
 	cfg := baseConfig(p)
 	cfg.Log.Level = "warn"
 	srv, err := New(cfg, zap.NewNop())
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return srv.srv.Handler
 }
@@ -61,47 +61,91 @@ func benchRequest(ctx *fasthttp.RequestCtx, body string) {
 // the proxy's handler: inspect, route, upstream round trip over loopback,
 // answer. Allocations are the handler's own (the upstream allocates none).
 func BenchmarkChatPassThrough(b *testing.B) {
-	h := benchServer(b, staticUpstream(b, "application/json", benchAnswer))
-	var ctx fasthttp.RequestCtx
-	ctx.Init(&fasthttp.Request{}, nil, nil)
-	body := `{"model":"bench","messages":[{"role":"user","content":"Hello"}]}`
+	run := plainRun(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		benchRequest(&ctx, body)
-		h(&ctx)
-		if ctx.Response.StatusCode() != 200 {
-			b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
-		}
+		run()
 	}
 }
 
 // BenchmarkChatStreamPassThrough measures one streamed completion of 20
 // events through the handler and the relay.
 func BenchmarkChatStreamPassThrough(b *testing.B) {
+	run := streamRun(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		run()
+	}
+}
+
+// TestHandlerAllocs bounds, in ordinary go test, the allocations of the two
+// benchmarks above: a request through the handler and an upstream over
+// loopback (the upstream allocates nothing), and a 20-event stream relayed.
+func TestHandlerAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race")
+	}
+	tests := []struct {
+		name  string
+		run   func(testing.TB) func()
+		bound float64
+	}{
+		{"plain", plainRun, 2},
+		{"stream", streamRun, 17},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			run := tc.run(t)
+			run()
+			if got := testing.AllocsPerRun(200, run); got > tc.bound {
+				t.Fatalf("%.1f allocs per request, bound %.0f", got, tc.bound)
+			}
+		})
+	}
+}
+
+// plainRun returns one non-stream request through a proxy in front of a
+// static upstream.
+func plainRun(tb testing.TB) func() {
+	h := benchServer(tb, staticUpstream(tb, "application/json", benchAnswer))
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&fasthttp.Request{}, nil, nil)
+	body := `{"model":"bench","messages":[{"role":"user","content":"Hello"}]}`
+	return func() {
+		benchRequest(&ctx, body)
+		h(&ctx)
+		if ctx.Response.StatusCode() != 200 {
+			tb.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+	}
+}
+
+// streamRun returns one 20-event stream through a proxy in front of a
+// static upstream, relayed to io.Discard.
+func streamRun(tb testing.TB) func() {
 	sse := ""
 	for i := 0; i < 20; i++ {
 		sse += benchEvent
 	}
 	sse += "data: [DONE]\n\n"
-	h := benchServer(b, staticUpstream(b, "text/event-stream", sse))
-	var ctx fasthttp.RequestCtx
+	h := benchServer(tb, staticUpstream(tb, "text/event-stream", sse))
+	ctx := new(fasthttp.RequestCtx)
 	// The relay sets write deadlines on the client connection: give it one.
 	client, _ := net.Pipe()
-	b.Cleanup(func() { _ = client.Close() })
+	tb.Cleanup(func() { _ = client.Close() })
 	ctx.Init2(client, nil, false)
 	body := `{"model":"bench","stream":true,"messages":[{"role":"user","content":"Hello"}]}`
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		benchRequest(&ctx, body)
-		h(&ctx)
+	return func() {
+		benchRequest(ctx, body)
+		h(ctx)
 		wt, ok := ctx.Response.BodyStream().(io.WriterTo)
 		if !ok {
-			b.Fatalf("status %d: no stream", ctx.Response.StatusCode())
+			tb.Fatalf("status %d: no stream", ctx.Response.StatusCode())
 		}
 		if _, err := wt.WriteTo(io.Discard); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		_ = ctx.Response.CloseBodyStream()
 	}

@@ -43,9 +43,15 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 	ctx.Response.Header.SetContentTypeBytes(ctype)
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
 	ctx.Response.Header.Set("X-Accel-Buffering", "no")
-	l := &streamLog{
-		requestID: append([]byte(nil), ctx.Response.Header.Peek("X-Request-Id")...),
-		path:      append([]byte(nil), ctx.Path()...),
+	// The log line's fields and the held resources outlive the handler:
+	// one allocation for both, one for the request ID and path bytes.
+	st := &relayState{}
+	id, path := ctx.Response.Header.Peek("X-Request-Id"), ctx.Path()
+	idPath := append(append(make([]byte, 0, len(id)+len(path)), id...), path...)
+	l := &st.log
+	*l = streamLog{
+		requestID: idPath[:len(id):len(id)],
+		path:      idPath[len(id):],
 		proto:     x.in,
 		provider:  x.provider(),
 		model:     x.route.model,
@@ -61,7 +67,7 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 	// The relay finishes after forward returned: what it holds moves to
 	// the heap, and forward's own copy is marked as handed over.
 	h.streaming = true
-	kept := new(held)
+	kept := &st.kept
 	*kept = *h
 	var rec *cacheRecording
 	cs := x.cache
@@ -75,7 +81,7 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 		Stop:         s.stop,
 		Conn:         ctx.Conn(),
 		WriteTimeout: x.snap.cfg.Server.WriteTimeout,
-		Redact:       x.snap.redactor.Bytes,
+		Redact:       x.snap.redactBytes,
 		BodyLength:   res.StreamLength,
 		OnFinish: func(o stream.Outcome) {
 			defer recoverAndLog(s.log, "stream finish")
@@ -117,6 +123,12 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 		relayed = rec
 	}
 	ctx.Response.SetBodyStream(stream.NewRelay(res.Stream, relayed, opts), length)
+}
+
+// relayState is what a stream keeps once the handler has returned.
+type relayState struct {
+	log  streamLog
+	kept held
 }
 
 // The content types of a stream: SSE, or Gemini's JSON array.

@@ -30,11 +30,14 @@ import (
 // behind an atomic pointer that a reload swaps; each request loads it once
 // and keeps using that one, so a request never sees two configurations.
 type snapshot struct {
-	cfg        *config.Config
-	registry   *providers.Registry
-	keys       *keyring
-	redactor   *redact.Redactor
-	modelsBody []byte
+	cfg      *config.Config
+	registry *providers.Registry
+	keys     *keyring
+	redactor *redact.Redactor
+	// redactBytes is redactor.Bytes as a func value, made once: a method
+	// value taken per stream is an allocation per stream.
+	redactBytes func(dst, b []byte) []byte
+	modelsBody  []byte
 	// liveModels: a provider's model list changes after start (copilot's,
 	// from its service), so the list is rendered at each request.
 	liveModels bool
@@ -101,6 +104,7 @@ func newSnapshot(cfg *config.Config, log *zap.Logger, m *metrics.Set, prev *snap
 			MaxTotal:    cfg.Retry.MaxTotal,
 		},
 	}
+	snap.redactBytes = snap.redactor.Bytes
 	var err error
 	if snap.sysPrompt, snap.sysMode, err = loadSystemPrompt(cfg.SystemPrompt); err != nil {
 		return nil, err
