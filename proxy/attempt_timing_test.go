@@ -56,7 +56,7 @@ func TestChatInProcessAllocs(t *testing.T) {
 		srv.chat(&ctx)
 	}
 	run()
-	if got := testing.AllocsPerRun(200, run); got > 6 {
-		t.Fatalf("%.0f allocs per in-process chat request, bound 6", got)
+	if got := testing.AllocsPerRun(200, run); got > 5 {
+		t.Fatalf("%.0f allocs per in-process chat request, bound 5", got)
 	}
 }

@@ -60,19 +60,15 @@ func benchRequest(ctx *fasthttp.RequestCtx, body string) {
 // BenchmarkChatPassThrough measures one non-stream chat completion through
 // the proxy's handler: inspect, route, upstream round trip over loopback,
 // answer. Allocations are the handler's own (the upstream allocates none).
-func BenchmarkChatPassThrough(b *testing.B) {
-	run := plainRun(b)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		run()
-	}
-}
+func BenchmarkChatPassThrough(b *testing.B) { benchmarkRun(b, plainRun) }
 
 // BenchmarkChatStreamPassThrough measures one streamed completion of 20
 // events through the handler and the relay.
-func BenchmarkChatStreamPassThrough(b *testing.B) {
-	run := streamRun(b)
+func BenchmarkChatStreamPassThrough(b *testing.B) { benchmarkRun(b, streamRun) }
+
+// benchmarkRun times the request that setup prepares.
+func benchmarkRun(b *testing.B, setup func(testing.TB) func()) {
+	run := setup(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
