@@ -183,21 +183,34 @@ func TestLastChunkWaitsForTrailer(t *testing.T) {
 			if n, err := c.Write([]byte("0\r\n")); n != 3 || err != nil {
 				t.Fatalf("Write = %d, %v", n, err)
 			}
-			// A write on loopback is in the peer's queue when it returns.
-			if got := pending(t, client); (got == 0) != tc.held {
-				t.Fatalf("%d bytes reached the peer after the last chunk, held = %v", got, tc.held)
+			_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+			want := tc.next
+			if tc.held {
+				if got := pending(t, client); !c.lastChunk || got != 0 {
+					t.Fatalf("last chunk held: %v, %d bytes reached the peer", c.lastChunk, got)
+				}
+				want = "0\r\n" + tc.next
+			} else if got := readN(t, client, 3); got != "0\r\n" {
+				t.Fatalf("peer read %q, want the last chunk at once", got)
 			}
 			if n, err := c.Write([]byte(tc.next)); n != tc.wantN || err != nil {
 				t.Fatalf("Write = %d, %v; want %d", n, err, tc.wantN)
 			}
-			want := "0\r\n" + tc.next
-			got := make([]byte, len(want))
-			_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
-			if _, err := io.ReadFull(client, got); err != nil || string(got) != want {
-				t.Fatalf("peer read %q, %v; want %q", got, err, want)
+			if got := readN(t, client, len(want)); got != want {
+				t.Fatalf("peer read %q, want %q", got, want)
 			}
 		})
 	}
+}
+
+// readN reads n bytes from conn.
+func readN(t *testing.T, conn net.Conn, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := io.ReadFull(conn, b); err != nil {
+		t.Fatalf("read %q: %v", b, err)
+	}
+	return string(b)
 }
 
 // pending is how many bytes wait in conn's receive queue, read without
