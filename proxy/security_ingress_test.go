@@ -187,17 +187,18 @@ func TestLargeBodiesShareABudget(t *testing.T) {
 	body := `{"model":"local-gpt","messages":[{"role":"user","content":"` + strings.Repeat("a", 600<<10) + `"}]}`
 	head := "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + testKey +
 		"\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
-	first, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Close()
-	_, _ = io.WriteString(first, head+body[:100]) // holds its reservation
-	var second net.Conn
+	var first net.Conn
 	var resp *http.Response
-	// The first request's headers may still be on their way: retry briefly.
+	// The first request's headers may reach the server after the second's
+	// (then the first is the one refused): start the pair again.
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		second, err = net.Dial("tcp", addr)
+		var err error
+		if first, err = net.Dial("tcp", addr); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.WriteString(first, head+body[:100]) // holds its reservation
+		time.Sleep(10 * time.Millisecond)
+		second, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,13 +212,15 @@ func TestLargeBodiesShareABudget(t *testing.T) {
 		if resp.StatusCode != 200 || time.Now().After(deadline) {
 			break
 		}
+		first.Close()
 	}
+	defer first.Close()
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("second large body: %d (Retry-After %q), want 503", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	_, _ = io.WriteString(first, body[100:])
 	_ = first.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err = http.ReadResponse(bufio.NewReader(first), nil)
+	resp, err := http.ReadResponse(bufio.NewReader(first), nil)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("first large body: %v %v", resp, err)
 	}
