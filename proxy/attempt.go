@@ -208,7 +208,7 @@ func (s *Server) call(x *exchange, h *held, at *target, r *result) {
 	// not one per 2 KB.
 	r.rd.ReserveBody(r.res.StreamLength)
 	var ev stream.Event
-	r.err = primeWithin(r.rd, &ev, r.res.Stream, up.firstEvt-time.Since(r.sent), up.firstEvt > 0,
+	r.err = s.primeWithin(r.rd, &ev, r.res.Stream, up.firstEvt-time.Since(r.sent), up.firstEvt > 0,
 		ctx.Conn(), srv.StreamHeartbeat, s.log)
 	if r.err == nil && stream.IsErrorEvent(&ev) {
 		r.status, r.err = fasthttp.StatusBadGateway, errEarlyStreamError

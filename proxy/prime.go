@@ -18,7 +18,7 @@ import (
 // also checks every tick whether the client went away (no heartbeat can
 // reach a client before the headers): then the upstream is closed at once,
 // so the model stops generating, and Prime reports stream.ErrClientGone.
-func primeWithin(rd *stream.Reader, ev *stream.Event, up stream.Upstream, left time.Duration, bounded bool,
+func (s *Server) primeWithin(rd *stream.Reader, ev *stream.Event, up stream.Upstream, left time.Duration, bounded bool,
 	client net.Conn, tick time.Duration, log *zap.Logger) error {
 	if !bounded && (client == nil || tick <= 0) {
 		return rd.Prime(ev)
@@ -26,37 +26,54 @@ func primeWithin(rd *stream.Reader, ev *stream.Event, up stream.Upstream, left t
 	if client != nil && tick <= 0 {
 		client = nil // no ticks: only the deadline is watched
 	}
-	w := &primeWatch{deadline: time.Now().Add(max(left, 0)), bounded: bounded, client: client, tick: tick, up: up, log: log}
+	w := s.primeWatches.Get().(*primeWatch)
 	w.mu.Lock()
-	w.t = time.AfterFunc(w.next(time.Now()), w.check)
+	now := time.Now()
+	w.deadline, w.bounded, w.client, w.tick, w.up, w.log = now.Add(max(left, 0)), bounded, client, tick, up, log
+	w.done, w.reason = false, nil
+	if w.t == nil {
+		w.t = time.AfterFunc(w.next(now), w.check)
+	} else {
+		w.t.Reset(w.next(now))
+	}
 	w.mu.Unlock()
 	err := rd.Prime(ev)
 	w.mu.Lock()
 	w.done = true
-	w.t.Stop()
+	// A timer stopped before it fired will not run check: the watch can
+	// serve another stream, timer included. One that fired is left to
+	// its check, which finds done set.
+	reusable := w.t.Stop()
 	why := w.reason
+	if reusable {
+		w.client, w.up, w.log, w.reason = nil, nil, nil, nil
+	}
 	w.mu.Unlock()
+	if reusable {
+		s.primeWatches.Put(w)
+	}
 	if why != nil {
 		return why
 	}
 	return err
 }
 
-// primeWatch is primeWithin's timer state, one allocation for what would
-// otherwise be a closure and a variable each on the heap, per stream.
+// primeWatch is primeWithin's timer state. Watches are pooled with their
+// timer: a stream's priming then allocates nothing.
 type primeWatch struct {
+	mu       sync.Mutex
 	deadline time.Time
 	bounded  bool
 	client   net.Conn // nil when its closing is not watched
 	tick     time.Duration
 	up       stream.Upstream
 	log      *zap.Logger
-
-	mu     sync.Mutex
-	done   bool
-	reason error
-	t      *time.Timer
+	done     bool
+	reason   error
+	t        *time.Timer
 }
+
+func newPrimeWatch() any { return new(primeWatch) }
 
 // next is how long until the next check: the next tick, or the deadline
 // if it comes first.
@@ -69,11 +86,12 @@ func (w *primeWatch) next(now time.Time) time.Duration {
 }
 
 // check runs on the timer: it closes the upstream at the deadline or when
-// the client is gone, else sets the timer for the next check.
+// the client is gone, else sets the timer for the next check. Everything
+// it reads is read under mu, since the watch is reused.
 func (w *primeWatch) check() {
-	defer recoverAndLog(w.log, "first-event timer")
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	defer recoverAndLog(w.log, "first-event timer")
 	if w.done {
 		return
 	}

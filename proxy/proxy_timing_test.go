@@ -89,7 +89,7 @@ func TestHandlerAllocs(t *testing.T) {
 		bound float64
 	}{
 		{"plain", plainRun, 2},
-		{"stream", streamRun, 17},
+		{"stream", streamRun, 14},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

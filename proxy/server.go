@@ -68,6 +68,8 @@ type Server struct {
 	accessFields sync.Pool
 	// forwardStates hold forward's state across attempts (forward.go).
 	forwardStates sync.Pool
+	// primeWatches time the wait for streams' first events (prime.go).
+	primeWatches sync.Pool
 	// bodies is the byte budget of large request bodies being read.
 	bodies *bodyBudget
 	// hosts guards a loopback listener against DNS rebinding.
@@ -104,6 +106,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 	}
 	s.accessFields.New = newAccessFields
 	s.forwardStates.New = newForwardState
+	s.primeWatches.New = newPrimeWatch
 	s.metrics = metrics.New(metrics.Options{ProcessMetrics: true})
 	snap, err := newSnapshot(cfg, log, s.metrics, nil)
 	if err != nil {
