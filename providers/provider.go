@@ -64,16 +64,40 @@ type Result struct {
 	// StreamLength is the Stream's Content-Length, or -1 when chunked.
 	StreamLength int64
 
-	release func()
+	release Releaser
 }
 
+// Releaser returns what a Result's Body or Stream lives in to its pool.
+type Releaser interface {
+	Release()
+}
+
+// ReleaseFunc adapts a func to Releaser.
+type ReleaseFunc func()
+
+// Release calls f().
+func (f ReleaseFunc) Release() { f() }
+
 // NewResult returns a Result whose Release calls release (which may be nil).
-func NewResult(release func()) *Result { return &Result{release: release, StreamLength: -1} }
+func NewResult(release func()) *Result {
+	r := new(Result)
+	if release == nil {
+		r.Init(nil)
+	} else {
+		r.Init(ReleaseFunc(release))
+	}
+	return r
+}
+
+// Init makes r a fresh Result whose Release calls rel's (rel may be nil),
+// for a Result that lives in the provider's own per-call state: an answer
+// then costs one allocation, not a Result and a closure besides.
+func (r *Result) Init(rel Releaser) { *r = Result{release: rel, StreamLength: -1} }
 
 // Release returns the Result's resources to their pools.
 func (r *Result) Release() {
 	if r.release != nil {
-		r.release()
+		r.release.Release()
 		r.release = nil
 	}
 }

@@ -43,11 +43,11 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 	ctx.Response.Header.SetContentTypeBytes(ctype)
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
 	ctx.Response.Header.Set("X-Accel-Buffering", "no")
-	// The log line's fields and the held resources outlive the handler:
-	// one allocation for both, one for the request ID and path bytes.
-	st := &relayState{}
+	// What the stream keeps once the handler returned (its log line, the
+	// held resources, the relay and its translator) is one allocation.
+	st := &relayState{s: s, res: res, ctype: ctype}
 	id, path := ctx.Response.Header.Peek("X-Request-Id"), ctx.Path()
-	idPath := append(append(make([]byte, 0, len(id)+len(path)), id...), path...)
+	idPath := append(append(st.idPath[:0], id...), path...) // on the heap only when long
 	l := &st.log
 	*l = streamLog{
 		requestID: idPath[:len(id):len(id)],
@@ -67,12 +67,10 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 	// The relay finishes after forward returned: what it holds moves to
 	// the heap, and forward's own copy is marked as handed over.
 	h.streaming = true
-	kept := &st.kept
-	*kept = *h
-	var rec *cacheRecording
-	cs := x.cache
-	if cs.keep {
-		rec = &cacheRecording{rec: cache.NewRecorder(cs.rule.maxEntry, cs.recording, time.Now())}
+	st.kept = *h
+	if x.cache.keep {
+		st.cache = x.cache
+		st.rec = &cacheRecording{rec: cache.NewRecorder(x.cache.rule.maxEntry, x.cache.recording, time.Now())}
 	}
 	opts := stream.Options{
 		Heartbeat:    x.snap.cfg.Server.StreamHeartbeat,
@@ -83,31 +81,13 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 		WriteTimeout: x.snap.cfg.Server.WriteTimeout,
 		Redact:       x.snap.redactBytes,
 		BodyLength:   res.StreamLength,
-		OnFinish: func(o stream.Outcome) {
-			defer recoverAndLog(s.log, "stream finish")
-			s.logRelayPanic(l.requestID, o.Err)
-			out := streamOutcome(o.Err)
-			if kept.failed {
-				out = keypool.StatusOutcome(fasthttp.StatusBadGateway, 0)
-			}
-			kept.done(out)
-			res.Release()
-			if rec != nil {
-				if o.Err == nil && !kept.failed && rec.complete() {
-					cs.store.Put(cs.key, rec.rec.Encode(ctype), cs.rule.ttl)
-				}
-				rec.rec.Release()
-			}
-			if u := &l.tr.usage; u.Seen {
-				s.metrics.AddTokens(l.provider, l.model, u.Counts.Input, u.Counts.Output)
-			}
-			s.logStream(l, o.Bytes, o.FirstEvent, o.Err)
-		},
+		OnFinish:     st,
 	}
 	var tr stream.Translator
 	length := -1
 	if x.passesThrough() {
-		tr = stream.PassThrough(x.in)
+		st.watch.Init(x.in)
+		tr = &st.watch
 		if res.StreamLength > 0 {
 			// Pass-through of a body of known size keeps its Content-Length.
 			opts.FixedLength = res.StreamLength
@@ -118,17 +98,54 @@ func (s *Server) startStream(x *exchange, h *held, res *providers.Result, rd *st
 	}
 	l.tr = metered{Translator: tr, usage: usage.Tracker{Proto: from}}
 	var relayed stream.Translator = &l.tr
-	if rec != nil {
-		rec.Translator = relayed
-		relayed = rec
+	if st.rec != nil {
+		st.rec.Translator = relayed
+		relayed = st.rec
 	}
-	ctx.Response.SetBodyStream(stream.NewRelay(res.Stream, relayed, opts), length)
+	st.relay.Init(res.Stream, relayed, opts)
+	ctx.Response.SetBodyStream(&st.relay, length)
 }
 
-// relayState is what a stream keeps once the handler has returned.
+// relayState is what a stream keeps once the handler has returned, in one
+// allocation: a closure for the finish, the relay, the pass-through
+// translator and the request ID's bytes cost one each before.
 type relayState struct {
-	log  streamLog
-	kept held
+	log   streamLog
+	kept  held
+	relay stream.Relay
+	watch stream.Watcher // the translator of a pass-through stream
+	s     *Server
+	res   *providers.Result
+	ctype []byte
+	cache cacheState
+	rec   *cacheRecording // nil unless the answer is being recorded for the cache
+	// idPath holds the request ID and path of the log line (an ID of 36
+	// bytes and a path of 60 fit; longer ones go to the heap).
+	idPath [96]byte
+}
+
+// Finish is the relay's end: the held resources, the cache entry, the
+// token counts and the access line.
+func (st *relayState) Finish(o stream.Outcome) {
+	s, l, kept := st.s, &st.log, &st.kept
+	defer recoverAndLog(s.log, "stream finish")
+	s.logRelayPanic(l.requestID, o.Err)
+	out := streamOutcome(o.Err)
+	if kept.failed {
+		out = keypool.StatusOutcome(fasthttp.StatusBadGateway, 0)
+	}
+	kept.done(out)
+	st.res.Release()
+	if rec := st.rec; rec != nil {
+		if o.Err == nil && !kept.failed && rec.complete() {
+			st.cache.store.Put(st.cache.key, rec.rec.Encode(st.ctype), st.cache.rule.ttl)
+		}
+		rec.rec.Release()
+	}
+	if u := &l.tr.usage; u.Seen {
+		s.metrics.AddTokens(l.provider, l.model, u.Counts.Input, u.Counts.Output)
+	}
+	s.logStream(l, o.Bytes, o.FirstEvent, o.Err)
 }
 
 // The content types of a stream: SSE, or Gemini's JSON array.

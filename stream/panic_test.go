@@ -44,7 +44,7 @@ func TestRelayRecoversPanics(t *testing.T) {
 		w := &chunkWriter{}
 		var out Outcome
 		r := NewRelay(up, &panicky{Translator: PassThrough(wire.OpenAIChat), onEvent: true},
-			Options{OnFinish: func(o Outcome) { out = o }})
+			Options{OnFinish: FinishFunc(func(o Outcome) { out = o })})
 		_, err := r.WriteTo(w)
 		var pe *PanicError
 		if !errors.As(err, &pe) || pe.Value != "translator bug" || !strings.Contains(string(pe.Stack), "panicky") {

@@ -48,7 +48,7 @@ type Relay struct {
 	upstream  Upstream
 	tr        Translator
 	heartbeat time.Duration
-	onFinish  func(Outcome)
+	onFinish  Finisher
 	// classify maps an upstream read error to the error kind told to the client.
 	classify func(error) wire.Kind
 	redact   func(dst, b []byte) []byte
@@ -103,7 +103,7 @@ type Options struct {
 	// MaxEventSize bounds one event; see DefaultMaxEventSize.
 	MaxEventSize int
 	// OnFinish, if set, is called once when the relay ends.
-	OnFinish func(Outcome)
+	OnFinish Finisher
 	// Classify maps upstream read errors to a client-visible kind (BadGateway by default).
 	Classify func(error) wire.Kind
 	// BodyLength, when positive, is the upstream body's length (its
@@ -136,6 +136,20 @@ type Options struct {
 	Redact func(dst, b []byte) []byte
 }
 
+// Finisher is told once how a relay ended. An interface rather than a
+// func so that a caller can pass the per-stream state it already
+// allocated (a pointer in an interface costs nothing) instead of a
+// closure, which would be an allocation of its own per stream.
+type Finisher interface {
+	Finish(Outcome)
+}
+
+// FinishFunc adapts a func to Finisher.
+type FinishFunc func(Outcome)
+
+// Finish calls f(o).
+func (f FinishFunc) Finish(o Outcome) { f(o) }
+
 // flusher is the server's buffered writer in fixed-length mode.
 type flusher interface {
 	Flush() error
@@ -144,11 +158,20 @@ type flusher interface {
 // NewRelay prepares a relay of upstream through tr. The relay owns upstream
 // from here on and closes it when it ends.
 func NewRelay(upstream Upstream, tr Translator, o Options) *Relay {
+	r := new(Relay)
+	r.Init(upstream, tr, o)
+	return r
+}
+
+// Init is NewRelay for a Relay that lives inside the caller's own
+// per-stream state (one allocation for both). r must be new, its zero
+// value; it is not for reusing a Relay that ran.
+func (r *Relay) Init(upstream Upstream, tr Translator, o Options) {
 	src := o.Reader
 	if src == nil {
 		src = NewReader(upstream, o.MaxEventSize)
 	}
-	r := &Relay{
+	*r = Relay{
 		src:       src,
 		primed:    o.Reader != nil,
 		stop:      o.Stop,
@@ -174,7 +197,6 @@ func NewRelay(upstream Upstream, tr Translator, o Options) *Relay {
 	if r.classify == nil {
 		r.classify = defaultClassify
 	}
-	return r
 }
 
 func defaultClassify(err error) wire.Kind {
@@ -566,7 +588,7 @@ func (r *Relay) finish(err error) {
 	r.outcome.Err = err
 	r.outcome.End = time.Now()
 	if r.onFinish != nil {
-		r.onFinish(r.outcome)
+		r.onFinish.Finish(r.outcome)
 	}
 }
 

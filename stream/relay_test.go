@@ -100,7 +100,7 @@ func TestRelayPassThroughBatchesPerRead(t *testing.T) {
 	close(up.reads)
 	w := &chunkWriter{}
 	var out Outcome
-	r := NewRelay(up, PassThrough(wire.OpenAIChat), Options{OnFinish: func(o Outcome) { out = o }})
+	r := NewRelay(up, PassThrough(wire.OpenAIChat), Options{OnFinish: FinishFunc(func(o Outcome) { out = o })})
 	if _, err := r.WriteTo(w); err != nil {
 		t.Fatalf("WriteTo: %v", err)
 	}

@@ -31,7 +31,15 @@ var Heartbeat = []byte(": ping\n\n")
 
 // PassThrough returns a Translator that forwards upstream events untouched
 // and recognises protocol p's terminator and in-stream error events.
-func PassThrough(p wire.Protocol) *Watcher { return &Watcher{proto: p} }
+func PassThrough(p wire.Protocol) *Watcher {
+	w := new(Watcher)
+	w.Init(p)
+	return w
+}
+
+// Init makes w a fresh pass-through Translator for protocol p, for a
+// Watcher that lives inside the caller's per-stream state.
+func (w *Watcher) Init(p wire.Protocol) { *w = Watcher{proto: p} }
 
 // Watcher is the pass-through Translator: it inspects events only as far as
 // needed to know whether the stream finished (by the protocol's rules in

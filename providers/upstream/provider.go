@@ -231,7 +231,9 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 		}
 		return nil, &providers.Error{Kind: classify(err), Err: fmt.Errorf("upstream %s: %w", p.cfg.Name, err)}
 	}
-	res := providers.NewResult(func() { fasthttp.ReleaseResponse(resp) })
+	a := &answer{resp: resp}
+	res := &a.res
+	res.Init(a)
 	res.Status = resp.StatusCode()
 	res.ContentType = resp.Header.ContentType()
 	res.RetryAfter = resp.Header.Peek(fasthttp.HeaderRetryAfter)
@@ -264,6 +266,16 @@ func (p *Provider) Do(c *providers.Call) (*providers.Result, error) {
 	res.StreamLength = int64(resp.Header.ContentLength())
 	return res, nil
 }
+
+// answer is a Result together with the pooled response it reads from,
+// which its Release returns: one allocation per upstream answer.
+type answer struct {
+	res  providers.Result
+	resp *fasthttp.Response
+}
+
+// Release returns the response to fasthttp's pool.
+func (a *answer) Release() { fasthttp.ReleaseResponse(a.resp) }
 
 // readCloser closes a body stream that lacks CloseWithError.
 type readCloser struct {
