@@ -9,7 +9,10 @@
 # CPU_ROUNDS (make bench-cpu: only CPU per request, floor and ours in that many
 # alternated rounds of CPU_DURATION, default 5s); CPU_VS=prefork (make
 # bench-prefork: the floor against two floors sharing a port with
-# SO_REUSEPORT, one core each, as fasthttp's prefork mode would run).
+# SO_REUSEPORT, one core each, as fasthttp's prefork mode would run);
+# CPU_VS=like-proxy (with make bench-cpu): the floor against the floor with
+# the proxy's fasthttp settings (fasthttpfloor -like-proxy), which tells the
+# cost of those settings from the cost of the proxy's own code.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -101,6 +104,11 @@ pids+=($!)
 pids+=($!)
 floor_pid=$!
 forked_pids=""
+if [ "${CPU_VS:-}" = like-proxy ]; then
+	"$work/floor" -like-proxy -listen 127.0.0.1:$FORKED -upstream 127.0.0.1:$UP &
+	pids+=($!)
+	forked_pids="$! "
+fi
 if [ "${CPU_VS:-}" = prefork ]; then
 	for _ in 1 2; do
 		GOMAXPROCS=1 "$work/floor" -reuseport -listen 127.0.0.1:$FORKED -upstream 127.0.0.1:$UP &
@@ -171,6 +179,10 @@ if ((${CPU_ROUNDS:-0} > 0)); then
 	if [ "${CPU_VS:-}" = prefork ]; then
 		(exec 3<>/dev/tcp/127.0.0.1/$FORKED) 2>/dev/null || { echo "the forked floors did not start" >&2; exit 1; }
 		name=forked pids2=$forked_pids base2="http://127.0.0.1:$FORKED" plain2="" streamed2=/stream
+	fi
+	if [ "${CPU_VS:-}" = like-proxy ]; then
+		(exec 3<>/dev/tcp/127.0.0.1/$FORKED) 2>/dev/null || { echo "the -like-proxy floor did not start" >&2; exit 1; }
+		name=likeprx pids2=$forked_pids base2="http://127.0.0.1:$FORKED" plain2="" streamed2=/stream
 	fi
 	echo "CPU per request at $CPU_RATE req/s open loop, $CPU_ROUNDS alternated rounds of $CPU_DURATION (user+system from /proc, us):"
 	for kind in plain streamed; do

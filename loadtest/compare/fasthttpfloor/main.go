@@ -8,12 +8,19 @@
 // With -reuseport several of them can share the port, one process per core
 // as nginx's workers do (SO_REUSEPORT spreads the connections): what
 // fasthttp's prefork mode would buy, measured on the floor.
+//
+// With -like-proxy it runs with the fasthttp settings the proxy uses
+// (ReduceMemoryUsage, 4 KB buffers, read and idle timeouts, answers
+// streamed from the upstream instead of read whole): the CPU between the
+// two floors is what those choices cost, and what is left between this
+// floor and the proxy is the proxy's own work.
 package main
 
 import (
 	"flag"
 	"log"
 	"net"
+	"time"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/reuseport"
@@ -23,6 +30,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:18086", "listen address")
 	up := flag.String("upstream", "127.0.0.1:18081", "upstream host:port")
 	shared := flag.Bool("reuseport", false, "listen with SO_REUSEPORT, so that several processes share the port")
+	likeProxy := flag.Bool("like-proxy", false, "use the proxy's fasthttp settings (ReduceMemoryUsage, 4 KB buffers, timeouts, streamed answers)")
 	flag.Parse()
 	hc := &fasthttp.HostClient{Addr: *up, MaxConns: 1024}
 	handler := func(ctx *fasthttp.RequestCtx) {
@@ -34,6 +42,17 @@ func main() {
 		}
 		fasthttp.ReleaseRequest(req)
 	}
+	srv := &fasthttp.Server{Handler: handler}
+	if *likeProxy {
+		// The values of proxy/server.go and providers/upstream with the
+		// default configuration.
+		srv.ReadTimeout, srv.IdleTimeout = 30*time.Second, 120*time.Second
+		srv.ReadBufferSize, srv.WriteBufferSize = 4096, 4<<10
+		srv.ReduceMemoryUsage = true
+		hc.ReadBufferSize = 4096
+		hc.StreamResponseBody = true
+		hc.MaxIdleConnDuration = 30 * time.Second
+	}
 	var ln net.Listener
 	var err error
 	if *shared {
@@ -44,5 +63,5 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	log.Fatal(fasthttp.Serve(ln, handler))
+	log.Fatal(srv.Serve(ln))
 }
