@@ -122,26 +122,29 @@ func New(cfg Config) (*Provider, error) {
 		// The routed API names its own paths: the base is taken as given.
 		p.basePath = strings.TrimRight(u.Path, "/")
 	}
-	dialer := &fasthttp.TCPDialer{Concurrency: 0, DNSCacheDuration: time.Minute}
 	connect := cfg.ConnectTimeout
 	if connect <= 0 {
 		connect = 10 * time.Second
 	}
+	tlsConfig := &tls.Config{
+		ServerName: u.Hostname(),
+		MinVersion: tls.VersionTLS12,
+	}
+	d := &dialer{
+		tcp:       &fasthttp.TCPDialer{Concurrency: 0, DNSCacheDuration: time.Minute},
+		connect:   connect,
+		firstByte: cfg.FirstByteTimeout,
+		idle:      cfg.IdleTimeout,
+	}
+	if u.Scheme == "https" {
+		d.tls = tlsConfig
+	}
 	p.client = &fasthttp.HostClient{
-		Addr:  addr,
-		Name:  UserAgent,
-		IsTLS: u.Scheme == "https",
-		TLSConfig: &tls.Config{
-			ServerName: u.Hostname(),
-			MinVersion: tls.VersionTLS12,
-		},
-		Dial: func(a string) (net.Conn, error) {
-			c, err := dialer.DialTimeout(a, connect)
-			if err != nil {
-				return nil, err
-			}
-			return &timedConn{Conn: c, firstByte: cfg.FirstByteTimeout, idle: cfg.IdleTimeout}, nil
-		},
+		Addr:               addr,
+		Name:               UserAgent,
+		IsTLS:              u.Scheme == "https",
+		TLSConfig:          tlsConfig,
+		Dial:               d.Dial,
 		MaxConns:           cfg.MaxConns,
 		MaxConnWaitTimeout: cfg.PoolWait,
 		// Upstreams close idle keep-alive connections on their own schedule;
