@@ -20,12 +20,13 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 STREAMS=${STREAMS:-1000}
-UP=18081 NGX=18082 OURS=18083 SLOW=18084 FLOOR=18086 FORKED=18087
+UP=18081 NGX=18082 OURS=18083 SLOW=18084 SLOWTLS=18085 FLOOR=18086 FORKED=18087
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v strace >/dev/null || need+=(strace)
+command -v openssl >/dev/null || need+=(openssl)
 if ((${#need[@]})); then
 	echo "installing ${need[*]} from Debian packages"
 	# Keep Debian's nginx service from starting on port 80.
@@ -49,6 +50,12 @@ trap cleanup EXIT
 (cd "$root" && go build -trimpath -o "$work/proxy" ./cmd/proxy && go build -o "$work/holdstreams" ./loadtest/compare/holdstreams &&
 	go build -o "$work/floor" ./loadtest/compare/fasthttpfloor)
 
+# A certificate for the TLS front of the slow upstream (memory per stream
+# with an https upstream, as real providers are): trusted by nginx
+# (proxy_ssl_trusted_certificate) and by ours (SSL_CERT_FILE).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=localhost" \
+	-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
+
 # The static upstream: one small chat completion, and one 20-event stream.
 chunk='data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"mock-gpt","choices":[{"index":0,"delta":{"content":" token"},"finish_reason":null}]}\n\n'
 sse=""
@@ -66,6 +73,12 @@ http {
     location = /v1/chat/completions { default_type application/json; return 200 '$json'; }
     location = /stream/v1/chat/completions { default_type text/event-stream; return 200 '$sse'; }
   }
+  upstream slow { server 127.0.0.1:$SLOW; keepalive 256; }
+  server {
+    listen 127.0.0.1:$SLOWTLS ssl; ssl_certificate $work/tls.crt; ssl_certificate_key $work/tls.key;
+    proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off;
+    location / { proxy_pass http://slow; proxy_read_timeout 300s; }
+  }
 }
 NGINX
 cat >"$work/ngx.conf" <<NGINX
@@ -75,10 +88,15 @@ http {
   client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;
   upstream static { server 127.0.0.1:$UP; keepalive 256; }
   upstream slow { server 127.0.0.1:$SLOW; keepalive 256; }
+  upstream slowtls { server 127.0.0.1:$SLOWTLS; keepalive 256; }
   server {
     listen 127.0.0.1:$NGX reuseport;
     proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off;
     location /slow/ { proxy_pass http://slow/; proxy_read_timeout 300s; }
+    location /slowtls/ {
+      proxy_pass https://slowtls/; proxy_read_timeout 300s;
+      proxy_ssl_verify on; proxy_ssl_trusted_certificate $work/tls.crt; proxy_ssl_name localhost; proxy_ssl_server_name on;
+    }
     location / { proxy_pass http://static; }
   }
 }
@@ -92,10 +110,11 @@ providers:
   - { name: json, type: openai, base_url: "http://127.0.0.1:$UP/v1", api_keys: [bench], models: ["*"] }
   - { name: sse, type: openai, base_url: "http://127.0.0.1:$UP/stream/v1", api_keys: [bench], models: ["*"] }
   - { name: slow, type: openai, base_url: "http://127.0.0.1:$SLOW/v1", api_keys: [bench], models: ["*"] }
+  - { name: slowtls, type: openai, base_url: "https://127.0.0.1:$SLOWTLS/v1", api_keys: [bench], models: ["*"] }
 YAML
 "$NGINX" -p "$work" -c "$work/up.conf"
 "$NGINX" -p "$work" -c "$work/ngx.conf"
-"$work/proxy" serve --config "$work/proxy.yaml" 2>"$work/proxy.log" &
+SSL_CERT_FILE="$work/tls.crt" "$work/proxy" serve --config "$work/proxy.yaml" 2>"$work/proxy.log" &
 pids+=($!)
 ours_pid=$!
 "$work/proxy" mock-upstream --addr 127.0.0.1:$SLOW --tokens 100000 --delay 1s 2>/dev/null &
@@ -289,20 +308,33 @@ fi
 # start afresh for it: a process that served the load above reuses its free
 # memory, and the figure then depends on when its allocator last returned
 # memory to the system (ours gave 18.6 to 29.5 KB across runs that way).
-kill -QUIT "$(cat "$work/ngx.pid")"
-for _ in $(seq 50); do [ -f "$work/ngx.pid" ] || break; sleep 0.1; done
-"$NGINX" -p "$work" -c "$work/ngx.conf"
-kill "$ours_pid" && wait "$ours_pid" 2>/dev/null || true
-"$work/proxy" serve --config "$work/proxy.yaml" 2>>"$work/proxy.log" &
-pids+=($!)
-ours_pid=$!
-for port in $NGX $OURS; do
-	for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
-done
+# fresh: nginx and ours restarted, for a memory measurement of their own.
+fresh() {
+	kill -QUIT "$(cat "$work/ngx.pid")"
+	for _ in $(seq 50); do [ -f "$work/ngx.pid" ] || break; sleep 0.1; done
+	"$NGINX" -p "$work" -c "$work/ngx.conf"
+	kill "$ours_pid" && wait "$ours_pid" 2>/dev/null || true
+	SSL_CERT_FILE="$work/tls.crt" "$work/proxy" serve --config "$work/proxy.yaml" 2>>"$work/proxy.log" &
+	pids+=($!)
+	ours_pid=$!
+	for port in $NGX $OURS; do
+		for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+	done
+}
+# hold PATH: STREAMS streams held through nginx, then through ours.
+hold() {
+	"$work/holdstreams" -url "http://127.0.0.1:$NGX/$1/v1/chat/completions" -n "$STREAMS" -hold 3s -pid "$(cat "$work/ngx.pid")$(for w in $(pgrep -P "$(cat "$work/ngx.pid")"); do printf '+%s' "$w"; done)" | sed 's/^/  nginx: /'
+	"$work/holdstreams" -url "http://127.0.0.1:$OURS/$1/v1/chat/completions" -n "$STREAMS" -hold 3s -pid "$ours_pid" | sed 's/^/  ours:  /'
+}
 echo
+fresh
 echo "memory per open stream ($STREAMS streams held 3 s, slow upstream, fresh processes):"
-"$work/holdstreams" -url "http://127.0.0.1:$NGX/slow/v1/chat/completions" -n "$STREAMS" -hold 3s -pid "$(cat "$work/ngx.pid")$(for w in $(pgrep -P "$(cat "$work/ngx.pid")"); do printf '+%s' "$w"; done)" | sed 's/^/  nginx: /'
-"$work/holdstreams" -url "http://127.0.0.1:$OURS/slow/v1/chat/completions" -n "$STREAMS" -hold 3s -pid "$ours_pid" | sed 's/^/  ours:  /'
+hold slow
+# The same with an https upstream, as every real provider is: TLS state
+# and buffers per upstream connection on both sides.
+fresh
+echo "memory per open stream, https upstream ($STREAMS streams held 3 s, fresh processes):"
+hold slowtls
 if ! kill -0 "$ours_pid" 2>/dev/null; then
 	echo "our proxy exited during the run; its log:" >&2
 	tail -20 "$work/proxy.log" >&2
