@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -55,6 +56,21 @@ func TestTLSUpstream(t *testing.T) {
 		}
 		if n := conns.Load() - before; n != 1 {
 			t.Fatalf("%d connections for 3 sequential requests, want 1 (keep-alive)", n)
+		}
+		// A second connection resumes the session the first one got.
+		d := p.client.Dial
+		c, err := d(strings.TrimPrefix(srv.URL, "https://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		tc, ok := c.(*tls.Conn)
+		if !ok {
+			t.Fatalf("the dialer returned a %T, want a handshaken *tls.Conn", c)
+		}
+		if !tc.ConnectionState().HandshakeComplete || !tc.ConnectionState().DidResume {
+			t.Fatalf("second connection: handshake complete %v, resumed %v; want both",
+				tc.ConnectionState().HandshakeComplete, tc.ConnectionState().DidResume)
 		}
 	})
 	t.Run("untrusted", func(t *testing.T) {

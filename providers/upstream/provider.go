@@ -16,6 +16,10 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// tlsSessions is how many TLS sessions a provider keeps for resumption:
+// one upstream host has one ServerName, so a few suffice.
+const tlsSessions = 8
+
 // UserAgent is what the proxy calls itself upstream unless a provider's
 // configuration names a client.
 const UserAgent = "llmproxy"
@@ -129,6 +133,10 @@ func New(cfg Config) (*Provider, error) {
 	tlsConfig := &tls.Config{
 		ServerName: u.Hostname(),
 		MinVersion: tls.VersionTLS12,
+		// A new connection to the same upstream resumes the TLS session
+		// (as nginx's proxy_ssl_session_reuse does by default): no
+		// certificate chain to send and verify again when the pool grows.
+		ClientSessionCache: tls.NewLRUClientSessionCache(tlsSessions),
 	}
 	d := &dialer{
 		tcp:       &fasthttp.TCPDialer{Concurrency: 0, DNSCacheDuration: time.Minute},
