@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/llmproxy/proxy/providers"
+	"github.com/llmproxy/proxy/providers/wire"
 )
 
 // TestTLSUpstream: an https upstream is dialed and handshaken by the
@@ -72,6 +73,32 @@ func TestTLSUpstream(t *testing.T) {
 			t.Fatalf("second connection: handshake complete %v, resumed %v; want both",
 				tc.ConnectionState().HandshakeComplete, tc.ConnectionState().DidResume)
 		}
+	})
+	t.Run("silent", func(t *testing.T) {
+		// An upstream that accepts but never answers the handshake is cut
+		// at connect_timeout (1 s here) and reported as a timeout.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		held := make(chan net.Conn, 1)
+		go func() {
+			if c, err := ln.Accept(); err == nil {
+				held <- c
+			}
+		}()
+		p := provider(t, "https://"+ln.Addr().String()+"/v1", 30*time.Second, 30*time.Second)
+		start := time.Now()
+		_, err = p.Do(&providers.Call{Model: "m", Body: []byte(`{}`)})
+		var pe *providers.Error
+		if !errors.As(err, &pe) || pe.Kind != wire.Timeout {
+			t.Fatalf("Do error %v, want a providers.Error of kind Timeout", err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("the silent handshake took %v, want about the 1 s connect_timeout", d)
+		}
+		(<-held).Close()
 	})
 	t.Run("untrusted", func(t *testing.T) {
 		p := provider(t, srv.URL+"/v1", time.Second, time.Second)
