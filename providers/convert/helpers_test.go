@@ -98,15 +98,32 @@ func checkStreamOutput(t testing.TB, out []byte) []sseEvent {
 		t.Fatalf("stream output does not end with a blank line: %q", out)
 	}
 	evs := parseSSE(out)
-	for _, ev := range evs {
+	for i, ev := range evs {
 		if string(ev.data) == "[DONE]" {
 			continue
 		}
 		if !json.Valid(ev.data) {
 			t.Fatalf("event data is not JSON: %s", ev.data)
 		}
+		if isErrorEvent(ev) && i != len(evs)-1 {
+			t.Fatalf("event %d of %d follows an error event: %s", i+1, len(evs), out)
+		}
 	}
 	return evs
+}
+
+// isErrorEvent tells an in-stream error event of any protocol: Anthropic's
+// and Responses' "error" events, Chat's and Gemini's {"error":{…}} chunk.
+func isErrorEvent(ev sseEvent) bool {
+	if string(ev.name) == "error" {
+		return true
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(ev.data, &obj) != nil {
+		return false
+	}
+	_, ok := obj["error"]
+	return ok && len(obj) == 1
 }
 
 // runStream feeds an SSE fixture through a Stream, returning the client

@@ -48,6 +48,7 @@ type Stream struct {
 	started   bool
 	upDone    bool // upstream terminator seen
 	failed    bool // an error event was delivered to the client
+	errEnd    int  // len(s.out) right after the error event: nothing follows it
 	ended     bool // client terminator written
 	u         usage
 	usageSent bool
@@ -128,12 +129,23 @@ func (s *Stream) Event(dst []byte, name, data []byte) ([]byte, error) {
 	default:
 		err = fmt.Errorf("convert stream: unknown upstream protocol %d", s.from)
 	}
-	out := s.out
-	s.out = nil
+	out := s.takeOut()
 	if err != nil {
 		return out, fmt.Errorf("convert %s stream event: %w", s.from, err)
 	}
 	return out, nil
+}
+
+// takeOut ends one call's output. An error event is the last thing a client
+// receives, so whatever the converter went on to write after one (the rest
+// of the event's parts, the closing chunks of End) is cut here, in one place.
+func (s *Stream) takeOut() []byte {
+	out := s.out
+	s.out = nil
+	if s.failed {
+		out = out[:s.errEnd]
+	}
+	return out
 }
 
 // End is called when the upstream body ended normally. It appends the
@@ -148,9 +160,7 @@ func (s *Stream) End(dst []byte) ([]byte, error) {
 	}
 	s.out = dst
 	s.onDone()
-	out := s.out
-	s.out = nil
-	return out, nil
+	return s.takeOut(), nil
 }
 
 // Fail appends an in-stream error event in the client's protocol, closing
@@ -161,9 +171,7 @@ func (s *Stream) Fail(dst []byte, kind wire.Kind, message string) []byte {
 	}
 	s.out = dst
 	s.onError(kind, message)
-	out := s.out
-	s.out = nil
-	return out
+	return s.takeOut()
 }
 
 // parse parses one event payload; values die at the next call.

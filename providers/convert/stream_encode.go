@@ -267,9 +267,11 @@ func (s *Stream) onError(kind wire.Kind, msg string) {
 			s.out = append(s.out, '[')
 		}
 		s.out = append(wire.AppendError(s.out, wire.Gemini, kind, msg, ""), ']')
+		s.errEnd = len(s.out)
 		return
 	}
 	s.out = wire.AppendStreamError(s.out, s.to, kind, msg, s.seq)
+	s.errEnd = len(s.out)
 	if s.to == wire.OpenAIResponses {
 		s.seq++
 	}

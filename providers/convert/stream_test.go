@@ -192,3 +192,48 @@ func TestStreamEventAllocs(t *testing.T) {
 		})
 	}
 }
+
+// A tool call whose arguments are not a JSON object cannot reach a Gemini
+// client (args is an object there): the converter ends the stream with an
+// error, and the closing chunk the terminator brings must not come after
+// it in either framing (make fuzz found the array framing closed with "]"
+// and then continued: the buffered call is flushed only at [DONE] when the
+// upstream sent no finish_reason).
+func TestStreamGeminiBadToolArgsEndsStream(t *testing.T) {
+	up := []byte(`data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Checking"},"finish_reason":null}]}
+
+data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"[1]"}}]},"finish_reason":null}]}
+
+data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}
+
+data: [DONE]
+
+`)
+	for _, framing := range []Framing{FramingSSE, FramingJSONArray} {
+		s := NewStream(wire.OpenAIChat, wire.Gemini, "m", framing)
+		var out []byte
+		for _, ev := range parseSSE(up) {
+			out, _ = s.Event(out, ev.name, ev.data)
+		}
+		out, _ = s.End(out)
+		if !s.Failed() {
+			t.Fatalf("framing %d: bad arguments did not fail the stream: %s", framing, out)
+		}
+		var last map[string]any
+		if framing == FramingJSONArray {
+			var arr []map[string]any
+			if err := json.Unmarshal(out, &arr); err != nil {
+				t.Fatalf("array framing is not one JSON array: %v\n%s", err, out)
+			}
+			last = arr[len(arr)-1]
+		} else {
+			evs := checkStreamOutput(t, out)
+			if err := json.Unmarshal(evs[len(evs)-1].data, &last); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, ok := last["error"]; !ok {
+			t.Fatalf("framing %d: the error is not the last element: %s", framing, out)
+		}
+	}
+}
