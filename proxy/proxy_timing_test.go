@@ -66,6 +66,10 @@ func BenchmarkChatPassThrough(b *testing.B) { benchmarkRun(b, plainRun) }
 // events through the handler and the relay.
 func BenchmarkChatStreamPassThrough(b *testing.B) { benchmarkRun(b, streamRun) }
 
+// BenchmarkMessagesStreamConverted measures the same 20-event Chat stream
+// to an Anthropic Messages client: every event converted.
+func BenchmarkMessagesStreamConverted(b *testing.B) { benchmarkRun(b, convertedRun) }
+
 // benchmarkRun times the request that setup prepares.
 func benchmarkRun(b *testing.B, setup func(testing.TB) func()) {
 	run := setup(b)
@@ -76,9 +80,12 @@ func benchmarkRun(b *testing.B, setup func(testing.TB) func()) {
 	}
 }
 
-// TestHandlerAllocs bounds, in ordinary go test, the allocations of the two
+// TestHandlerAllocs bounds, in ordinary go test, the allocations of the
 // benchmarks above: a request through the handler and an upstream over
-// loopback (the upstream allocates nothing), and a 20-event stream relayed.
+// loopback (the upstream allocates nothing), a 20-event stream relayed, and
+// the same stream converted for a Messages client (its conversion of the
+// request and the stream's parser were 59 allocations before the parser
+// and the output buffer were pooled).
 func TestHandlerAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under -race")
@@ -90,6 +97,7 @@ func TestHandlerAllocs(t *testing.T) {
 	}{
 		{"plain", plainRun, 1},
 		{"stream", streamRun, 9},
+		{"converted stream", convertedRun, 19},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,20 +129,39 @@ func plainRun(tb testing.TB) func() {
 // streamRun returns one 20-event stream through a proxy in front of a
 // static upstream, relayed to io.Discard.
 func streamRun(tb testing.TB) func() {
+	h := benchStreamServer(tb)
+	body := `{"model":"bench","stream":true,"messages":[{"role":"user","content":"Hello"}]}`
+	return relayRun(tb, h, "/v1/chat/completions", body)
+}
+
+// convertedRun is streamRun for an Anthropic Messages client.
+func convertedRun(tb testing.TB) func() {
+	body := `{"model":"bench","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Hello"}]}`
+	return relayRun(tb, benchStreamServer(tb), "/v1/messages", body)
+}
+
+// benchStreamServer is a proxy in front of a static upstream that answers
+// every request with a 20-event Chat stream.
+func benchStreamServer(tb testing.TB) fasthttp.RequestHandler {
 	sse := ""
 	for i := 0; i < 20; i++ {
 		sse += benchEvent
 	}
 	sse += "data: [DONE]\n\n"
-	h := benchServer(tb, staticUpstream(tb, "text/event-stream", sse))
+	return benchServer(tb, staticUpstream(tb, "text/event-stream", sse))
+}
+
+// relayRun returns one streamed request to path through h, relayed to
+// io.Discard.
+func relayRun(tb testing.TB, h fasthttp.RequestHandler, path, body string) func() {
 	ctx := new(fasthttp.RequestCtx)
 	// The relay sets write deadlines on the client connection: give it one.
 	client, _ := net.Pipe()
 	tb.Cleanup(func() { _ = client.Close() })
 	ctx.Init2(client, nil, false)
-	body := `{"model":"bench","stream":true,"messages":[{"role":"user","content":"Hello"}]}`
 	return func() {
 		benchRequest(ctx, body)
+		ctx.Request.SetRequestURI(path)
 		h(ctx)
 		wt, ok := ctx.Response.BodyStream().(io.WriterTo)
 		if !ok {

@@ -41,7 +41,7 @@ type Stream struct {
 	model    string
 	framing  Framing
 	created  int64
-	p        fastjson.Parser
+	p        *fastjson.Parser // pooled, held during one Event only
 	out      []byte // dst while an event is being converted
 
 	id        []byte
@@ -116,6 +116,7 @@ func (s *Stream) Event(dst []byte, name, data []byte) ([]byte, error) {
 		return dst, nil
 	}
 	s.out = dst
+	s.p = getParser(len(data))
 	var err error
 	switch s.from {
 	case wire.OpenAIChat:
@@ -129,6 +130,8 @@ func (s *Stream) Event(dst []byte, name, data []byte) ([]byte, error) {
 	default:
 		err = fmt.Errorf("convert stream: unknown upstream protocol %d", s.from)
 	}
+	putParser(s.p, len(data))
+	s.p = nil
 	out := s.takeOut()
 	if err != nil {
 		return out, fmt.Errorf("convert %s stream event: %w", s.from, err)
