@@ -97,7 +97,7 @@ func TestHandlerAllocs(t *testing.T) {
 	}{
 		{"plain", plainRun, 1},
 		{"stream", streamRun, 9},
-		{"converted stream", convertedRun, 19},
+		{"converted stream", convertedRun, 17},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

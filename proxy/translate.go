@@ -9,7 +9,7 @@ import (
 // converting adapts a convert.Stream to the relay's Translator: each
 // upstream event is rewritten into the client's protocol as it arrives.
 type converting struct {
-	s         *convert.Stream
+	s         convert.Stream
 	heartbeat []byte
 }
 
@@ -18,7 +18,8 @@ type converting struct {
 var arrayHeartbeat = []byte("\n")
 
 func newConverting(from wire.Protocol, x *exchange, model string) *converting {
-	c := &converting{s: convert.NewStream(from, x.in, model, x.framing), heartbeat: stream.Heartbeat}
+	c := &converting{heartbeat: stream.Heartbeat}
+	c.s.Init(from, x.in, model, x.framing)
 	if x.framing == convert.FramingJSONArray {
 		c.heartbeat = arrayHeartbeat
 	}

@@ -42,9 +42,10 @@ type Stream struct {
 	framing  Framing
 	created  int64
 	p        *fastjson.Parser // pooled, held during one Event only
-	out      []byte // dst while an event is being converted
+	out      []byte           // dst while an event is being converted
 
 	id        []byte
+	idBuf     [64]byte // id's bytes when they fit (every vendor's ids do)
 	started   bool
 	upDone    bool // upstream terminator seen
 	failed    bool // an error event was delivered to the client
@@ -88,7 +89,16 @@ const (
 // protocol `to`; model is the name the client asked for and framing applies
 // to Gemini clients only.
 func NewStream(from, to wire.Protocol, model string, framing Framing) *Stream {
-	return &Stream{from: from, to: to, model: model, framing: framing,
+	s := new(Stream)
+	s.Init(from, to, model, framing)
+	return s
+}
+
+// Init is NewStream for a Stream that lives inside the caller's own
+// per-stream state (one allocation for both). A Stream must not be copied
+// once it started: its id may point into the Stream itself.
+func (s *Stream) Init(from, to wire.Protocol, model string, framing Framing) {
+	*s = Stream{from: from, to: to, model: model, framing: framing,
 		created: time.Now().Unix(), curTool: -1, gemTool: -1}
 }
 

@@ -19,7 +19,7 @@ func (s *Stream) start(id []byte) {
 	if len(id) == 0 {
 		id = []byte(newID(""))
 	}
-	s.id = append(s.id[:0], id...)
+	s.id = append(s.idBuf[:0], id...)
 	s.onStart()
 }
 
