@@ -230,9 +230,10 @@ run "bare fasthttp proxy" "http://127.0.0.1:$FLOOR/v1/chat/completions" "$plain"
 run "direct stream" "http://127.0.0.1:$UP/stream/v1/chat/completions" "$streamed"
 run "nginx stream" "http://127.0.0.1:$NGX/stream/v1/chat/completions" "$streamed"
 run "our stream" "http://127.0.0.1:$OURS/sse/v1/chat/completions" "$streamed"
+run "bare fasthttp stream" "http://127.0.0.1:$FLOOR/stream/v1/chat/completions" "$streamed"
 echo
 echo "ours/nginx requests/s: chat $(ratio "${rps[our proxy]}" "${rps[nginx proxy]}")x, streams $(ratio "${rps[our stream]}" "${rps[nginx stream]}")x"
-echo "bare fasthttp proxy/nginx (the library's floor for this design): $(ratio "${rps[bare fasthttp proxy]}" "${rps[nginx proxy]}")x"
+echo "bare fasthttp proxy/nginx (the library's floor for this design): chat $(ratio "${rps[bare fasthttp proxy]}" "${rps[nginx proxy]}")x, streams $(ratio "${rps[bare fasthttp stream]}" "${rps[nginx stream]}")x"
 
 # The load tester's own ceiling: its closed-loop maximum against the static
 # upstream, next to wrk's from the table above (goal: at least 0.8x wrk).
