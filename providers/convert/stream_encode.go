@@ -257,6 +257,9 @@ func (s *Stream) onDone() {
 }
 
 func (s *Stream) onError(kind wire.Kind, msg string) {
+	if s.failed {
+		return // one error event ends a stream; takeOut cuts what follows it
+	}
 	s.failed = true
 	if s.to == wire.Gemini && s.framing == FramingJSONArray {
 		// The JSON-array framing is the converter's own: the error is the

@@ -203,40 +203,63 @@ func TestStreamEventAllocs(t *testing.T) {
 // and then continued: the buffered call is flushed only at [DONE] when the
 // upstream sent no finish_reason).
 func TestStreamGeminiBadToolArgsEndsStream(t *testing.T) {
-	up := []byte(`data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Checking"},"finish_reason":null}]}
+	const chunk = `data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":`
+	ups := map[string]string{
+		// The buffered call is flushed only at [DONE]: no finish_reason.
+		"flushed at the terminator": chunk + `{"role":"assistant","content":"Checking"},"finish_reason":null}]}
 
-data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"[1]"}}]},"finish_reason":null}]}
+` + chunk + `{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"[1]"}}]},"finish_reason":null}]}
 
 data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}
 
 data: [DONE]
 
-`)
-	for _, framing := range []Framing{FramingSSE, FramingJSONArray} {
-		s := NewStream(wire.OpenAIChat, wire.Gemini, "m", framing)
-		var out []byte
-		for _, ev := range parseSSE(up) {
-			out, _ = s.Event(out, ev.name, ev.data)
-		}
-		out, _ = s.End(out)
-		if !s.Failed() {
-			t.Fatalf("framing %d: bad arguments did not fail the stream: %s", framing, out)
-		}
-		var last map[string]any
-		if framing == FramingJSONArray {
-			var arr []map[string]any
-			if err := json.Unmarshal(out, &arr); err != nil {
-				t.Fatalf("array framing is not one JSON array: %v\n%s", err, out)
+`,
+		// Two bad calls in one chunk: the second must not add a second error.
+		"two bad calls in one event": chunk + `{"tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"f","arguments":"[1]"}},{"index":1,"id":"b","type":"function","function":{"name":"g","arguments":"[2]"}}]},"finish_reason":"tool_calls"}]}
+
+data: [DONE]
+
+`,
+	}
+	for name, up := range ups {
+		for _, framing := range []Framing{FramingSSE, FramingJSONArray} {
+			s := NewStream(wire.OpenAIChat, wire.Gemini, "m", framing)
+			var out []byte
+			for _, ev := range parseSSE([]byte(up)) {
+				out, _ = s.Event(out, ev.name, ev.data)
 			}
-			last = arr[len(arr)-1]
-		} else {
-			evs := checkStreamOutput(t, out)
-			if err := json.Unmarshal(evs[len(evs)-1].data, &last); err != nil {
-				t.Fatal(err)
+			out, _ = s.End(out)
+			if !s.Failed() {
+				t.Fatalf("%s, framing %d: bad arguments did not fail the stream: %s", name, framing, out)
 			}
-		}
-		if _, ok := last["error"]; !ok {
-			t.Fatalf("framing %d: the error is not the last element: %s", framing, out)
+			var last map[string]any
+			nErr := 0
+			if framing == FramingJSONArray {
+				var arr []map[string]any
+				if err := json.Unmarshal(out, &arr); err != nil {
+					t.Fatalf("%s: array framing is not one JSON array: %v\n%s", name, err, out)
+				}
+				last = arr[len(arr)-1]
+				for _, el := range arr {
+					if _, ok := el["error"]; ok {
+						nErr++
+					}
+				}
+			} else {
+				evs := checkStreamOutput(t, out)
+				if err := json.Unmarshal(evs[len(evs)-1].data, &last); err != nil {
+					t.Fatal(err)
+				}
+				for _, ev := range evs {
+					if isErrorEvent(ev) {
+						nErr++
+					}
+				}
+			}
+			if _, ok := last["error"]; !ok || nErr != 1 {
+				t.Fatalf("%s, framing %d: want one error, last: %d nErr: %s", name, framing, nErr, out)
+			}
 		}
 	}
 }
