@@ -336,6 +336,12 @@ hold slow
 fresh
 echo "memory per open stream, https upstream ($STREAMS streams held 3 s, fresh processes):"
 hold slowtls
+# A converted stream (an Anthropic client on the plain-http OpenAI upstream)
+# holds the conversion state too; nginx has no counterpart.
+fresh
+echo "memory per open converted stream, Anthropic client on the plain-http OpenAI upstream (ours, fresh process):"
+"$work/holdstreams" -url "http://127.0.0.1:$OURS/slow/v1/messages" -n "$STREAMS" -hold 3s -pid "$ours_pid" \
+	-body '{"model":"mock-gpt","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}' | sed 's/^/  ours:  /'
 if ! kill -0 "$ours_pid" 2>/dev/null; then
 	echo "our proxy exited during the run; its log:" >&2
 	tail -20 "$work/proxy.log" >&2

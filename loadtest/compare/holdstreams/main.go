@@ -1,5 +1,5 @@
-// Command holdstreams opens many streamed chat completions at once against
-// one URL and keeps them open, so that the memory a proxy spends per open
+// Command holdstreams opens many streamed completions (Chat by default, or
+// the request body given) at once against one URL and keeps them open, so that the memory a proxy spends per open
 // stream can be read off its RSS. It is part of `make bench-compare`.
 //
 //	holdstreams -url http://127.0.0.1:18083/v1/chat/completions -n 1000 -hold 5s -pid 1234
@@ -24,18 +24,19 @@ func main() {
 	hold := flag.Duration("hold", 5*time.Second, "how long to hold them after all are open")
 	pids := flag.String("pid", "", "comma-separated process ids whose RSS to report")
 	key := flag.String("key", "", "bearer key to send")
+	body := flag.String("body", `{"model":"mock-gpt","stream":true,"messages":[{"role":"user","content":"hi"}]}`,
+		"request body (the default is a Chat Completions stream; pass a Messages body with a /v1/messages URL)")
 	flag.Parse()
 	u, err := url.Parse(*target)
 	if err != nil || u.Scheme != "http" {
 		fail("need -url http://host:port/path")
 	}
 	before := rss(*pids)
-	body := `{"model":"mock-gpt","stream":true,"messages":[{"role":"user","content":"hi"}]}`
 	req := "POST " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nContent-Type: application/json\r\n"
 	if *key != "" {
 		req += "Authorization: Bearer " + *key + "\r\n"
 	}
-	req += "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	req += "Content-Length: " + strconv.Itoa(len(*body)) + "\r\n\r\n" + *body
 
 	conns := make([]net.Conn, 0, *n)
 	var mu sync.Mutex
